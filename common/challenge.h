@@ -20,10 +20,10 @@ enum token_rule {
 	TOKEN_RULE_MAX
 };
 
-#define CHALLENGE_TOKEN_MAX   256 /* characters of token-part1 we accept */
-#define CHALLENGE_TOKEN_MIN   16  /* octets: RFC 8823 §3.1, 128 bits */
-#define CHALLENGE_DIGEST_LEN  43  /* unpadded b64url of a SHA-256 */
-#define CHALLENGE_ADDR_MAX    320
+#define CHALLENGE_TOKEN_MAX  256 /* characters of token-part1 we accept */
+#define CHALLENGE_TOKEN_MIN  16  /* octets: RFC 8823 §3.1, 128 bits */
+#define CHALLENGE_DIGEST_LEN 43  /* unpadded b64url of a SHA-256 */
+#define CHALLENGE_ADDR_MAX   320
 
 /* "octet" / "string" <-> enum; -1 (TOKEN_RULE_MAX) if unknown. */
 enum token_rule challenge_rule_parse(const char *s);
@@ -39,8 +39,8 @@ const char *challenge_rule_name(enum token_rule rule);
  * token-part1 to out (NUL-terminated) and returns 0; otherwise returns -1
  * and sets *why to a static reason for the log (never the token).
  */
-int challenge_parse_subject(const char *raw, char *out, size_t outlen,
-    const char **why);
+int challenge_parse_subject(
+    const char *raw, char *out, size_t outlen, const char **why);
 
 /*
  * Decode RFC 2047 encoded-words (B and Q, charsets UTF-8 and US-ASCII
@@ -55,8 +55,8 @@ char *challenge_decode_header(const char *raw);
  * ("Name <a@b>", "a@b", comments allowed).  More than one address, an
  * empty value, a group, or CR/LF inside is an error (-1, *why set).
  */
-int challenge_parse_mailbox(const char *raw, char *out, size_t outlen,
-    const char **why);
+int challenge_parse_mailbox(
+    const char *raw, char *out, size_t outlen, const char **why);
 
 /* Mailbox equality: local part exact, domain case-insensitive. */
 bool challenge_addr_equal(const char *a, const char *b);

@@ -40,31 +40,32 @@ struct config {
 	char *spool_dir; /* SpoolDirectory */
 
 	/* the milter's checks and actions */
-	char *inject;          /* InjectMethod: sendmail | smtp */
-	char *sendmail_path;   /* SendmailPath */
-	char *submit_host;     /* SubmitHost (InjectMethod smtp) */
-	int submit_port;       /* SubmitPort */
-	char *submit_user;     /* SubmitUser */
+	char *inject;           /* InjectMethod: sendmail | smtp */
+	char *sendmail_path;    /* SendmailPath */
+	char *submit_host;      /* SubmitHost (InjectMethod smtp) */
+	int submit_port;        /* SubmitPort */
+	char *submit_user;      /* SubmitUser */
 	char *submit_pass_file; /* SubmitPasswordFile */
-	char *disposition;     /* ChallengeDisposition: deliver|discard|quarantine */
-	int incomplete_wait;   /* IncompleteWait: seconds */
-	int reply_timeout;     /* ReplyTimeout: seconds for injection */
-	char *test_dkim_keys;  /* TestDKIMKeys: key file instead of DNS */
-	char *smime_trust;     /* SMIMETrustFile: PEM roots for S/MIME */
-	bool require_dkim;     /* AllowSMIME no = DKIM only */
-	size_t max_header;     /* MaxHeaderSize: bytes per header */
-	size_t max_message;    /* MaxMessageSize: bytes kept of a candidate */
+	char
+	    *disposition; /* ChallengeDisposition: deliver|discard|quarantine */
+	int incomplete_wait;  /* IncompleteWait: seconds */
+	int reply_timeout;    /* ReplyTimeout: seconds for injection */
+	char *test_dkim_keys; /* TestDKIMKeys: key file instead of DNS */
+	char *smime_trust;    /* SMIMETrustFile: PEM roots for S/MIME */
+	bool require_dkim;    /* AllowSMIME no = DKIM only */
+	size_t max_header;    /* MaxHeaderSize: bytes per header */
+	size_t max_message;   /* MaxMessageSize: bytes kept of a candidate */
 	struct conf_signing_key signing[CONF_LIST_MAX]; /* SigningKey */
 	size_t n_signing;
 
 	/* the requester */
-	char *server;        /* Server: ACME directory URL */
-	char *ca_bundle;     /* CABundle */
-	char *token_rule;    /* TokenRule: octet | string */
+	char *server;         /* Server: ACME directory URL */
+	char *ca_bundle;      /* CABundle */
+	char *token_rule;     /* TokenRule: octet | string */
 	int spool_post_after; /* SpoolPostAfter: seconds before POST anyway */
 	int spool_timeout;    /* SpoolTimeout: seconds for the whole wait */
-	char *config_dir;    /* ConfigDirectory */
-	char *hook;          /* DeliveryHook */
+	char *config_dir;     /* ConfigDirectory */
+	char *hook;           /* DeliveryHook */
 };
 
 /*

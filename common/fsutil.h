@@ -13,8 +13,8 @@
 
 /* Atomically replace path with data, mode set before the rename.  0 / -1
  * (logged).  On failure the old file, if any, is left as it was. */
-int fs_write_atomic(const char *path, const void *data, size_t len,
-    mode_t mode);
+int fs_write_atomic(
+    const char *path, const void *data, size_t len, mode_t mode);
 /* Read a whole regular file (at most max bytes) into a malloc'ed
  * NUL-terminated buffer; NULL on error (errno set, EFBIG if too large). */
 char *fs_read_file(const char *path, size_t max, size_t *len);

@@ -24,8 +24,8 @@ enum log_level {
  * LOG_PID and the given facility (a LOG_* value from <syslog.h>);
  * use_stderr also (or only) writes "ident: message" to stderr.
  */
-void log_init(const char *ident, bool use_syslog, int facility,
-    bool use_stderr);
+void log_init(
+    const char *ident, bool use_syslog, int facility, bool use_stderr);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Map a facility name ("mail", "local0".."local7", "daemon", "user") to
@@ -39,8 +39,7 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* As log_err/log_warn, with ": strerror(errno)" appended. */
 void log_err_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_warn_errno(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+void log_warn_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Write into out (at least 9 bytes) the first 8 hex digits of SHA-256(data):

@@ -35,7 +35,8 @@ enum spool_state {
 
 struct spool_entry {
 	char mailbox[CHALLENGE_ADDR_MAX + 1];
-	char from[CHALLENGE_ADDR_MAX + 1]; /* CA challenge sender; may be "" while incomplete */
+	char from[CHALLENGE_ADDR_MAX +
+	    1]; /* CA challenge sender; may be "" while incomplete */
 	char token2[CHALLENGE_TOKEN_MAX + 1];
 	char thumbprint[64];
 	enum token_rule rule;
@@ -97,8 +98,8 @@ int spool_foreach(struct spool *sp,
 /* Serialise / parse one entry (exported for tests).  parse: 0 / -1 with
  * *why set. */
 int spool_format(const struct spool_entry *e, char *out, size_t outlen);
-int spool_parse(const char *text, size_t len, struct spool_entry *e,
-    const char **why);
+int spool_parse(
+    const char *text, size_t len, struct spool_entry *e, const char **why);
 
 const char *spool_state_name(enum spool_state st);
 enum spool_state spool_state_parse(const char *s);

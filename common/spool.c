@@ -1,0 +1,504 @@
+/*
+ * spool: the request spool shared by the requester and the milter (see
+ * spool.h for the layout).  Every write goes through fs_write_atomic, so a
+ * reader sees a whole entry or none.  A claim is a rename(2) into work/,
+ * which only one process or thread can win.  Thread-safe: the handle is
+ * read-only after spool_open.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+
+#include "common/conf.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/spool.h"
+
+struct spool {
+	char *dir;
+};
+
+static const char *const state_names[SPOOL_STATE_MAX] = { "incomplete",
+	"awaiting", "answered", "failed" };
+
+const char *
+spool_state_name(enum spool_state st)
+{
+	return st < SPOOL_STATE_MAX ? state_names[st] : "unknown";
+}
+
+enum spool_state
+spool_state_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; i < SPOOL_STATE_MAX; i++) {
+		if (strcmp(s, state_names[i]) == 0)
+			return (enum spool_state)i;
+	}
+	return SPOOL_STATE_MAX;
+}
+
+struct spool *
+spool_open(const char *dir, bool create, long check_uid)
+{
+	static const char *const subs[] = { "entries", "work", "tmp" };
+	struct spool *sp = NULL;
+	char path[PATH_MAX];
+	size_t i;
+
+	if (dir == NULL || *dir == '\0') {
+		log_err("spool: no SpoolDirectory configured");
+		return NULL;
+	}
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", dir, subs[i]) >=
+		    (int)sizeof(path)) {
+			log_err("%s: spool path too long", dir);
+			return NULL;
+		}
+		if (create && fs_mkdirs(path, 0770) == -1) {
+			log_err_errno(
+			    "%s: cannot create spool directory", path);
+			return NULL;
+		}
+		if (!fs_exists(path)) {
+			log_err("%s: not a spool (missing %s/)", dir, subs[i]);
+			return NULL;
+		}
+		if (check_uid != -1 &&
+		    fs_check_perms(path, (uid_t)check_uid, S_IWOTH) == -1)
+			return NULL;
+	}
+	if (check_uid != -1 &&
+	    fs_check_perms(dir, (uid_t)check_uid, S_IWOTH) == -1)
+		return NULL;
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL || (sp->dir = strdup(dir)) == NULL) {
+		free(sp);
+		log_err("spool: out of memory");
+		return NULL;
+	}
+	return sp;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	free(sp->dir);
+	free(sp);
+}
+
+const char *
+spool_dir(const struct spool *sp)
+{
+	return sp->dir;
+}
+
+void
+spool_key(const char *addr, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	char norm[CHALLENGE_ADDR_MAX + 1];
+	unsigned char md[32];
+	const char *dom = challenge_addr_domain(addr);
+	size_t i, len = strlen(addr);
+
+	if (len > CHALLENGE_ADDR_MAX)
+		len = CHALLENGE_ADDR_MAX;
+	memcpy(norm, addr, len);
+	norm[len] = '\0';
+	/* local part as is, domain lower-cased (RFC 5321 §2.4) */
+	if (dom != NULL && (size_t)(dom - addr) < len) {
+		for (i = (size_t)(dom - addr); i < len; i++) {
+			if (norm[i] >= 'A' && norm[i] <= 'Z')
+				norm[i] = (char)(norm[i] - 'A' + 'a');
+		}
+	}
+	gnutls_hash_fast(GNUTLS_DIG_SHA256, norm, len, md);
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int
+spool_path(const struct spool *sp, const char *sub, const char *addr, char *out,
+    size_t outlen)
+{
+	char key[65];
+	int n;
+
+	spool_key(addr, key);
+	n = snprintf(out, outlen, "%s/%s/%s", sp->dir, sub, key);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+spool_format(const struct spool_entry *e, char *out, size_t outlen)
+{
+	int n;
+
+	n = snprintf(out, outlen,
+	    "smime-acme-spool %d\n"
+	    "mailbox: %s\n"
+	    "from: %s\n"
+	    "token2: %s\n"
+	    "thumbprint: %s\n"
+	    "rule: %s\n"
+	    "state: %s\n"
+	    "created: %lld\n"
+	    "expires: %lld\n"
+	    "order: %s\n"
+	    "authz: %s\n"
+	    "challenge: %s\n"
+	    "answered-at: %lld\n"
+	    "challenge-msgid: %s\n"
+	    "reason: %s\n",
+	    SPOOL_VERSION, e->mailbox, e->from, e->token2, e->thumbprint,
+	    challenge_rule_name(e->rule), spool_state_name(e->state),
+	    (long long)e->created, (long long)e->expires, e->order_url,
+	    e->authz_url, e->challenge_url, (long long)e->answered_at,
+	    e->challenge_msgid, e->reason);
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return n;
+}
+
+static int
+copy_field(char *dst, size_t dstlen, const char *v, size_t vlen)
+{
+	if (vlen >= dstlen)
+		return -1;
+	memcpy(dst, v, vlen);
+	dst[vlen] = '\0';
+	return 0;
+}
+
+static int
+parse_time(const char *v, time_t *out)
+{
+	long val;
+
+	if (conf_parse_long(v, 0, LONG_MAX, &val) == -1)
+		return -1;
+	*out = (time_t)val;
+	return 0;
+}
+
+int
+spool_parse(
+    const char *text, size_t len, struct spool_entry *e, const char **why)
+{
+	const char *p = text, *end = text + len, *nl, *colon, *v;
+	char val[SPOOL_URL_MAX];
+	size_t klen, vlen;
+	bool have_mailbox = false, have_state = false;
+	static const char magic[] = "smime-acme-spool ";
+
+	memset(e, 0, sizeof(*e));
+	e->rule = TOKEN_RULE_OCTET;
+	*why = NULL;
+	if (memchr(text, '\0', len) != NULL) {
+		*why = "NUL byte in entry";
+		return -1;
+	}
+	nl = memchr(p, '\n', (size_t)(end - p));
+	if (nl == NULL || (size_t)(nl - p) < sizeof(magic) - 1 ||
+	    memcmp(p, magic, sizeof(magic) - 1) != 0) {
+		*why = "not a spool entry (bad first line)";
+		return -1;
+	}
+	if ((size_t)(nl - p) != sizeof(magic) ||
+	    p[sizeof(magic) - 1] != '0' + SPOOL_VERSION) {
+		*why = "unsupported spool format version";
+		return -1;
+	}
+	for (p = nl + 1; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) {
+			*why = "entry does not end with a newline";
+			return -1;
+		}
+		if (nl == p)
+			continue;
+		colon = memchr(p, ':', (size_t)(nl - p));
+		if (colon == NULL || colon[1] != ' ') {
+			*why = "malformed line (expected \"key: value\")";
+			return -1;
+		}
+		klen = (size_t)(colon - p);
+		v = colon + 2;
+		vlen = (size_t)(nl - v);
+		if (memchr(v, '\r', vlen) != NULL ||
+		    copy_field(val, sizeof(val), v, vlen) == -1) {
+			*why = "value too long or contains CR";
+			return -1;
+		}
+#define KEY(s) (klen == sizeof(s) - 1 && memcmp(p, s, klen) == 0)
+		if (KEY("mailbox")) {
+			if (copy_field(e->mailbox, sizeof(e->mailbox), v, vlen))
+				goto toolong;
+			have_mailbox = vlen > 0;
+		} else if (KEY("from")) {
+			if (copy_field(e->from, sizeof(e->from), v, vlen))
+				goto toolong;
+		} else if (KEY("token2")) {
+			if (copy_field(e->token2, sizeof(e->token2), v, vlen))
+				goto toolong;
+		} else if (KEY("thumbprint")) {
+			if (copy_field(
+				e->thumbprint, sizeof(e->thumbprint), v, vlen))
+				goto toolong;
+		} else if (KEY("rule")) {
+			e->rule = challenge_rule_parse(val);
+			if (e->rule == TOKEN_RULE_MAX) {
+				*why = "unknown token rule";
+				return -1;
+			}
+		} else if (KEY("state")) {
+			e->state = spool_state_parse(val);
+			if (e->state == SPOOL_STATE_MAX) {
+				*why = "unknown state";
+				return -1;
+			}
+			have_state = true;
+		} else if (KEY("created")) {
+			if (parse_time(val, &e->created) == -1)
+				goto badnum;
+		} else if (KEY("expires")) {
+			if (parse_time(val, &e->expires) == -1)
+				goto badnum;
+		} else if (KEY("answered-at")) {
+			if (parse_time(val, &e->answered_at) == -1)
+				goto badnum;
+		} else if (KEY("order")) {
+			if (copy_field(
+				e->order_url, sizeof(e->order_url), v, vlen))
+				goto toolong;
+		} else if (KEY("authz")) {
+			if (copy_field(
+				e->authz_url, sizeof(e->authz_url), v, vlen))
+				goto toolong;
+		} else if (KEY("challenge")) {
+			if (copy_field(e->challenge_url,
+				sizeof(e->challenge_url), v, vlen))
+				goto toolong;
+		} else if (KEY("challenge-msgid")) {
+			if (copy_field(e->challenge_msgid,
+				sizeof(e->challenge_msgid), v, vlen))
+				goto toolong;
+		} else if (KEY("reason")) {
+			if (copy_field(e->reason, sizeof(e->reason), v, vlen))
+				goto toolong;
+		}
+		/* unknown keys are ignored: newer writers may add fields */
+#undef KEY
+	}
+	if (!have_mailbox || !have_state) {
+		*why = "entry lacks mailbox or state";
+		return -1;
+	}
+	if (e->state != SPOOL_INCOMPLETE &&
+	    (e->token2[0] == '\0' || e->thumbprint[0] == '\0' ||
+		e->from[0] == '\0')) {
+		*why = "complete entry lacks token2, thumbprint or from";
+		return -1;
+	}
+	return 0;
+toolong:
+	*why = "field too long";
+	return -1;
+badnum:
+	*why = "bad number";
+	return -1;
+}
+
+static int
+spool_read(const char *path, struct spool_entry *e)
+{
+	char *text;
+	size_t len;
+	const char *why;
+	int rc;
+
+	text = fs_read_file(path, SPOOL_ENTRY_MAX, &len);
+	if (text == NULL) {
+		if (errno == ENOENT)
+			return 1;
+		log_err_errno("%s: cannot read spool entry", path);
+		return -1;
+	}
+	rc = spool_parse(text, len, e, &why);
+	explicit_bzero(text, len);
+	free(text);
+	if (rc == -1) {
+		log_err("%s: bad spool entry: %s", path, why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_lookup(struct spool *sp, const char *addr, struct spool_entry *e)
+{
+	char path[PATH_MAX];
+
+	if (spool_path(sp, "entries", addr, path, sizeof(path)) == -1)
+		return -1;
+	return spool_read(path, e);
+}
+
+bool
+spool_has(struct spool *sp, const char *addr)
+{
+	char path[PATH_MAX];
+
+	if (spool_path(sp, "entries", addr, path, sizeof(path)) == -1)
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+int
+spool_write(struct spool *sp, const struct spool_entry *e)
+{
+	char path[PATH_MAX], text[SPOOL_ENTRY_MAX];
+	int n, rc;
+
+	if (strpbrk(e->mailbox, "\r\n") || strpbrk(e->from, "\r\n") ||
+	    strpbrk(e->reason, "\r\n") || strpbrk(e->challenge_msgid, "\r\n") ||
+	    strpbrk(e->order_url, "\r\n") || strpbrk(e->authz_url, "\r\n") ||
+	    strpbrk(e->challenge_url, "\r\n") || strpbrk(e->token2, "\r\n")) {
+		log_err(
+		    "spool: refusing an entry with a line break in a field");
+		return -1;
+	}
+	if (spool_path(sp, "entries", e->mailbox, path, sizeof(path)) == -1)
+		return -1;
+	n = spool_format(e, text, sizeof(text));
+	if (n < 0) {
+		log_err("spool: entry for %s too large", e->mailbox);
+		return -1;
+	}
+	rc = fs_write_atomic(path, text, (size_t)n, 0640);
+	explicit_bzero(text, sizeof(text));
+	return rc;
+}
+
+int
+spool_remove(struct spool *sp, const char *addr)
+{
+	char path[PATH_MAX];
+
+	if (spool_path(sp, "entries", addr, path, sizeof(path)) == -1)
+		return -1;
+	if (unlink(path) == -1 && errno != ENOENT) {
+		log_err_errno("%s: cannot remove spool entry", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_claim(struct spool *sp, const char *addr, struct spool_entry *e)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	int rc;
+
+	if (spool_path(sp, "entries", addr, from, sizeof(from)) == -1 ||
+	    spool_path(sp, "work", addr, to, sizeof(to)) == -1)
+		return -1;
+	if (rename(from, to) == -1) {
+		if (errno == ENOENT)
+			return 1;
+		log_err_errno("%s: cannot claim spool entry", from);
+		return -1;
+	}
+	rc = spool_read(to, e);
+	if (rc != 0) {
+		/* unreadable or vanished: put it back for a person to see */
+		(void)rename(to, from);
+		return rc == 1 ? 1 : -1;
+	}
+	return 0;
+}
+
+int
+spool_release(struct spool *sp, const char *addr)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	if (spool_path(sp, "work", addr, from, sizeof(from)) == -1 ||
+	    spool_path(sp, "entries", addr, to, sizeof(to)) == -1)
+		return -1;
+	if (rename(from, to) == -1) {
+		log_err_errno("%s: cannot release spool entry", from);
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_complete(struct spool *sp, const struct spool_entry *e)
+{
+	char work[PATH_MAX];
+
+	if (spool_path(sp, "work", e->mailbox, work, sizeof(work)) == -1)
+		return -1;
+	if (spool_write(sp, e) == -1)
+		return -1;
+	if (unlink(work) == -1 && errno != ENOENT) {
+		log_err_errno("%s: cannot remove claimed entry", work);
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_foreach(struct spool *sp,
+    int (*fn)(const struct spool_entry *e, void *arg), void *arg)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct spool_entry e;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (snprintf(dir, sizeof(dir), "%s/entries", sp->dir) >=
+	    (int)sizeof(dir))
+		return -1;
+	d = opendir(dir);
+	if (d == NULL) {
+		log_err_errno("%s", dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (spool_read(path, &e) != 0)
+			continue;
+		rc = fn(&e, arg);
+		explicit_bzero(&e, sizeof(e));
+		if (rc != 0)
+			break;
+	}
+	closedir(d);
+	return rc;
+}

@@ -1,0 +1,187 @@
+/*
+ * Unit tests for common/conf.c: defaults, every value type, and errors
+ * that name file, line and key.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+
+static char path[64];
+
+static void
+write_conf(const char *text)
+{
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/smime-acme-conf.XXXXXX");
+	close(mkstemp(path));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *
+capture_err(const char *text, struct config **out)
+{
+	char errpath[] = "/tmp/smime-acme-err.XXXXXX";
+	int fd = mkstemp(errpath), saved = dup(2);
+	char *buf = calloc(1, 4096);
+	FILE *f;
+
+	write_conf(text);
+	dup2(fd, 2);
+	*out = conf_load(path, false);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen(errpath, "r");
+	if (fread(buf, 1, 4095, f) == 0)
+		buf[0] = '\0';
+	fclose(f);
+	close(fd);
+	unlink(errpath);
+	unlink(path);
+	return buf;
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config *c = conf_defaults();
+
+	(void)state;
+	assert_non_null(c);
+	assert_string_equal(c->inject, "sendmail");
+	assert_string_equal(c->disposition, "deliver");
+	assert_int_equal(c->umask, 007);
+	assert_true(c->syslog);
+	assert_false(c->require_dkim);
+	assert_string_equal(c->token_rule, "octet");
+	assert_null(c->user_id);
+	conf_free(c);
+}
+
+static void
+test_values(void **state)
+{
+	struct config *c;
+	char *err;
+
+	(void)state;
+	err = capture_err("# comment\n"
+			  "Socket   inet:8895@127.0.0.1  # trailing comment\n"
+			  "  userid smime:smime\n"
+			  "UMask 077\n"
+			  "Syslog no\n"
+			  "SyslogFacility local3\n"
+			  "IncompleteWait 9\n"
+			  "AllowSMIME false\n"
+			  "MaxHeaderSize 4096\n"
+			  "ChallengeDisposition quarantine\n"
+			  "SigningKey example.test mail /etc/k.pem\n"
+			  "SigningKey other.test s2 /etc/k2.pem\n"
+			  "TokenRule string\n",
+	    &c);
+	assert_non_null(c);
+	assert_string_equal(err, "");
+	assert_string_equal(c->socket, "inet:8895@127.0.0.1");
+	assert_string_equal(c->user_id, "smime:smime");
+	assert_int_equal(c->umask, 077);
+	assert_false(c->syslog);
+	assert_string_equal(c->syslog_facility, "local3");
+	assert_int_equal(c->incomplete_wait, 9);
+	assert_true(c->require_dkim);
+	assert_int_equal(c->max_header, 4096);
+	assert_string_equal(c->disposition, "quarantine");
+	assert_int_equal(c->n_signing, 2);
+	assert_string_equal(c->signing[1].domain, "other.test");
+	assert_string_equal(c->signing[1].selector, "s2");
+	assert_string_equal(c->signing[1].keyfile, "/etc/k2.pem");
+	assert_string_equal(c->token_rule, "string");
+	conf_free(c);
+	free(err);
+}
+
+static void
+test_errors(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} v[] = {
+		{ "Socket x\nBogusKey 1\n", ":2: BogusKey: unknown key" },
+		{ "Syslog maybe\n", ":1: Syslog: not a boolean" },
+		{ "\n\nIncompleteWait -1\n", ":3: IncompleteWait: not a" },
+		{ "IncompleteWait 5s\n", ":1: IncompleteWait: not a" },
+		{ "UMask 999\n", ":1: UMask: not an octal mode" },
+		{ "Socket\n", ":1: Socket: missing value" },
+		{ "InjectMethod carrier-pigeon\n", ":1: InjectMethod: value" },
+		{ "SyslogFacility nowhere\n", ":1: SyslogFacility: unknown" },
+		{ "SigningKey example.test\n", ":1: SigningKey: expected" },
+		{ "TokenRule bytes\n", ":1: TokenRule: value not one" },
+	};
+	struct config *c;
+	size_t i;
+	char *err;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		err = capture_err(v[i].text, &c);
+		assert_null(c);
+		if (strstr(err, v[i].want) == NULL ||
+		    strstr(err, "/tmp/smime-acme-conf.") == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err,
+			    v[i].want);
+		free(err);
+	}
+}
+
+static void
+test_missing(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	log_init("test_conf", false, 0, false);
+	c = conf_load("/nonexistent/smime-acme.conf", true);
+	assert_non_null(c);
+	conf_free(c);
+	assert_null(conf_load("/nonexistent/smime-acme.conf", false));
+	log_init("test_conf", false, 0, true);
+}
+
+static void
+test_key_names(void **state)
+{
+	const char *const *k = conf_key_names();
+	size_t n = 0;
+
+	(void)state;
+	for (; k[n] != NULL; n++)
+		assert_true(strlen(k[n]) > 0);
+	assert_true(n >= 25);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_key_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

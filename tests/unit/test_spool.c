@@ -1,0 +1,214 @@
+/*
+ * Unit tests for common/spool.c: format round trip, strict parsing, the
+ * claim / release / complete cycle and constant-name lookup by address.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/spool.h"
+
+static char dir[64];
+
+static void
+fill(struct spool_entry *e, const char *addr)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->mailbox, sizeof(e->mailbox), "%s", addr);
+	snprintf(e->from, sizeof(e->from), "acme-challenge@ca.test");
+	snprintf(e->token2, sizeof(e->token2), "ZWZnaGlqa2xtbm9wcXJzdA");
+	snprintf(e->thumbprint, sizeof(e->thumbprint),
+	    "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+	e->rule = TOKEN_RULE_STRING;
+	e->state = SPOOL_AWAITING;
+	e->created = 1795891396;
+	e->expires = 1795977796;
+	snprintf(e->order_url, sizeof(e->order_url), "https://ca/o/1");
+	snprintf(e->authz_url, sizeof(e->authz_url), "https://ca/a/1");
+	snprintf(e->challenge_url, sizeof(e->challenge_url), "https://ca/c/1");
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/smime-acme-spool.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	log_init("test_spool", false, 0, false);
+	return 0;
+}
+
+static void
+rm_tree(const char *d)
+{
+	static const char *const subs[] = { "entries", "work", "tmp" };
+	char p[512], f[1024];
+	struct dirent *de;
+	DIR *dd;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", d, subs[i]);
+		dd = opendir(p);
+		while (dd != NULL && (de = readdir(dd)) != NULL) {
+			if (de->d_name[0] == '.' &&
+			    (de->d_name[1] == '\0' || de->d_name[1] == '.'))
+				continue;
+			snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
+			unlink(f);
+		}
+		if (dd != NULL)
+			closedir(dd);
+		rmdir(p);
+	}
+	rmdir(d);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	rm_tree(dir);
+	return 0;
+}
+
+static void
+test_roundtrip(void **state)
+{
+	struct spool_entry e, f;
+	char text[SPOOL_ENTRY_MAX];
+	const char *why;
+	int n;
+
+	(void)state;
+	fill(&e, "alice@example.test");
+	n = spool_format(&e, text, sizeof(text));
+	assert_true(n > 0);
+	assert_memory_equal(text, "smime-acme-spool 1\nmailbox: alice@", 33);
+	assert_int_equal(spool_parse(text, (size_t)n, &f, &why), 0);
+	assert_string_equal(f.mailbox, e.mailbox);
+	assert_string_equal(f.token2, e.token2);
+	assert_int_equal(f.rule, TOKEN_RULE_STRING);
+	assert_int_equal(f.state, SPOOL_AWAITING);
+	assert_int_equal(f.expires, e.expires);
+	assert_string_equal(f.challenge_url, e.challenge_url);
+}
+
+static void
+test_parse_errors(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"smime-acme-spool 2\nmailbox: a@b.test\nstate: incomplete\n",
+		"smime-acme-spool 1\nmailbox: a@b.test\n",
+		"smime-acme-spool 1\nmailbox: a@b.test\nstate: bogus\n",
+		"smime-acme-spool 1\nmailbox: a@b.test\nstate: incomplete",
+		"smime-acme-spool 1\nmailbox a@b.test\nstate: incomplete\n",
+		"smime-acme-spool 1\nmailbox: a@b.test\nstate: awaiting\n",
+		"smime-acme-spool 1\nmailbox: a@b.test\nstate: incomplete\n"
+		"expires: soon\n",
+		"smime-acme-spool 1\nmailbox: a@b.test\nstate: incomplete\n"
+		"rule: bytes\n",
+	};
+	struct spool_entry e;
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (spool_parse(bad[i], strlen(bad[i]), &e, &why) != -1)
+			fail_msg("accepted case %zu", i);
+		assert_non_null(why);
+	}
+	/* an incomplete entry needs only mailbox and state */
+	{
+		static const char ok[] = "smime-acme-spool 1\n"
+					 "mailbox: a@b.test\n"
+					 "state: incomplete\n"
+					 "future-key: x\n";
+		assert_int_equal(spool_parse(ok, strlen(ok), &e, &why), 0);
+	}
+}
+
+static void
+test_cycle(void **state)
+{
+	struct spool *sp;
+	struct spool_entry e, f;
+	char k1[65], k2[65];
+	struct stat st;
+	char path[256];
+
+	(void)state;
+	sp = spool_open(dir, true, -1);
+	assert_non_null(sp);
+	/* the domain is case-insensitive, the local part is not */
+	spool_key("alice@Example.TEST", k1);
+	spool_key("alice@example.test", k2);
+	assert_string_equal(k1, k2);
+	spool_key("Alice@example.test", k2);
+	assert_string_not_equal(k1, k2);
+
+	assert_false(spool_has(sp, "alice@example.test"));
+	assert_int_equal(spool_lookup(sp, "alice@example.test", &f), 1);
+	fill(&e, "alice@example.test");
+	assert_int_equal(spool_write(sp, &e), 0);
+	snprintf(path, sizeof(path), "%s/entries/%s", dir, k1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_true(spool_has(sp, "alice@EXAMPLE.test"));
+	assert_int_equal(spool_lookup(sp, "alice@example.test", &f), 0);
+	assert_string_equal(f.token2, e.token2);
+
+	/* claim: a second claim loses; a claimed entry is not found */
+	assert_int_equal(spool_claim(sp, "alice@example.test", &f), 0);
+	assert_int_equal(spool_claim(sp, "alice@example.test", &f), 1);
+	assert_false(spool_has(sp, "alice@example.test"));
+	assert_int_equal(spool_release(sp, "alice@example.test"), 0);
+	assert_true(spool_has(sp, "alice@example.test"));
+
+	assert_int_equal(spool_claim(sp, "alice@example.test", &f), 0);
+	f.state = SPOOL_ANSWERED;
+	f.answered_at = 1795891400;
+	snprintf(f.challenge_msgid, sizeof(f.challenge_msgid), "<c1@ca.test>");
+	assert_int_equal(spool_complete(sp, &f), 0);
+	assert_int_equal(spool_lookup(sp, "alice@example.test", &e), 0);
+	assert_int_equal(e.state, SPOOL_ANSWERED);
+	assert_string_equal(e.challenge_msgid, "<c1@ca.test>");
+	snprintf(path, sizeof(path), "%s/work/%s", dir, k1);
+	assert_int_equal(stat(path, &st), -1);
+
+	/* a field with a line break cannot smuggle a key into the file */
+	snprintf(e.reason, sizeof(e.reason), "x\nstate: answered");
+	assert_int_equal(spool_write(sp, &e), -1);
+	assert_int_equal(spool_remove(sp, "alice@example.test"), 0);
+	assert_int_equal(spool_remove(sp, "alice@example.test"), 0);
+	assert_false(spool_has(sp, "alice@example.test"));
+	spool_close(sp);
+
+	/* a spool without its subdirectories is refused */
+	assert_null(spool_open("/nonexistent-spool", false, -1));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
