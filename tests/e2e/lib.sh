@@ -1,0 +1,188 @@
+# shellcheck shell=bash disable=SC2034
+# tests/e2e/lib.sh: helpers for end-to-end tests (bash; source it).
+#
+#   . "$(dirname "$0")/lib.sh"
+#   world_up [--milter inet:127.0.0.1:PORT] [--no-dkim-signer] [--ca "ARGS"] [--no-ca]
+#   ...                      world.env is sourced: $MX_PORT, $SUBMIT_PORT, $CA_URL, ...
+#   f=$(wait_for_mail alice@example.test 20) || fail name "no mail"
+#   pass name / fail name "why" / skip name "why"
+#   e2e_finish               exit status: 1 if any fail was printed
+#
+# world_up makes a temporary directory (or uses WORLD_DIR_WANTED), starts the
+# world there and installs an EXIT trap that stops it again and removes the
+# directory (kept when KEEP=1 and a case failed; KEEP=all keeps it always).
+# Results are single lines "PASS: name", "FAIL: name: why", "SKIP: name: why".
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_TOP=$(cd "$E2E_DIR/../.." && pwd)
+WORLD_SH=$E2E_DIR/world/world.sh
+E2E_PY=/usr/bin/python3
+E2E_FAILED=0
+WORLD_DIR=
+E2E_WORLD_TMP=
+
+pass() { echo "PASS: $1"; }
+fail() {
+	echo "FAIL: $1${2:+: $2}"
+	E2E_FAILED=1
+}
+skip() { echo "SKIP: $1: ${2:-skipped}"; }
+
+# check NAME CMD...: PASS if CMD succeeds, else FAIL with its last output line
+check() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		pass "$name"
+	else
+		fail "$name" "$(printf '%s\n' "$out" | tail -1)"
+	fi
+}
+
+e2e_finish() { exit "$E2E_FAILED"; }
+
+# free_port: print one free TCP port on 127.0.0.1
+free_port() {
+	"$E2E_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# e2e_need_root: print SKIP for NAME and exit unless running as root
+e2e_need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "$1" "needs root (private Postfix, Dovecot)"
+		exit 0
+	fi
+}
+
+# world_up [world.sh options]: start a world; sources DIR/world.env.
+# Returns non-zero (after printing world.sh's error) if it does not come up.
+world_up() {
+	local dir=${WORLD_DIR_WANTED:-}
+	if [ -z "$dir" ]; then
+		dir=$(mktemp -d "${TMPDIR:-/tmp}/smime-e2e.XXXXXX") || return 1
+		E2E_WORLD_TMP=$dir
+	fi
+	trap 'world_down' EXIT
+	trap 'exit 130' INT TERM
+	if ! "$WORLD_SH" up "$dir" "$@" >"$dir.up.log" 2>&1; then
+		sed 's/^/    /' "$dir.up.log" >&2
+		rm -f "$dir.up.log"
+		return 1
+	fi
+	rm -f "$dir.up.log"
+	set -a
+	# shellcheck disable=SC1091
+	. "$dir/world.env"
+	set +a
+	return 0
+}
+
+# world_down: stop the world started by world_up (idempotent)
+world_down() {
+	local dir=${WORLD_DIR:-$E2E_WORLD_TMP}
+	[ -n "$dir" ] || return 0
+	"$WORLD_SH" down "$dir" >/dev/null 2>&1
+	if [ -n "$E2E_WORLD_TMP" ] && [ "$dir" = "$E2E_WORLD_TMP" ]; then
+		if [ "${KEEP:-}" = all ] || { [ "${KEEP:-}" = 1 ] && [ "$E2E_FAILED" != 0 ]; }; then
+			echo "kept $dir" >&2
+		else
+			rm -rf "$dir"
+		fi
+		E2E_WORLD_TMP=
+	fi
+	WORLD_DIR=
+	return 0
+}
+
+# maildir_of ADDR: the Maildir of an address of the world
+maildir_of() {
+	local l=${1%@*} d=${1##*@}
+	l=$(printf '%s' "$l" | tr 'A-Z' 'a-z')
+	d=$(printf '%s' "$d" | tr 'A-Z' 'a-z')
+	printf '%s/%s/%s/Maildir\n' "$MAILDIR_BASE" "$d" "$l"
+}
+
+# wait_for_mail ADDR TIMEOUT: wait for a mail in ADDR's Maildir (new/ or cur/)
+# that no earlier call returned; print its path.  Non-zero on timeout.
+wait_for_mail() {
+	local md seen f i
+	md=$(maildir_of "$1")
+	mkdir -p "$WORLD_DIR/seen"
+	seen=$WORLD_DIR/seen/$(printf '%s' "$1" | tr -c 'A-Za-z0-9@._-' _)
+	touch "$seen"
+	for ((i = 0; i < ${2:-20} * 10; i++)); do
+		for f in "$md"/new/* "$md"/cur/*; do
+			[ -f "$f" ] || continue
+			# Dovecot may move new/X to cur/X:2,S; compare the base name
+			grep -qxF "${f##*/}" "$seen" && continue
+			grep -qxF "${f##*/}" <(sed 's/:2,.*//' "$seen") && continue
+			printf '%s\n' "${f##*/}" | sed 's/:2,.*//' >>"$seen"
+			printf '%s\n' "$f"
+			return 0
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
+# send_mail PORT FROM TO FILE: send FILE over SMTP to 127.0.0.1:PORT with
+# envelope FROM and TO (several TO: comma separated).  LF is turned into CRLF.
+send_mail() {
+	"$E2E_PY" - "$@" <<'EOF'
+import smtplib, sys
+port, frm, to, path = sys.argv[1:5]
+data = open(path, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+with smtplib.SMTP("127.0.0.1", int(port), timeout=30) as s:
+    s.sendmail(frm, to.split(","), data)
+EOF
+}
+
+# dkim_verify FILE [dkimverify.py options]: verify with $DKIM_KEYS (see
+# world/dkimverify.py); prints "pass d=..." or "fail: why"
+dkim_verify() {
+	local f=$1
+	shift
+	"$E2E_PY" "$E2E_DIR/world/dkimverify.py" "$@" "$f"
+}
+
+# imap_fetch [imapfetch.py options]: see world/imapfetch.py
+imap_fetch() { "$E2E_PY" "$E2E_DIR/world/imapfetch.py" "$@"; }
+
+# The RFC 8823 header names (section 3.2) a reply's h= must contain
+RFC8823_REPLY_H="From,Sender,Reply-To,To,Cc,Subject,Date,In-Reply-To,References,Message-ID,Content-Type,Content-Transfer-Encoding"
+RFC8823_CHALLENGE_H="$RFC8823_REPLY_H,Auto-Submitted"
+
+# world_pids: pids started by the world and all their descendants
+world_pids() {
+	local name pid
+	[ -f "$WORLD_DIR/pids" ] || return 0
+	while read -r name pid; do
+		echo "$pid"
+		_e2e_desc "$pid"
+	done <"$WORLD_DIR/pids"
+}
+_e2e_desc() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		echo "$c"
+		_e2e_desc "$c"
+	done
+}
+
+# world_ports: the TCP ports of the running world
+world_ports() {
+	local v
+	for v in MX_PORT SUBMIT_PORT IMAP_PORT IMAPS_PORT OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT; do
+		[ -n "${!v:-}" ] && echo "${!v}"
+	done
+	return 0
+}
+
+# pid_alive PID: the process exists and is not a zombie.  Daemons of the
+# world are reparented once `world.sh up` exits and may stay zombies for a
+# moment until their new parent reaps them.
+pid_alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}

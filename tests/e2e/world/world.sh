@@ -1,0 +1,637 @@
+#!/usr/bin/env bash
+# tests/e2e/world/world.sh: the private mail world on 127.0.0.1 used by the
+# end-to-end tests and `make demo`.  Everything lives under one directory;
+# the system Postfix, Dovecot and OpenDKIM configurations are never read or
+# touched.
+#
+#   world.sh up DIR [--milter SOCKET] [--no-dkim-signer] [--ca "ARGS"] [--no-ca]
+#   world.sh down DIR        stop what `up` started (idempotent)
+#   world.sh status DIR      show what runs; exit 0 if everything answers
+#
+# Parts (ports are picked free at `up` and written to DIR/world.env):
+#   Postfix   MX for example.test on MX_PORT (any user; pipe(8) delivery
+#             by maildir-deliver.py to DIR/mail/example.test/<user>/Maildir
+#             as user mail), --milter in smtpd_milters
+#             with default_action=accept); SUBMIT_PORT for outbound mail,
+#             signed by OpenDKIM; mail for ca.test relayed to the test CA's
+#             SMTP listener; everything else bounces (error transport).
+#             DIR/bin/sendmail injects into this instance (non_smtpd_milters
+#             = OpenDKIM, so injected replies are signed too).
+#   OpenDKIM  signer for example.test (selector mail), inet socket.
+#   Dovecot   IMAP_PORT (plain) and IMAPS_PORT (TLS), any user@example.test
+#             with password MAIL_PASSWORD.
+#   Test CA   tests/ca/smime-test-ca.py (RFC 8823).  With --no-ca, ca.test
+#             mail goes to a Postfix smtp-sink that dumps every message into
+#             CA_SINK_DIR instead.
+#
+# Must run as root (Postfix instance, Dovecot, delivery as user mail).
+# Logs: DIR/postfix/maillog, DIR/opendkim.log, DIR/dovecot.log, DIR/ca/ca.log.
+set -u
+
+HOST=127.0.0.1
+MAIL_DOMAIN=example.test
+CA_DOMAIN=ca.test
+SELECTOR=mail
+PY=/usr/bin/python3
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../../.." && pwd)
+CA_PROG=${CA_PROG:-$TOP/tests/ca/smime-test-ca.py}
+WAIT_S=${WORLD_WAIT:-20}	# seconds each part may take to answer
+
+log() { printf 'world: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+usage() {
+	cat >&2 <<'EOF'
+usage: world.sh up DIR [--milter SOCKET] [--no-dkim-signer] [--ca "ARGS"] [--no-ca]
+       world.sh down DIR
+       world.sh status DIR
+EOF
+	exit 64
+}
+
+# ------------------------------------------------------------------ helpers
+
+# free_ports N: print N distinct free TCP ports on 127.0.0.1, one per line.
+# All sockets are held open together, so the ports differ from each other.
+free_ports() {
+	"$PY" - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+EOF
+}
+
+# alive PID: the process exists and is not a zombie (our daemons are
+# reparented when `up` exits; their reaper may be slow)
+alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# wait_port PORT NAME [PID]: wait until something listens on PORT; fail early
+# if PID is given and dies.
+wait_port() {
+	local i
+	for ((i = 0; i < WAIT_S * 20; i++)); do
+		listening "$1" && return 0
+		if [ -n "${3:-}" ] && ! alive "$3"; then
+			die "$2 exited before listening on port $1"
+		fi
+		sleep 0.05
+	done
+	die "$2 does not listen on port $1 after ${WAIT_S}s"
+}
+
+# shell-quote a value for KEY='value' lines
+q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+
+envline() { printf '%s=%s\n' "$1" "$(q "$2")"; }
+
+# record NAME PID: remember a process started by `up`
+record() { printf '%s %s\n' "$1" "$2" >>"$DIR/pids"; }
+
+# descendants PID: all descendant pids (children first level and below)
+descendants() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# start NAME LOG CMD...: start a daemon in its own session, stdio to LOG,
+# record its pid.
+start_bg() {
+	local name=$1 logf=$2
+	shift 2
+	setsid "$@" </dev/null >>"$logf" 2>&1 &
+	LAST_PID=$!
+	record "$name" "$LAST_PID"
+}
+
+# ------------------------------------------------------------------ down
+
+do_down() {
+	[ -d "$DIR" ] || return 0
+	local conf=$DIR/postfix/etc pids=() name pid all=() i alive
+	# Postfix first (its master is not our direct child).
+	if [ -f "$conf/main.cf" ] && [ -f "$DIR/postfix/spool/pid/master.pid" ]; then
+		pid=$(tr -dc 0-9 <"$DIR/postfix/spool/pid/master.pid")
+		if [ -n "$pid" ] && alive "$pid" &&
+			grep -q master "/proc/$pid/comm" 2>/dev/null; then
+			printf 'postfix %s\n' "$pid" >>"$DIR/pids"
+		fi
+	fi
+	[ -f "$DIR/pids" ] || return 0
+	while read -r name pid; do
+		[ -n "$pid" ] && alive "$pid" || continue
+		all+=("$pid")
+		for i in $(descendants "$pid"); do all+=("$i"); done
+		pids+=("$pid")
+	done <"$DIR/pids"
+	if [ -f "$conf/main.cf" ] && postfix -c "$conf" status >/dev/null 2>&1; then
+		postfix -c "$conf" stop >/dev/null 2>&1
+	fi
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for ((i = 0; i < 100; i++)); do
+		alive=0
+		for pid in "${all[@]}"; do
+			alive "$pid" && alive=1
+		done
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
+	for pid in "${all[@]}"; do
+		if alive "$pid"; then
+			log "killing $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) with SIGKILL"
+			kill -KILL "$pid" 2>/dev/null
+		fi
+	done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+	rm -f "$DIR/pids" "$DIR/postfix/spool/pid/master.pid"
+	return 0
+}
+
+# ------------------------------------------------------------------ status
+
+do_status() {
+	[ -f "$DIR/world.env" ] || {
+		echo "no world in $DIR"
+		return 1
+	}
+	# shellcheck disable=SC1091
+	. "$DIR/world.env"
+	local rc=0 name pid p
+	if [ -f "$DIR/pids" ]; then
+		while read -r name pid; do
+			if alive "$pid"; then
+				echo "running  $name pid $pid"
+			else
+				echo "DEAD     $name pid $pid"
+				rc=1
+			fi
+		done <"$DIR/pids"
+	else
+		echo "not running (no $DIR/pids)"
+		rc=1
+	fi
+	if postfix -c "$POSTFIX_CONF" status >/dev/null 2>&1; then
+		echo "running  postfix ($POSTFIX_CONF)"
+	else
+		echo "DOWN     postfix ($POSTFIX_CONF)"
+		rc=1
+	fi
+	for p in MX_PORT SUBMIT_PORT IMAP_PORT IMAPS_PORT OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT; do
+		eval "pnum=\${$p:-}"
+		# shellcheck disable=SC2154
+		[ -n "$pnum" ] || continue
+		if listening "$pnum"; then
+			echo "listen   $p=$pnum"
+		else
+			echo "CLOSED   $p=$pnum"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# ------------------------------------------------------------------ up
+
+gen_tls() {
+	local d=$DIR/tls
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj "/CN=world test TLS CA" \
+		-addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 || die "openssl: TLS CA"
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=imap.$MAIL_DOMAIN" \
+		-keyout "$d/imap.key" -out "$d/imap.csr" >/dev/null 2>&1 || die "openssl: IMAP CSR"
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:imap.%s\nextendedKeyUsage=serverAuth\n' \
+		"$MAIL_DOMAIN" >"$d/imap.ext"
+	openssl x509 -req -in "$d/imap.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 3 -extfile "$d/imap.ext" -out "$d/imap.pem" >/dev/null 2>&1 || die "openssl: IMAP cert"
+	chmod 600 "$d/ca.key" "$d/imap.key"
+}
+
+gen_dkim() {
+	local d=$DIR/dkim
+	mkdir -p "$d"
+	opendkim-genkey -b 2048 -d "$MAIL_DOMAIN" -s "$SELECTOR" -D "$d" >/dev/null 2>&1 ||
+		die "opendkim-genkey failed"
+	# TestPublicKeys format: "<selector>._domainkey.<domain> <TXT contents>"
+	printf '%s._domainkey.%s %s\n' "$SELECTOR" "$MAIL_DOMAIN" \
+		"$(tr -d '\n' <"$d/$SELECTOR.txt" | sed -e 's/^[^(]*( *//' -e 's/ *).*$//' \
+			-e 's/"[[:space:]]*"//g' -e 's/"//g' -e 's/[[:space:]]\+/ /g')" \
+		>"$d/$MAIL_DOMAIN.keys"
+	chmod 644 "$d/$MAIL_DOMAIN.keys"
+	# OpenDKIM wants its key private; the milter gets its own readable copy.
+	chown opendkim:opendkim "$d/$SELECTOR.private"
+	chmod 600 "$d/$SELECTOR.private"
+	cp "$d/$SELECTOR.private" "$d/$MAIL_DOMAIN.sign.pem"
+	chmod 644 "$d/$MAIL_DOMAIN.sign.pem"
+}
+
+write_opendkim_conf() {
+	local h="From,Sender,Reply-To,To,Cc,Subject,Date,In-Reply-To,References,Message-ID,Content-Type,Content-Transfer-Encoding,Resent-Date,Resent-From,Resent-To,Resent-Cc,List-Id,List-Help,List-Unsubscribe,List-Subscribe,List-Post,List-Owner,List-Archive,List-Unsubscribe-Post"
+	cat >"$DIR/opendkim.conf" <<EOF
+# OpenDKIM signer of the test world (example.test, selector mail).
+# SignHeaders/OversignHeaders: RFC 8823 section 3.2 MUST and SHOULD lists, so
+# every name appears in h= even when the header is absent.
+Mode                    s
+Domain                  $MAIL_DOMAIN
+Selector                $SELECTOR
+KeyFile                 $DIR/dkim/$SELECTOR.private
+Canonicalization        relaxed/relaxed
+SignHeaders             $h,Auto-Submitted,MIME-Version
+OversignHeaders         $h
+InternalHosts           127.0.0.1
+Socket                  inet:$OPENDKIM_PORT@$HOST
+PidFile                 $DIR/opendkim.pid
+UserID                  opendkim:opendkim
+UMask                   002
+Background              no
+Syslog                  no
+LogResults              no
+# DIR usually sits below /tmp (world-writable): the test key is not "safe"
+RequireSafeKeys         no
+EOF
+}
+
+write_postfix_conf() {
+	local etc=$DIR/postfix/etc spool=$DIR/postfix/spool data=$DIR/postfix/data
+	local mx_milters="" submit_milters="" nonsmtpd_milters=""
+	mkdir -p "$etc" "$spool" "$data"
+	chown postfix "$data"
+	if [ -n "$MILTER" ]; then
+		mx_milters="{ $MILTER, default_action=accept }"
+	fi
+	if [ "$DKIM_SIGNER" = 1 ]; then
+		submit_milters="{ inet:$HOST:$OPENDKIM_PORT, default_action=accept }"
+		nonsmtpd_milters=$submit_milters
+	fi
+	cat >"$etc/main.cf" <<EOF
+# Private Postfix instance of the test world: MX for $MAIL_DOMAIN on
+# 127.0.0.1:$MX_PORT, submission on 127.0.0.1:$SUBMIT_PORT.
+compatibility_level = 3.6
+queue_directory = $spool
+data_directory = $data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = $DIR/postfix/maillog
+maillog_file_prefixes = $DIR
+syslog_name = postfix-world
+myhostname = mx.$MAIL_DOMAIN
+mydomain = $MAIL_DOMAIN
+myorigin = \$mydomain
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = $HOST
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions =
+relay_domains = $CA_DOMAIN
+# Any local part @$MAIL_DOMAIN exists; pipe(8) runs maildir-deliver.py as
+# user mail, which writes DIR/mail/$MAIL_DOMAIN/<user>/Maildir.  (virtual(8)
+# cannot do this: it refuses regexp substitution in virtual_mailbox_maps, and
+# Dovecot's LMTP server is not installed.)
+virtual_mailbox_domains = $MAIL_DOMAIN
+virtual_mailbox_maps = static:any-user
+virtual_transport = maildir
+maildir_destination_recipient_limit = 1
+transport_maps = inline:{ $CA_DOMAIN=smtp:[$HOST]:$CA_SMTP_PORT }
+default_transport = error:no delivery outside the test world
+relay_transport = error:no delivery outside the test world
+# no DNS, no throttling
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+smtpd_peername_lookup = no
+in_flow_delay = 0
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 10s
+smtp_connect_timeout = 5s
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+smtpd_client_recipient_rate_limit = 0
+biff = no
+append_dot_mydomain = no
+notify_classes =
+smtputf8_enable = no
+# milters: per listener in master.cf
+mx_milters = $mx_milters
+submit_milters = $submit_milters
+smtpd_milters =
+non_smtpd_milters = $nonsmtpd_milters
+milter_default_action = accept
+milter_protocol = 6
+EOF
+	cat >"$etc/master.cf" <<EOF
+# MX: inbound mail for $MAIL_DOMAIN (and ca.test relay from loopback)
+$HOST:$MX_PORT inet n - n - - smtpd -o syslog_name=postfix-world/mx -o smtpd_milters=\$mx_milters
+# submission for $MAIL_DOMAIN users, signed by OpenDKIM
+$HOST:$SUBMIT_PORT inet n - n - - smtpd -o syslog_name=postfix-world/submit -o smtpd_milters=\$submit_milters
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+maildir   unix  -       n       n       -       -       pipe
+  flags=DRhu user=mail:mail argv=$PY $DIR/bin/maildir-deliver.py $DIR/mail \${recipient}
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+	: >"$DIR/postfix/maillog"
+	mkdir -p "$DIR/bin"
+	cp "$HERE/smtp-inject.py" "$HERE/maildir-deliver.py" "$DIR/bin/"
+	cat >"$DIR/bin/sendmail" <<EOF
+#!/bin/sh
+# Inject into the test world's Postfix instance ($etc).
+# Postfix lets only root use another configuration directory (non-root users
+# need it in alternate_config_directories of /etc/postfix/main.cf, which the
+# world does not touch), so other users submit over SMTP to the submission
+# listener, whose milters are the same as non_smtpd_milters.
+if [ "\$(id -u)" = 0 ]; then
+	exec /usr/sbin/sendmail -C '$etc' "\$@"
+fi
+exec $PY '$DIR/bin/smtp-inject.py' --port $SUBMIT_PORT -- "\$@"
+EOF
+	chmod 755 "$DIR/bin" "$DIR/bin/sendmail" "$DIR/bin/smtp-inject.py" "$DIR/bin/maildir-deliver.py"
+}
+
+write_dovecot_conf() {
+	local d=$DIR/dovecot
+	mkdir -p "$d/run" "$d/state"
+	cat >"$d/dovecot.conf" <<EOF
+# Dovecot of the test world: IMAP for any user@$MAIL_DOMAIN, one password.
+# No system includes.
+instance_name = smime-acme-world-$(printf '%s' "$DIR" | cksum | cut -d' ' -f1)
+base_dir = $d/run
+state_dir = $d/state
+protocols = imap
+listen = $HOST
+log_path = $DIR/dovecot.log
+info_log_path = $DIR/dovecot.log
+ssl = yes
+ssl_cert = <$DIR/tls/imap.pem
+ssl_key = <$DIR/tls/imap.key
+ssl_dh = </usr/share/dovecot/dh.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_username_format = %Lu
+auth_default_realm = $MAIL_DOMAIN
+mail_location = maildir:$DIR/mail/%d/%n/Maildir
+first_valid_uid = $MAIL_UID
+first_valid_gid = $MAIL_GID
+default_login_user = dovenull
+default_internal_user = dovecot
+passdb {
+  driver = static
+  args = password=$MAIL_PASSWORD
+}
+userdb {
+  driver = static
+  args = uid=$MAIL_UID gid=$MAIL_GID home=$DIR/mail/%d/%n allow_all_users=yes
+}
+
+service imap-login {
+  inet_listener imap {
+    address = $HOST
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    address = $HOST
+    port = $IMAPS_PORT
+    ssl = yes
+  }
+}
+EOF
+}
+
+start_ca() {
+	mkdir -p "$DIR/ca"
+	rm -f "$DIR/ca/ready" "$DIR/ca/ca.env"
+	local i
+	# shellcheck disable=SC2086
+	start_bg ca "$DIR/ca/ca.log" "$PY" "$CA_PROG" --state "$DIR/ca" \
+		--relay "$HOST:$MX_PORT" --reply-keys "$DIR/dkim/$MAIL_DOMAIN.keys" $CA_ARGS
+	CA_STARTED_PID=$LAST_PID
+	for ((i = 0; i < WAIT_S * 20; i++)); do
+		[ -f "$DIR/ca/ready" ] && [ -f "$DIR/ca/ca.env" ] && break
+		alive "$CA_STARTED_PID" ||
+			die "test CA exited; see $DIR/ca/ca.log: $(tail -3 "$DIR/ca/ca.log" | tr '\n' ' ')"
+		sleep 0.05
+	done
+	[ -f "$DIR/ca/ready" ] || die "test CA not ready after ${WAIT_S}s; see $DIR/ca/ca.log"
+	# shellcheck disable=SC1091
+	. "$DIR/ca/ca.env"
+	[ -n "${CA_SMTP_PORT:-}" ] || die "CA_SMTP_PORT missing in $DIR/ca/ca.env"
+	wait_port "$CA_SMTP_PORT" "test CA SMTP" "$CA_STARTED_PID"
+	[ -n "${CA_HTTPS_PORT:-}" ] && wait_port "$CA_HTTPS_PORT" "test CA HTTPS" "$CA_STARTED_PID"
+}
+
+do_up() {
+	local ports i
+	[ "$(id -u)" = 0 ] || die "must run as root"
+	if [ -f "$DIR/pids" ]; then
+		log "a world seems to run in $DIR; stopping it first"
+		do_down
+	fi
+	mkdir -p "$DIR" || die "cannot create $DIR"
+	DIR=$(cd "$DIR" && pwd)
+	# Postfix, Dovecot and user mail must reach into DIR.
+	chmod 755 "$DIR"
+	rm -rf "$DIR/postfix" "$DIR/dovecot" "$DIR/dkim" "$DIR/tls" "$DIR/ca" "$DIR/ca-sink" \
+		"$DIR/world.env" "$DIR/seen" "$DIR"/*.log
+	MAIL_UID=$(id -u mail) MAIL_GID=$(id -g mail)
+	mkdir -p "$DIR/mail/$MAIL_DOMAIN"
+	chown mail:mail "$DIR/mail" "$DIR/mail/$MAIL_DOMAIN"
+	MAIL_PASSWORD=${MAIL_PASSWORD:-world-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')}
+
+	mapfile -t ports < <(free_ports 6)
+	[ "${#ports[@]}" = 6 ] || die "cannot pick free ports"
+	MX_PORT=${ports[0]} SUBMIT_PORT=${ports[1]} IMAP_PORT=${ports[2]}
+	IMAPS_PORT=${ports[3]} OPENDKIM_PORT=${ports[4]} SINK_PORT=${ports[5]}
+
+	gen_dkim
+	gen_tls
+
+	# The CA first: Postfix's transport map needs its SMTP port.
+	CA_SMTP_PORT=
+	if [ "$USE_CA" = 1 ]; then
+		[ -f "$CA_PROG" ] || die "test CA $CA_PROG missing (use --no-ca)"
+		start_ca
+	else
+		mkdir -p "$DIR/ca-sink"
+		chown postfix "$DIR/ca-sink"
+		start_bg ca-sink "$DIR/ca-sink.log" smtp-sink -u postfix -4 -h "$CA_DOMAIN" \
+			-d "$DIR/ca-sink/%Y%m%d%H%M%S." "$HOST:$SINK_PORT" 64
+		CA_SMTP_PORT=$SINK_PORT
+		wait_port "$SINK_PORT" "ca.test smtp-sink" "$LAST_PID"
+	fi
+
+	if [ "$DKIM_SIGNER" = 1 ]; then
+		write_opendkim_conf
+		start_bg opendkim "$DIR/opendkim.log" opendkim -f -x "$DIR/opendkim.conf"
+		wait_port "$OPENDKIM_PORT" opendkim "$LAST_PID"
+	fi
+
+	write_dovecot_conf
+	start_bg dovecot "$DIR/dovecot.start.log" dovecot -F -c "$DIR/dovecot/dovecot.conf"
+	wait_port "$IMAP_PORT" dovecot "$LAST_PID"
+	wait_port "$IMAPS_PORT" dovecot "$LAST_PID"
+
+	write_postfix_conf
+	postfix -c "$DIR/postfix/etc" check >"$DIR/postfix/check.log" 2>&1 ||
+		die "postfix check failed: $(tail -3 "$DIR/postfix/check.log" "$DIR/postfix/maillog" | tr '\n' ' ')"
+	postfix -c "$DIR/postfix/etc" start >>"$DIR/postfix/check.log" 2>&1 ||
+		die "postfix start failed: $(tail -3 "$DIR/postfix/maillog" | tr '\n' ' ')"
+	local pfpid=
+	for ((i = 0; i < WAIT_S * 20; i++)); do
+		pfpid=$(tr -dc 0-9 <"$DIR/postfix/spool/pid/master.pid" 2>/dev/null)
+		[ -n "$pfpid" ] && break
+		sleep 0.05
+	done
+	[ -n "$pfpid" ] || die "postfix master pid file missing"
+	record postfix "$pfpid"
+	wait_port "$MX_PORT" "postfix MX" "$pfpid"
+	wait_port "$SUBMIT_PORT" "postfix submission" "$pfpid"
+
+	# public keys of everybody who signs in this world
+	: >"$DIR/dkim/all.keys"
+	if [ "$USE_CA" = 1 ] && [ -n "${CA_DKIM_KEYS:-}" ] && [ -f "$CA_DKIM_KEYS" ]; then
+		cat "$CA_DKIM_KEYS" >>"$DIR/dkim/all.keys"
+		[ -z "$(tail -c1 "$CA_DKIM_KEYS")" ] || echo >>"$DIR/dkim/all.keys"
+	fi
+	cat "$DIR/dkim/$MAIL_DOMAIN.keys" >>"$DIR/dkim/all.keys"
+	chmod 644 "$DIR/dkim/all.keys"
+
+	{
+		echo "# test world in $DIR (world.sh up); source me"
+		envline WORLD_DIR "$DIR"
+		envline MAIL_DOMAIN "$MAIL_DOMAIN"
+		envline MAIL_PASSWORD "$MAIL_PASSWORD"
+		envline MAILDIR_BASE "$DIR/mail"
+		envline MX_PORT "$MX_PORT"
+		envline SUBMIT_PORT "$SUBMIT_PORT"
+		envline IMAP_PORT "$IMAP_PORT"
+		envline IMAPS_PORT "$IMAPS_PORT"
+		envline IMAP_TLS_CA "$DIR/tls/ca.pem"
+		envline POSTFIX_CONF "$DIR/postfix/etc"
+		envline POSTFIX_LOG "$DIR/postfix/maillog"
+		envline SENDMAIL "$DIR/bin/sendmail"
+		envline MILTER_SOCKET "$MILTER"
+		if [ "$DKIM_SIGNER" = 1 ]; then
+			envline OPENDKIM_SOCKET "inet:$OPENDKIM_PORT@$HOST"
+		envline OPENDKIM_MILTER "inet:$HOST:$OPENDKIM_PORT"
+			envline OPENDKIM_PORT "$OPENDKIM_PORT"
+		else
+			envline OPENDKIM_SOCKET ""
+		envline OPENDKIM_MILTER ""
+			envline OPENDKIM_PORT ""
+		fi
+		envline DKIM_SIGNER "$DKIM_SIGNER"
+		envline DKIM_SIGN_KEY "$DIR/dkim/$MAIL_DOMAIN.sign.pem"
+		envline DKIM_SELECTOR "$SELECTOR"
+		envline DKIM_DOMAIN "$MAIL_DOMAIN"
+		envline DKIM_PUBLIC_KEYS "$DIR/dkim/$MAIL_DOMAIN.keys"
+		envline DKIM_KEYS "$DIR/dkim/all.keys"
+		envline CA_DOMAIN "$CA_DOMAIN"
+		envline WITH_CA "$USE_CA"
+		if [ "$USE_CA" = 1 ]; then
+			grep -E '^CA_[A-Za-z0-9_]*=' "$DIR/ca/ca.env"
+		else
+			envline CA_SMTP_PORT "$CA_SMTP_PORT"
+			envline CA_SINK_DIR "$DIR/ca-sink"
+			envline CA_FROM "acme-challenge@$CA_DOMAIN"
+		fi
+	} >"$DIR/world.env"
+
+	cat <<EOF
+test world up in $DIR (source $DIR/world.env)
+  MX (smtpd)      smtp://$HOST:$MX_PORT   milter: ${MILTER:-none}
+  submission      smtp://$HOST:$SUBMIT_PORT   DKIM signer: $([ "$DKIM_SIGNER" = 1 ] && echo "OpenDKIM inet:$OPENDKIM_PORT@$HOST" || echo none)
+  sendmail        $DIR/bin/sendmail   (non_smtpd_milters: $([ "$DKIM_SIGNER" = 1 ] && echo OpenDKIM || echo none))
+  Maildirs        $DIR/mail/$MAIL_DOMAIN/<user>/Maildir/
+  IMAP            imap://$HOST:$IMAP_PORT  imaps://$HOST:$IMAPS_PORT (CA file $DIR/tls/ca.pem)
+                  user <name>@$MAIL_DOMAIN, password $MAIL_PASSWORD
+  DKIM            d=$MAIL_DOMAIN s=$SELECTOR key $DIR/dkim/$MAIL_DOMAIN.sign.pem, public keys $DIR/dkim/all.keys
+EOF
+	if [ "$USE_CA" = 1 ]; then
+		echo "  test CA         ${CA_URL:-?}  SMTP $HOST:$CA_SMTP_PORT  root ${CA_ROOT:-?}"
+	else
+		echo "  ca.test         smtp-sink $HOST:$CA_SMTP_PORT dumping into $DIR/ca-sink/"
+	fi
+	echo "  logs            $DIR/postfix/maillog $DIR/opendkim.log $DIR/dovecot.log$([ "$USE_CA" = 1 ] && echo " $DIR/ca/ca.log")"
+	echo "  stop with       $0 down $DIR"
+}
+
+# ------------------------------------------------------------------ main
+
+[ $# -ge 2 ] || usage
+CMD=$1 DIR=$2
+shift 2
+MILTER='' DKIM_SIGNER=1 USE_CA=1 CA_ARGS=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--milter)
+		[ $# -ge 2 ] || usage
+		MILTER=$2
+		shift 2
+		;;
+	--no-dkim-signer)
+		DKIM_SIGNER=0
+		shift
+		;;
+	--ca)
+		[ $# -ge 2 ] || usage
+		CA_ARGS="$CA_ARGS $2"
+		shift 2
+		;;
+	--no-ca)
+		USE_CA=0
+		shift
+		;;
+	*) usage ;;
+	esac
+done
+
+case $CMD in
+up)
+	# a failed `up` leaves nothing running
+	trap 'rc=$?; if [ $rc -ne 0 ]; then do_down; fi; exit $rc' EXIT
+	do_up
+	;;
+down) do_down ;;
+status) do_status ;;
+*) usage ;;
+esac
