@@ -53,7 +53,6 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	size_t off = 0;
 	ssize_t n;
 	int fd = -1, rc = -1, w;
-	mode_t old;
 
 	if (slash == NULL)
 		w = snprintf(tmp, sizeof(tmp), ".%s.XXXXXX", path);
@@ -65,9 +64,9 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		log_err_errno("%s: cannot write", path);
 		return -1;
 	}
-	old = umask(077);
+	/* mkstemp creates the file 0600 whatever the umask (no umask(2)
+	 * juggling: it is process-wide and other threads may be writing) */
 	fd = mkstemp(tmp);
-	umask(old);
 	if (fd != -1)
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (fd == -1) {

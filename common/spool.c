@@ -237,12 +237,13 @@ spool_parse(
 		if (nl == p)
 			continue;
 		colon = memchr(p, ':', (size_t)(nl - p));
-		if (colon == NULL || colon[1] != ' ') {
+		if (colon == NULL || (colon[1] != ' ' && colon + 1 != nl)) {
 			*why = "malformed line (expected \"key: value\")";
 			return -1;
 		}
 		klen = (size_t)(colon - p);
-		v = colon + 2;
+		/* "key:" with nothing after it is an empty value */
+		v = colon + 1 == nl ? nl : colon + 2;
 		vlen = (size_t)(nl - v);
 		if (memchr(v, '\r', vlen) != NULL ||
 		    copy_field(val, sizeof(val), v, vlen) == -1) {

@@ -136,6 +136,7 @@ test_parse_errors(void **state)
 		static const char ok[] = "smime-acme-spool 1\n"
 					 "mailbox: a@b.test\n"
 					 "state: incomplete\n"
+					 "reason:\n"
 					 "future-key: x\n";
 		assert_int_equal(spool_parse(ok, strlen(ok), &e, &why), 0);
 	}
