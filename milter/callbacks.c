@@ -1,0 +1,518 @@
+/*
+ * callbacks: the smfiDesc table and the callbacks, in protocol order.
+ *
+ * Ordinary mail costs one access(2) per recipient: at DATA (or at the
+ * first header when DATA is not sent) a message none of whose recipients
+ * has a spool entry is accepted; at end of headers everything that is not
+ * a candidate (Subject with "ACME:") is accepted, and so is our own reply
+ * passing through non_smtpd_milters.  Every stage is registered and
+ * answered and no SMFIP_NR_* flag is negotiated: Postfix sends each
+ * stage's macros anyway, and a packet without a reply costs a 40 ms
+ * Nagle/delayed-ACK stall on inet sockets (perf-baseline.md).
+ *
+ * A candidate is checked at end of message (rfc8823-notes.md §1.6); any
+ * refusal is logged once and the mail is delivered unchanged.  The
+ * application state is set once by callbacks_desc() before smfi_main()
+ * and only read afterwards; all other state hangs off smfi_setpriv.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <libmilter/mfapi.h>
+
+#include "common/buf.h"
+#include "common/challenge.h"
+#include "common/log.h"
+#include "common/spool.h"
+#include "dkim/dkimv.h"
+#include "milter/callbacks.h"
+#include "milter/challenge.h"
+#include "milter/ctx.h"
+#include "milter/reply.h"
+
+#define ADDED_HEADER       "X-ACME-Challenge"
+#define ADDED_VALUE        "answered by smime-acme-milter"
+#define INCOMPLETE_POLL_MS 100
+
+/* Written once by callbacks_desc() before smfi_main(); read-only after. */
+static const struct milter_app *app_state;
+
+/* libmilter takes char * for strings it does not modify: cast once here */
+static const char *
+mlt_getsymval(SMFICTX *ctx, const char *name)
+{
+	return smfi_getsymval(ctx, (char *)name);
+}
+
+static int
+mlt_addheader(SMFICTX *ctx, const char *name, const char *value)
+{
+	return smfi_addheader(ctx, (char *)name, (char *)value);
+}
+
+static int
+mlt_quarantine(SMFICTX *ctx, const char *reason)
+{
+	return smfi_quarantine(ctx, (char *)reason);
+}
+
+static int
+mlt_setreply(
+    SMFICTX *ctx, const char *rcode, const char *xcode, const char *msg)
+{
+	return smfi_setreply(ctx, (char *)rcode, (char *)xcode, (char *)msg);
+}
+
+static struct mctx *
+getctx(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+/* The connection context, created on first use (negotiate or connect). */
+static struct mctx *
+getctx_new(SMFICTX *ctx)
+{
+	struct mctx *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		return c;
+	c = ctx_new(app_state);
+	if (c != NULL && smfi_setpriv(ctx, c) != MI_SUCCESS) {
+		log_err("NOQUEUE: connect: smfi_setpriv failed");
+		ctx_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static void
+read_qid(SMFICTX *ctx, struct mctx *c)
+{
+	const char *q = mlt_getsymval(ctx, "i");
+
+	if (q != NULL || strcmp(c->qid, "NOQUEUE") == 0)
+		ctx_set_qid(c, q);
+}
+
+static sfsistat
+mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
+{
+	struct mctx *c = getctx_new(ctx);
+
+	(void)f2;
+	(void)f3;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE);
+	/* headers exactly as received, for DKIM; nothing skipped */
+	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	*pf2 = 0;
+	*pf3 = 0;
+	if (c != NULL)
+		c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlt_connect(SMFICTX *ctx, char *hostname, struct sockaddr *hostaddr)
+{
+	struct mctx *c = getctx_new(ctx);
+
+	if (c == NULL)
+		return SMFIS_ACCEPT;
+	c->non_smtp = ctx_is_simulated(hostname, hostaddr);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlt_helo(SMFICTX *ctx, char *helo)
+{
+	(void)ctx;
+	(void)helo;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlt_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct mctx *c = getctx(ctx);
+
+	(void)argv;
+	if (c == NULL)
+		return SMFIS_ACCEPT;
+	ctx_reset_msg(c);
+	return SMFIS_CONTINUE;
+}
+
+/* "<addr>" (possibly with white space) -> addr; -1 if too long/empty. */
+static int
+envelope_addr(const char *arg, char *out, size_t outlen)
+{
+	size_t n;
+
+	while (*arg == ' ' || *arg == '<')
+		arg++;
+	n = strcspn(arg, ">");
+	while (n > 0 && arg[n - 1] == ' ')
+		n--;
+	if (n == 0 || n >= outlen)
+		return -1;
+	memcpy(out, arg, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static sfsistat
+mlt_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct mctx *c = getctx(ctx);
+	char addr[CHALLENGE_ADDR_MAX + 1];
+
+	/* never reject or tempfail a recipient (non-SMTP path, MILTER_README) */
+	if (c == NULL || argv == NULL || argv[0] == NULL)
+		return SMFIS_CONTINUE;
+	if (envelope_addr(argv[0], addr, sizeof(addr)) == -1)
+		return SMFIS_CONTINUE;
+	if (spool_has(c->app->spool, addr) && ctx_add_rcpt(c, addr) == -1) {
+		read_qid(ctx, c);
+		log_warn("%s: rcpt: %s: too many pending recipients in one "
+			 "message, ignored",
+		    c->qid, addr);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlt_data(SMFICTX *ctx)
+{
+	struct mctx *c = getctx(ctx);
+
+	if (c == NULL || c->n_rcpt == 0)
+		return SMFIS_ACCEPT;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlt_unknown(SMFICTX *ctx, const char *cmd)
+{
+	(void)ctx;
+	(void)cmd;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlt_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct mctx *c = getctx(ctx);
+	const struct config *cfg;
+
+	if (c == NULL || c->n_rcpt == 0)
+		return SMFIS_ACCEPT;
+	cfg = c->app->cfg;
+	/* a problem is remembered in c->hdr_problem and refused at EOM */
+	(void)ctx_add_header(c, name, value, cfg->max_header, cfg->max_message);
+	return SMFIS_CONTINUE;
+}
+
+/* Start DKIM verification and replay the kept headers. */
+static void
+start_dkim(struct mctx *c)
+{
+	struct buf v;
+	size_t i;
+
+	c->dkim = dkimv_begin(c->app->dkim, c->qid);
+	if (c->dkim == NULL)
+		return;
+	buf_init(&v, 0);
+	for (i = 0; i < c->n_hdr; i++) {
+		buf_reset(&v);
+		/* without SMFIP_HDR_LEADSPC libmilter ate one space */
+		if (!c->leadspc && buf_puts(&v, " ") == -1)
+			break;
+		if (buf_puts(&v, c->hdr[i].value) == -1)
+			break;
+		(void)dkimv_header(c->dkim, c->hdr[i].name, v.data);
+	}
+	buf_free(&v);
+	(void)dkimv_eoh(c->dkim);
+}
+
+static sfsistat
+mlt_eoh(SMFICTX *ctx)
+{
+	struct mctx *c = getctx(ctx);
+
+	if (c == NULL || c->n_rcpt == 0)
+		return SMFIS_ACCEPT;
+	read_qid(ctx, c);
+	if (c->hdr_problem == NULL) {
+		if (challenge_mail_is_own_reply(c->hdr, c->n_hdr)) {
+			if (c->app->cfg->log_why)
+				log_info(
+				    "%s: eoh: own reply, accepted", c->qid);
+			return SMFIS_ACCEPT;
+		}
+		if (!challenge_mail_is_candidate(c->hdr, c->n_hdr))
+			return SMFIS_ACCEPT;
+		start_dkim(c);
+	}
+	c->candidate = true;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlt_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+	struct mctx *c = getctx(ctx);
+
+	if (c == NULL || !c->candidate)
+		return SMFIS_ACCEPT;
+	if (c->body_bytes + len > c->app->cfg->max_message) {
+		if (c->hdr_problem == NULL)
+			c->hdr_problem = "message larger than MaxMessageSize";
+		return SMFIS_CONTINUE;
+	}
+	c->body_bytes += len;
+	if (c->dkim != NULL)
+		(void)dkimv_body(c->dkim, data, len);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+refuse(struct mctx *c, const char *obj, const char *why)
+{
+	log_notice("%s: eom: %s: not answered: %s", c->qid, obj, why);
+	return SMFIS_CONTINUE;
+}
+
+/* Sleep ms milliseconds. */
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Look up the entry for rcpt; while it is incomplete, re-read it every
+ * 100 ms for up to IncompleteWait seconds.  0 found (maybe still
+ * incomplete), 1 none, -1 error.
+ */
+static int
+lookup_wait(
+    SMFICTX *ctx, struct mctx *c, const char *rcpt, struct spool_entry *e)
+{
+	long waited = 0, limit = (long)c->app->cfg->incomplete_wait * 1000;
+	int rc;
+
+	rc = spool_lookup(c->app->spool, rcpt, e);
+	while (rc == 0 && e->state == SPOOL_INCOMPLETE && waited < limit) {
+		sleep_ms(INCOMPLETE_POLL_MS);
+		waited += INCOMPLETE_POLL_MS;
+		if (waited % 1000 == 0)
+			(void)smfi_progress(ctx);
+		rc = spool_lookup(c->app->spool, rcpt, e);
+	}
+	return rc;
+}
+
+/* The mail is a valid challenge for entry e: answer it. */
+static sfsistat
+answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
+    const struct challenge_mail *m, const char *dkim_domain)
+{
+	const struct config *cfg = c->app->cfg;
+	struct spool_entry e;
+	struct buf msg;
+	char msgid[CHALLENGE_MSGID_MAX], fp[9];
+	const char *to, *why, *disp = cfg->disposition;
+	int rc;
+
+	buf_init(&msg, 0);
+	rc = spool_claim(c->app->spool, rcpt, &e);
+	if (rc != 0) {
+		buf_free(&msg);
+		return refuse(c, rcpt,
+		    rc == 1 ? "entry claimed by another process"
+			    : "cannot claim the spool entry");
+	}
+	/* the entry may have changed since it was checked */
+	if (challenge_mail_match(m, &e, (long)time(NULL), &why) == -1) {
+		(void)spool_release(c->app->spool, rcpt);
+		buf_free(&msg);
+		return refuse(c, rcpt, why);
+	}
+	to = challenge_mail_reply_to(m, e.from);
+	if (reply_build(cfg, c->app->dkim, c->qid, m, &e, to, &msg, msgid,
+		sizeof(msgid)) == -1 ||
+	    reply_send(cfg, c->qid, e.mailbox, to, msg.data, msg.len) == -1) {
+		(void)spool_release(c->app->spool, rcpt);
+		explicit_bzero(&e, sizeof(e));
+		buf_free_secret(&msg);
+		return refuse(c, rcpt, "reply could not be sent (see above)");
+	}
+	buf_free_secret(&msg);
+	e.state = SPOOL_ANSWERED;
+	e.answered_at = time(NULL);
+	snprintf(
+	    e.challenge_msgid, sizeof(e.challenge_msgid), "%s", m->message_id);
+	if (spool_complete(c->app->spool, &e) == -1)
+		log_err("%s: eom: %s: reply sent but the spool entry could "
+			"not be marked answered",
+		    c->qid, rcpt);
+	log_info("%s: eom: %s: answered: challenge from %s (d=%s, token "
+		 "%s, rule %s), reply %s to %s",
+	    c->qid, rcpt, m->from, dkim_domain,
+	    log_fingerprint(m->token1, strlen(m->token1), fp),
+	    challenge_rule_name(e.rule), msgid, to);
+	explicit_bzero(&e, sizeof(e));
+
+	if (disp != NULL && strcasecmp(disp, "discard") == 0)
+		return SMFIS_DISCARD;
+	if (disp != NULL && strcasecmp(disp, "quarantine") == 0) {
+		if (mlt_quarantine(ctx,
+			"ACME challenge answered by "
+			"smime-acme-milter") != MI_SUCCESS)
+			log_warn(
+			    "%s: eom: %s: quarantine failed", c->qid, rcpt);
+		return SMFIS_CONTINUE;
+	}
+	if (mlt_addheader(ctx, ADDED_HEADER,
+		c->leadspc ? " " ADDED_VALUE : ADDED_VALUE) != MI_SUCCESS)
+		log_warn(
+		    "%s: eom: %s: cannot add %s", c->qid, rcpt, ADDED_HEADER);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+check_and_answer(SMFICTX *ctx, struct mctx *c)
+{
+	struct challenge_mail m;
+	struct spool_entry e;
+	struct dkimv_result dr;
+	const char *why, *rcpt = c->rcpt[0];
+	sfsistat st;
+	size_t i;
+	int rc;
+
+	if (c->hdr_problem != NULL)
+		return refuse(c, rcpt, c->hdr_problem);
+	if (challenge_mail_parse(c->hdr, c->n_hdr, &m, &why) == -1)
+		return refuse(c, rcpt, why);
+	for (i = 0; i < c->n_rcpt; i++) {
+		if (challenge_addr_equal(m.to, c->rcpt[i]))
+			break;
+	}
+	if (i == c->n_rcpt)
+		return refuse(c, rcpt, "To is not the address being certified");
+	rcpt = c->rcpt[i];
+
+	rc = lookup_wait(ctx, c, rcpt, &e);
+	if (rc == 1)
+		return refuse(c, rcpt, "no pending spool entry");
+	if (rc == -1)
+		return refuse(c, rcpt, "spool entry unreadable");
+	if (e.state == SPOOL_INCOMPLETE) {
+		explicit_bzero(&e, sizeof(e));
+		if (c->non_smtp)
+			return refuse(c, rcpt,
+			    "spool entry still incomplete (local submission, "
+			    "delivered)");
+		log_notice("%s: eom: %s: not answered yet: spool entry still "
+			   "incomplete after %d s, tempfail",
+		    c->qid, rcpt, c->app->cfg->incomplete_wait);
+		(void)mlt_setreply(ctx, "451", "4.7.1",
+		    "ACME challenge arrived before its order was recorded, "
+		    "try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	rc = challenge_mail_match(&m, &e, (long)time(NULL), &why);
+	explicit_bzero(&e, sizeof(e));
+	if (rc == -1)
+		return refuse(c, rcpt, why);
+
+	if (c->dkim == NULL)
+		return refuse(c, rcpt, "DKIM verification unavailable");
+	if (dkimv_end(c->dkim, challenge_addr_domain(m.from),
+		challenge_required_headers, &dr) == -1)
+		return refuse(c, rcpt, dr.reason);
+	if (!dr.pass) {
+		/* XXX: S/MIME (AllowSMIME, SMIMETrustFile) is not implemented
+		 * yet; only DKIM can authenticate a challenge. */
+		return refuse(c, rcpt, dr.reason);
+	}
+	st = answer(ctx, c, rcpt, &m, dr.domain);
+	explicit_bzero(&m, sizeof(m));
+	return st;
+}
+
+static sfsistat
+mlt_eom(SMFICTX *ctx)
+{
+	struct mctx *c = getctx(ctx);
+	sfsistat st;
+
+	if (c == NULL || !c->candidate)
+		return SMFIS_ACCEPT;
+	read_qid(ctx, c);
+	st = check_and_answer(ctx, c);
+	ctx_reset_msg(c);
+	return st;
+}
+
+static sfsistat
+mlt_abort(SMFICTX *ctx)
+{
+	struct mctx *c = getctx(ctx);
+
+	if (c != NULL)
+		ctx_reset_msg(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+mlt_close(SMFICTX *ctx)
+{
+	struct mctx *c = getctx(ctx);
+
+	if (c != NULL) {
+		(void)smfi_setpriv(ctx, NULL);
+		ctx_free(c);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static const struct smfiDesc desc = {
+	.xxfi_name = (char *)"smime-acme-milter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE,
+	.xxfi_connect = mlt_connect,
+	.xxfi_helo = mlt_helo,
+	.xxfi_envfrom = mlt_envfrom,
+	.xxfi_envrcpt = mlt_envrcpt,
+	.xxfi_header = mlt_header,
+	.xxfi_eoh = mlt_eoh,
+	.xxfi_body = mlt_body,
+	.xxfi_eom = mlt_eom,
+	.xxfi_abort = mlt_abort,
+	.xxfi_close = mlt_close,
+	.xxfi_unknown = mlt_unknown,
+	.xxfi_data = mlt_data,
+	.xxfi_negotiate = mlt_negotiate,
+};
+
+struct smfiDesc
+callbacks_desc(const struct milter_app *app)
+{
+	app_state = app;
+	return desc;
+}

@@ -1,0 +1,163 @@
+/*
+ * ctx: lifecycle of the per-connection context (see ctx.h).  Everything a
+ * message holds is owned here and released by ctx_reset_msg(), which
+ * ctx_free() calls; callbacks.c never frees message state itself.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "milter/ctx.h"
+
+struct mctx *
+ctx_new(const struct milter_app *app)
+{
+	struct mctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		log_err_errno("NOQUEUE: connect: context");
+		return NULL;
+	}
+	c->app = app;
+	ctx_set_qid(c, NULL);
+	return c;
+}
+
+void
+ctx_reset_msg(struct mctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_hdr; i++) {
+		free(c->hdr[i].name);
+		free(c->hdr[i].value);
+	}
+	dkimv_free(c->dkim);
+	c->dkim = NULL;
+	c->n_hdr = 0;
+	c->hdr_bytes = 0;
+	c->hdr_problem = NULL;
+	c->n_rcpt = 0;
+	c->candidate = false;
+	c->body_bytes = 0;
+	ctx_set_qid(c, NULL);
+}
+
+void
+ctx_free(struct mctx *c)
+{
+	if (c == NULL)
+		return;
+	ctx_reset_msg(c);
+	free(c);
+}
+
+void
+ctx_set_qid(struct mctx *c, const char *qid)
+{
+	size_t i;
+
+	if (qid == NULL || *qid == '\0')
+		qid = "NOQUEUE";
+	snprintf(c->qid, sizeof(c->qid), "%s", qid);
+	/* the value ends up in log lines: keep it printable */
+	for (i = 0; c->qid[i] != '\0'; i++) {
+		if (c->qid[i] < 0x21 || c->qid[i] > 0x7e)
+			c->qid[i] = '?';
+	}
+}
+
+int
+ctx_add_rcpt(struct mctx *c, const char *addr)
+{
+	size_t i, len = strlen(addr);
+
+	if (len > CHALLENGE_ADDR_MAX)
+		return -1;
+	for (i = 0; i < c->n_rcpt; i++) {
+		if (challenge_addr_equal(c->rcpt[i], addr))
+			return 0;
+	}
+	if (c->n_rcpt >= CTX_RCPT_MAX)
+		return -1;
+	memcpy(c->rcpt[c->n_rcpt], addr, len + 1);
+	c->n_rcpt++;
+	return 0;
+}
+
+bool
+ctx_value_has_bare_eol(const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\r') {
+			if (v[1] != '\n')
+				return true;
+			continue;
+		}
+		if (*v == '\n' && v[1] != ' ' && v[1] != '\t')
+			return true;
+	}
+	return false;
+}
+
+int
+ctx_add_header(struct mctx *c, const char *name, const char *value,
+    size_t max_header, size_t max_total)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+	struct mhdr *h;
+
+	if (c->hdr_problem != NULL)
+		return -1;
+	if (nl + vl + 1 > max_header) {
+		c->hdr_problem = "oversized header";
+		return -1;
+	}
+	if (c->n_hdr >= CTX_HDR_MAX || c->hdr_bytes + nl + vl + 3 > max_total) {
+		c->hdr_problem = "too many or too large headers";
+		return -1;
+	}
+	if (ctx_value_has_bare_eol(value)) {
+		c->hdr_problem = "CR or LF inside a header (header injection)";
+		return -1;
+	}
+	h = &c->hdr[c->n_hdr];
+	h->name = strdup(name);
+	h->value = strdup(value);
+	if (h->name == NULL || h->value == NULL) {
+		free(h->name);
+		free(h->value);
+		h->name = h->value = NULL;
+		c->hdr_problem = "out of memory";
+		return -1;
+	}
+	c->n_hdr++;
+	c->hdr_bytes += nl + vl + 3;
+	return 0;
+}
+
+bool
+ctx_is_simulated(const char *hostname, const struct sockaddr *sa)
+{
+	const struct sockaddr_in *s4;
+	const struct sockaddr_in6 *s6;
+
+	(void)hostname;
+	if (sa == NULL)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)(const void *)sa;
+		return s4->sin_port == 0 &&
+		    (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		return s6->sin6_port == 0 &&
+		    IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	}
+	return false;
+}

@@ -1,0 +1,89 @@
+/*
+ * ctx: per-connection and per-message state of smime-acme-milter, hung on
+ * the libmilter context with smfi_setpriv (callbacks.c).  One struct mctx
+ * per SMTP connection; the message part is reset at MAIL, abort and close.
+ * ctx_free() is the only way state is released.  The application state
+ * (config, spool, DKIM library) is shared read-only by every connection.
+ */
+#ifndef MILTER_CTX_H
+#define MILTER_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/challenge.h"
+#include "common/conf.h"
+#include "common/spool.h"
+#include "dkim/dkimv.h"
+
+#define CTX_RCPT_MAX  8   /* candidate recipients kept per message */
+#define CTX_HDR_MAX   256 /* headers kept of a candidate */
+#define CTX_QID_MAX   32
+#define CTX_BODY_SCAN 65536 /* body bytes kept for the S/MIME check */
+
+/* Read-only after startup; shared by all threads. */
+struct milter_app {
+	const struct config *cfg;
+	struct spool *spool;
+	struct dkimv_lib *dkim;
+	const char *progname;
+};
+
+/* One received header: name and value as libmilter gave them. */
+struct mhdr {
+	char *name;
+	char *value;
+};
+
+struct mctx {
+	const struct milter_app *app;
+	bool non_smtp; /* Postfix's simulated connection (sendmail(1)) */
+	bool leadspc;  /* SMFIP_HDR_LEADSPC negotiated */
+
+	/* per message */
+	char qid[CTX_QID_MAX];
+	char rcpt[CTX_RCPT_MAX][CHALLENGE_ADDR_MAX + 1]; /* with an entry */
+	size_t n_rcpt;
+	struct mhdr hdr[CTX_HDR_MAX];
+	size_t n_hdr;
+	size_t hdr_bytes;
+	const char *hdr_problem; /* static reason a header is unusable */
+	bool candidate;          /* decided at EOH */
+	struct dkimv *dkim;
+	size_t body_bytes;
+};
+
+/* A new connection context; NULL on ENOMEM (logged). */
+struct mctx *ctx_new(const struct milter_app *app);
+/* Forget the current message (headers, recipients, DKIM state). */
+void ctx_reset_msg(struct mctx *c);
+/* Free everything; NULL is fine. */
+void ctx_free(struct mctx *c);
+
+/* Remember a recipient that has a spool entry; extra ones are dropped
+ * (returns -1). */
+int ctx_add_rcpt(struct mctx *c, const char *addr);
+/*
+ * Keep a header of a candidate.  A header longer than max_header, more
+ * than CTX_HDR_MAX headers or more than max_total bytes sets
+ * c->hdr_problem (the mail cannot be a valid challenge) and returns -1;
+ * so does a CR or LF in the value that is not folding.
+ */
+int ctx_add_header(struct mctx *c, const char *name, const char *value,
+    size_t max_header, size_t max_total);
+/* Set the queue id from the macro value (NULL gives "NOQUEUE"). */
+void ctx_set_qid(struct mctx *c, const char *qid);
+
+/* True if value holds a CR or LF that is not part of CRLF/LF + WSP
+ * folding (a header injection attempt). */
+bool ctx_value_has_bare_eol(const char *value);
+
+/*
+ * Postfix's cleanup(8) simulates the SMTP connection of mail submitted with
+ * sendmail(1) (non_smtpd_milters) as 127.0.0.1 or ::1 with client port 0;
+ * a real SMTP client always has a non-zero port.  True for that case.
+ */
+struct sockaddr;
+bool ctx_is_simulated(const char *hostname, const struct sockaddr *sa);
+
+#endif
