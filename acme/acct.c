@@ -213,3 +213,73 @@ acct_deactivate(struct acme_client *c, struct acme_account *out)
 	free(payload);
 	return rc;
 }
+
+void
+acct_orders_free(char **urls, size_t n)
+{
+	size_t i;
+
+	for (i = 0; urls != NULL && i < n; i++) {
+		free(urls[i]);
+	}
+	free(urls);
+}
+
+int
+acct_orders(struct acme_client *c, const char *orders_url, size_t max,
+    char ***urls, size_t *n)
+{
+	struct acme_reply r;
+	char **all = NULL, **page = NULL, **grown, *next = NULL;
+	size_t total = 0, npage = 0, i, pages = 0;
+	int rc = -1;
+
+	*urls = NULL;
+	*n = 0;
+	if (orders_url == NULL || (next = strdup(orders_url)) == NULL) {
+		return -1;
+	}
+	/* pages are bounded too: a server linking a page to itself ends */
+	while (next != NULL && total < max && pages++ < 64) {
+		acme_reply_init(&r);
+		if (acme_post(c, next, NULL, NULL, false, NULL, &r) != 0 ||
+		    json_parse_orders_list(
+			r.body.data, r.body.len, &page, &npage) != 0) {
+			acme_reply_free(&r);
+			goto out;
+		}
+		free(next);
+		next = NULL;
+		for (i = 0; i < r.n_links; i++) {
+			if (strcmp(r.links[i].rel, "next") == 0) {
+				next = strdup(r.links[i].url);
+				break;
+			}
+		}
+		acme_reply_free(&r);
+		if (npage > max - total) {
+			npage = max - total;
+		}
+		grown = realloc(all, (total + npage + 1) * sizeof(*all));
+		if (grown == NULL) {
+			goto out;
+		}
+		all = grown;
+		for (i = 0; i < npage; i++) {
+			all[total++] = page[i];
+			page[i] = NULL;
+		}
+		acct_orders_free(page, npage);
+		page = NULL;
+		npage = 0;
+	}
+	*urls = all;
+	*n = total;
+	all = NULL;
+	rc = 0;
+out:
+	acct_orders_free(page, npage);
+	acct_orders_free(all, total);
+	free(next);
+	return rc;
+}

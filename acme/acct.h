@@ -43,6 +43,15 @@ int acct_find(
 /* POST-as-GET the account URL into out.  0 / -1. */
 int acct_fetch(struct acme_client *c, struct acme_account *out);
 
+/*
+ * The URLs of the account's orders (RFC 8555 §7.1.2.1), following
+ * Link rel="next" pages up to max URLs.  *urls: malloc'ed array of n
+ * malloc'ed strings; free with acct_orders_free.  0 / -1.
+ */
+int acct_orders(struct acme_client *c, const char *orders_url, size_t max,
+    char ***urls, size_t *n);
+void acct_orders_free(char **urls, size_t n);
+
 /* Replace the contact list.  0 / -1. */
 int acct_update_contact(
     struct acme_client *c, const char *const *contact, size_t n_contact);

@@ -640,6 +640,23 @@ out:
 	return rc;
 }
 
+int
+json_parse_orders_list(const char *text, size_t len, char ***urls, size_t *n)
+{
+	const char *what = "orders list";
+	json_t *root;
+	int rc;
+
+	*urls = NULL;
+	*n = 0;
+	if ((root = json_load_object(text, len, what)) == NULL) {
+		return -1;
+	}
+	rc = json_str_array(root, "orders", true, urls, n, what) < 0 ? -1 : 0;
+	json_decref(root);
+	return rc;
+}
+
 void
 json_account_free(struct acme_account *a)
 {

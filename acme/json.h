@@ -120,6 +120,11 @@ int json_parse_time(const char *s, time_t *out);
 int json_parse_directory(
     const char *text, size_t len, struct acme_directory *out);
 int json_parse_account(const char *text, size_t len, struct acme_account *out);
+/* An account's orders list {"orders": ["url", ...]} (RFC 8555 §7.1.2.1):
+ * *urls is a malloc'ed array of n malloc'ed strings (free each and the
+ * array).  0 / -1 (logged). */
+int json_parse_orders_list(
+    const char *text, size_t len, char ***urls, size_t *n);
 int json_parse_order(const char *text, size_t len, struct acme_order *out);
 int json_parse_authz(const char *text, size_t len, struct acme_authz *out);
 int json_parse_challenge(

@@ -526,6 +526,7 @@ class Ca:
             "send_on": args.send_on,
             "mail_delay": args.mail_delay,
             "ratelimit_once": args.ratelimit_once,
+            "ratelimit_count": 0,
             "finalize_500_once": args.finalize_500_once,
         }
         self.eab = None
@@ -1363,8 +1364,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         _, payload, acct, _ = self.jws()
         req = self.json_payload(payload)
         with ca.lock:
+            limited = False
             if ca.config["ratelimit_once"]:
                 ca.config["ratelimit_once"] = False
+                limited = True
+            elif ca.config["ratelimit_count"] > 0:
+                # a storm: the next N newOrder requests are refused
+                ca.config["ratelimit_count"] -= 1
+                limited = True
+            if limited:
                 raise AcmeError(ERR + "rateLimited", "too many new orders "
                                 "(test injection); retry after 1 second",
                                 429, {"Retry-After": "1"})
@@ -1794,6 +1802,8 @@ def _ca_methods():
         conv = {"token_rule": lambda v: v if v in ("octet", "string")
                 else _bad("token_rule must be octet or string"),
                 "strict_post": bool, "ratelimit_once": bool,
+                "ratelimit_count": lambda v: int(v) if int(v) >= 0
+                else _bad("ratelimit_count must be >= 0"),
                 "finalize_500_once": bool,
                 "badnonce_rate": lambda v: float(v) if 0 <= float(v) <= 1
                 else _bad("badnonce_rate must be 0..1"),

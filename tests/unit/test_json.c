@@ -255,6 +255,27 @@ test_builders(void **state)
 	buf_free(&b);
 }
 
+static void
+test_orders_list(void **state)
+{
+	static const char ok[] = "{\"orders\": [\"https://ca/o/1\", "
+				 "\"https://ca/o/2\"]}";
+	static const char bad[] = "{\"orders\": [\"https://ca/o/1\", 7]}";
+	char **urls = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(json_parse_orders_list(ok, strlen(ok), &urls, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(urls[1], "https://ca/o/2");
+	free(urls[0]);
+	free(urls[1]);
+	free(urls);
+	assert_int_equal(
+	    json_parse_orders_list(bad, strlen(bad), &urls, &n), -1);
+	assert_int_equal(json_parse_orders_list("{}", 2, &urls, &n), -1);
+}
+
 int
 main(void)
 {
@@ -268,6 +289,7 @@ main(void)
 		cmocka_unit_test(test_renewal_info),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_builders),
+		cmocka_unit_test(test_orders_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
