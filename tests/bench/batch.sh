@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# tests/bench/batch.sh: `smime-acme batch` throughput end to end (mail
+# world, smime-acme-milter, RFC 8823 test CA) for RSA-2048 and EC P-256,
+# next to the local crypto floor measured in the same run (the same keys
+# and PKCS#12 files made with certtool, no ACME, on every core), printed
+# as a ratio.  Run by `make bench` (not by make check).  Needs root.
+#
+#   N=1000 tests/bench/batch.sh            default N=1000, both key types
+#   N=50 KEYS=ec CONC=16 tests/bench/batch.sh
+# Environment: N (addresses per key type), KEYS ("rsa ec"), CONC (workers,
+# default 16), PASS (file: PKCS#12 with a passphrase, 600,000 PBKDF2
+# iterations, the default; none: --no-passphrase), FLOOR_N (addresses for
+# the crypto floor, default min(N, 100), scaled to N), B (build dir),
+# KEEP=1 (keep the world directory).
+# Targets printed: batch <= 1.25x the crypto floor; 1,000 EC P-256
+# addresses < 5 min on 2 cores.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../e2e/lib.sh"
+B=${B:-build}
+case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
+SA=$B/smime-acme
+MILTER=$B/smime-acme-milter
+N=${N:-1000}
+KEYS=${KEYS:-rsa ec}
+CONC=${CONC:-16}
+PASS=${PASS:-file}
+FLOOR_N=${FLOOR_N:-$((N < 100 ? N : 100))}
+CORES=$(nproc)
+
+[ "$(id -u)" = 0 ] || { echo "batch bench: needs root (mail world)" >&2; exit 1; }
+for p in "$SA" "$MILTER"; do
+	[ -x "$p" ] || { echo "batch bench: $p not built" >&2; exit 1; }
+done
+command -v certtool >/dev/null || { echo "batch bench: certtool missing (gnutls-bin)" >&2; exit 1; }
+
+MPORT=$(free_port)
+world_up --milter "inet:127.0.0.1:$MPORT" || exit 1
+MILTER_PID=
+trap 'kill $MILTER_PID 2>/dev/null; wait $MILTER_PID 2>/dev/null; world_down' EXIT
+T=$WORLD_DIR/bench
+mkdir -p "$T"
+chmod 755 "$WORLD_DIR" "$T"
+SPOOL=$T/spool
+mkdir -p "$SPOOL/entries" "$SPOOL/work" "$SPOOL/tmp"
+chgrp -R nogroup "$SPOOL"
+chmod 2770 "$SPOOL" "$SPOOL"/*
+CONF=$T/smime-acme.conf
+cat >"$CONF" <<EOF
+Socket inet:$MPORT@127.0.0.1
+UserID nobody:nogroup
+Syslog no
+SpoolDirectory $SPOOL
+SendmailPath $SENDMAIL
+TestDKIMKeys $DKIM_KEYS
+IncompleteWait 5
+Server $CA_URL
+CABundle $CA_TRUST
+SpoolPostAfter 30
+SpoolTimeout 600
+EOF
+chmod 644 "$CONF"
+"$MILTER" -c "$CONF" -f >"$T/milter.log" 2>&1 &
+MILTER_PID=$!
+for _ in $(seq 50); do ss -Hltn "sport = :$MPORT" | grep -q . && break; sleep 0.1; done
+
+printf 'bench-passphrase-%s\n' "$$" >"$T/pass"
+chmod 600 "$T/pass"
+if [ "$PASS" = none ]; then
+	PASSOPT=(--no-passphrase)
+else
+	PASSOPT=(--passphrase-file "$T/pass")
+fi
+
+now() { date +%s.%N; }
+
+# floor KT COUNT: key + self-signed certificate + PKCS#12 (AES-256, the
+# GnuTLS default 600,000 iterations) per address with certtool, one job
+# per core; prints seconds
+floor() {
+	local kt=$1 count=$2 t0 t1 d=$T/floor-$1
+	mkdir -p "$d"
+	printf 'cn = "x"\nemail = "x@example.test"\nexpiration_days = 1\nsigning_key\nencryption_key\n' >"$d/tmpl"
+	t0=$(now)
+	seq "$count" | xargs -P "$CORES" -I{} sh -c '
+		d=$1 kt=$2 i=$3 pass=$4
+		if [ "$kt" = rsa ]; then a="--key-type rsa --bits 2048"; else a="--key-type ecdsa --curve secp256r1"; fi
+		certtool --generate-privkey $a --outfile "$d/$i.key" 2>/dev/null
+		certtool --generate-self-signed --load-privkey "$d/$i.key" --template "$d/tmpl" --outfile "$d/$i.crt" 2>/dev/null
+		if [ "$pass" = none ]; then p="--null-password"; else p="--password $(cat "$d/../pass")"; fi
+		certtool --to-p12 --load-privkey "$d/$i.key" --load-certificate "$d/$i.crt" --p12-name "u$i" $p --pkcs-cipher aes-256 --outder --outfile "$d/$i.p12" 2>/dev/null
+	' _ "$d" "$kt" {} "$PASS"
+	t1=$(now)
+	echo "$t1 - $t0" | bc -l
+}
+
+printf '\nbatch bench: N=%s per key type, %s workers, %s cores, PKCS#12 %s\n' \
+	"$N" "$CONC" "$CORES" "$([ "$PASS" = none ] && echo 'without passphrase' || echo 'with passphrase (600k PBKDF2)')"
+for kt in $KEYS; do
+	list=$T/list-$kt.txt
+	for i in $(seq "$N"); do printf 'b%s%05d@example.test key=%s\n' "$kt" "$i" "$kt"; done >"$list"
+	t0=$(now)
+	"$SA" --allow-root -n --agree-tos --conf "$CONF" --finalize-delay 0 "${PASSOPT[@]}" \
+		-c "$T/cfg-$kt" batch "$list" --concurrency "$CONC" --stats \
+		--results "$T/results-$kt.txt" >"$T/run-$kt.out" 2>&1
+	rc=$?
+	t1=$(now)
+	wall=$(echo "$t1 - $t0" | bc -l)
+	ok=$(grep -v '^#' "$T/results-$kt.txt" 2>/dev/null | awk -F'\t' '$2 == "issued"' | wc -l)
+	fl=$(floor "$kt" "$FLOOR_N")
+	flN=$(echo "$fl * $N / $FLOOR_N" | bc -l)
+	stats=$(grep '^batch-stats' "$T/run-$kt.out")
+	get() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<" $stats"; }
+	printf '\n== %s: %d/%d issued (exit %d) in %.1f s = %.2f addresses/s (%.1f/min)\n' \
+		"$kt" "$ok" "$N" "$rc" "$wall" "$(echo "$ok / $wall" | bc -l)" "$(echo "$ok * 60 / $wall" | bc -l)"
+	printf '   where the time goes (summed over %s workers):\n' "$CONC"
+	printf '     key generation      %8.1f s\n' "$(get keygen)"
+	printf '     issuance, CPU       %8.1f s  (CSR, JWS, TLS, PKCS#12 in the workers)\n' "$(get issue_cpu)"
+	printf '     issuance, waiting   %8.1f s  (CA and challenge mail)\n' "$(get wait)"
+	printf '     rate-limit waits    %8.1f s\n' "$(get ratelimit_wait)"
+	printf '     process CPU         %8.1f s of %.1f s x %d cores available\n' "$(get cpu)" "$wall" "$CORES"
+	printf '   crypto floor (certtool, %d cores, %d addresses measured): %.1f s for %d = %.2f addresses/s\n' \
+		"$CORES" "$FLOOR_N" "$flN" "$N" "$(echo "$N / $flN" | bc -l)"
+	ratio=$(echo "$wall / $flN" | bc -l)
+	printf '   batch / floor = %.2fx  (target <= 1.25x: %s)\n' "$ratio" \
+		"$([ "$(echo "$ratio <= 1.25" | bc -l)" = 1 ] && echo met || echo MISSED)"
+	if [ "$kt" = ec ]; then
+		est=$(echo "$wall * 1000 / $N" | bc -l)
+		printf '   1,000 EC P-256 addresses: %.0f s (target < 300 s: %s)%s\n' "$est" \
+			"$([ "$(echo "$est < 300" | bc -l)" = 1 ] && echo met || echo MISSED)" \
+			"$([ "$N" != 1000 ] && echo ", scaled from N=$N")"
+	fi
+	rm -rf "$T/floor-$kt"
+done
+[ "${KEEP:-}" = 1 ] && echo "kept $WORLD_DIR"
