@@ -11,10 +11,16 @@
  * Nagle/delayed-ACK stall on inet sockets (perf-baseline.md).
  *
  * A candidate is checked at end of message (rfc8823-notes.md §1.6); any
- * refusal is logged once and the mail is delivered unchanged.  The
+ * refusal is logged once and the mail is delivered unchanged.  Body bytes
+ * are kept (up to MaxMessageSize) only for a candidate whose Content-Type
+ * announces an S/MIME signature (milter/smime.c), checked when DKIM does
+ * not pass.  The
  * application state is set once by callbacks_desc() before smfi_main()
  * and only read afterwards; all other state hangs off smfi_setpriv.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,6 +40,7 @@
 #include "milter/challenge.h"
 #include "milter/ctx.h"
 #include "milter/reply.h"
+#include "milter/smime.h"
 
 #define ADDED_HEADER       "X-ACME-Challenge"
 #define ADDED_VALUE        "answered by smime-acme-milter"
@@ -47,6 +54,15 @@ static const char *
 mlt_getsymval(SMFICTX *ctx, const char *name)
 {
 	return smfi_getsymval(ctx, (char *)name);
+}
+
+/* A macro's value for the debug log, "-" if unset. */
+static const char *
+symval_or(SMFICTX *ctx, const char *name)
+{
+	const char *v = mlt_getsymval(ctx, name);
+
+	return v != NULL ? v : "-";
 }
 
 static int
@@ -119,14 +135,49 @@ mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	return SMFIS_CONTINUE;
 }
 
+/* "addr port N" of a connect address, for the debug log. */
+static void
+format_hostaddr(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	const struct sockaddr_in *s4;
+	const struct sockaddr_in6 *s6;
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(out, outlen, "unknown");
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)(const void *)sa;
+		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)) != NULL)
+			snprintf(out, outlen, "%s port %u", a,
+			    (unsigned)ntohs(s4->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) != NULL)
+			snprintf(out, outlen, "%s port %u", a,
+			    (unsigned)ntohs(s6->sin6_port));
+	} else {
+		snprintf(out, outlen, "family %d", (int)sa->sa_family);
+	}
+}
+
 static sfsistat
 mlt_connect(SMFICTX *ctx, char *hostname, struct sockaddr *hostaddr)
 {
 	struct mctx *c = getctx_new(ctx);
+	char ha[INET6_ADDRSTRLEN + 32];
 
 	if (c == NULL)
 		return SMFIS_ACCEPT;
 	c->non_smtp = ctx_is_simulated(hostname, hostaddr);
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		/* what the MTA says about the client (the non-SMTP rule) */
+		format_hostaddr(hostaddr, ha, sizeof(ha));
+		log_debug("NOQUEUE: connect: %s [%s], _=%s, daemon_name=%s%s",
+		    hostname != NULL ? hostname : "(null)", ha,
+		    symval_or(ctx, "_"), symval_or(ctx, "{daemon_name}"),
+		    c->non_smtp ? ": simulated (non-SMTP) connection" : "");
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -262,6 +313,10 @@ mlt_eoh(SMFICTX *ctx)
 		if (!challenge_mail_is_candidate(c->hdr, c->n_hdr))
 			return SMFIS_ACCEPT;
 		start_dkim(c);
+		/* body bytes are kept only for S/MIME-signed candidates */
+		c->smime = !c->app->cfg->require_dkim &&
+		    smime_is_signed(challenge_mail_header(
+			c->hdr, c->n_hdr, "Content-Type", NULL));
 	}
 	c->candidate = true;
 	return SMFIS_CONTINUE;
@@ -282,6 +337,9 @@ mlt_body(SMFICTX *ctx, unsigned char *data, size_t len)
 	c->body_bytes += len;
 	if (c->dkim != NULL)
 		(void)dkimv_body(c->dkim, data, len);
+	if (c->smime && buf_append(&c->body, data, len) == -1 &&
+	    c->hdr_problem == NULL)
+		c->hdr_problem = "out of memory keeping the body";
 	return SMFIS_CONTINUE;
 }
 
@@ -328,7 +386,7 @@ lookup_wait(
 /* The mail is a valid challenge for entry e: answer it. */
 static sfsistat
 answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
-    const struct challenge_mail *m, const char *dkim_domain)
+    const struct challenge_mail *m, const char *auth)
 {
 	const struct config *cfg = c->app->cfg;
 	struct spool_entry e;
@@ -369,9 +427,9 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 		log_err("%s: eom: %s: reply sent but the spool entry could "
 			"not be marked answered",
 		    c->qid, rcpt);
-	log_info("%s: eom: %s: answered: challenge from %s (d=%s, token "
+	log_info("%s: eom: %s: answered: challenge from %s (%s, token "
 		 "%s, rule %s), reply %s to %s",
-	    c->qid, rcpt, m->from, dkim_domain,
+	    c->qid, rcpt, m->from, auth,
 	    log_fingerprint(m->token1, strlen(m->token1), fp),
 	    challenge_rule_name(e.rule), msgid, to);
 	explicit_bzero(&e, sizeof(e));
@@ -399,6 +457,8 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	struct challenge_mail m;
 	struct spool_entry e;
 	struct dkimv_result dr;
+	struct smime_result sr;
+	char auth[DKIMV_DOMAIN_MAX + 8], reason[DKIMV_REASON_MAX + 300];
 	const char *why, *rcpt = c->rcpt[0];
 	sfsistat st;
 	size_t i;
@@ -440,17 +500,32 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	if (rc == -1)
 		return refuse(c, rcpt, why);
 
+	memset(&dr, 0, sizeof(dr));
 	if (c->dkim == NULL)
-		return refuse(c, rcpt, "DKIM verification unavailable");
-	if (dkimv_end(c->dkim, challenge_addr_domain(m.from),
-		challenge_required_headers, &dr) == -1)
-		return refuse(c, rcpt, dr.reason);
-	if (!dr.pass) {
-		/* XXX: S/MIME (AllowSMIME, SMIMETrustFile) is not implemented
-		 * yet; only DKIM can authenticate a challenge. */
+		snprintf(dr.reason, sizeof(dr.reason),
+		    "DKIM verification unavailable");
+	else if (dkimv_end(c->dkim, challenge_addr_domain(m.from),
+		     challenge_required_headers, &dr) == -1)
+		dr.pass = false;
+	if (dr.pass) {
+		snprintf(auth, sizeof(auth), "d=%s", dr.domain);
+	} else if (c->smime) {
+		/* DKIM failed: a valid S/MIME signature authenticates too */
+		if (smime_verify(c->app->smime,
+			challenge_mail_header(
+			    c->hdr, c->n_hdr, "Content-Type", NULL),
+			(const unsigned char *)c->body.data, c->body.len, &m,
+			&sr) == -1 ||
+		    !sr.pass) {
+			snprintf(reason, sizeof(reason), "%s; %s", dr.reason,
+			    sr.reason);
+			return refuse(c, rcpt, reason);
+		}
+		snprintf(auth, sizeof(auth), "S/MIME");
+	} else {
 		return refuse(c, rcpt, dr.reason);
 	}
-	st = answer(ctx, c, rcpt, &m, dr.domain);
+	st = answer(ctx, c, rcpt, &m, auth);
 	explicit_bzero(&m, sizeof(m));
 	return st;
 }

@@ -23,6 +23,7 @@ ctx_new(const struct milter_app *app)
 		return NULL;
 	}
 	c->app = app;
+	buf_init(&c->body, 0);
 	ctx_set_qid(c, NULL);
 	return c;
 }
@@ -44,6 +45,9 @@ ctx_reset_msg(struct mctx *c)
 	c->n_rcpt = 0;
 	c->candidate = false;
 	c->body_bytes = 0;
+	c->smime = false;
+	buf_free(&c->body);
+	buf_init(&c->body, 0);
 	ctx_set_qid(c, NULL);
 }
 

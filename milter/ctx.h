@@ -11,21 +11,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/buf.h"
 #include "common/challenge.h"
 #include "common/conf.h"
 #include "common/spool.h"
 #include "dkim/dkimv.h"
 
-#define CTX_RCPT_MAX  8   /* candidate recipients kept per message */
-#define CTX_HDR_MAX   256 /* headers kept of a candidate */
-#define CTX_QID_MAX   32
-#define CTX_BODY_SCAN 65536 /* body bytes kept for the S/MIME check */
+#define CTX_RCPT_MAX 8   /* candidate recipients kept per message */
+#define CTX_HDR_MAX  256 /* headers kept of a candidate */
+#define CTX_QID_MAX  32
+
+struct smime_trust;
 
 /* Read-only after startup; shared by all threads. */
 struct milter_app {
 	const struct config *cfg;
 	struct spool *spool;
 	struct dkimv_lib *dkim;
+	struct smime_trust *smime; /* NULL: S/MIME cannot pass */
 	const char *progname;
 };
 
@@ -51,6 +54,8 @@ struct mctx {
 	bool candidate;          /* decided at EOH */
 	struct dkimv *dkim;
 	size_t body_bytes;
+	bool smime;      /* S/MIME-signed candidate: body kept */
+	struct buf body; /* its body, at most MaxMessageSize bytes */
 };
 
 /* A new connection context; NULL on ENOMEM (logged). */

@@ -37,6 +37,7 @@
 #include "milter/callbacks.h"
 #include "milter/ctx.h"
 #include "milter/reply.h"
+#include "milter/smime.h"
 #include "milter/sockspec.h"
 
 #define PROGNAME "smime-acme-milter"
@@ -139,6 +140,10 @@ check_config(const struct config *cfg, const struct sockspec *ss)
 		log_err("SubmitUser needs SubmitPasswordFile");
 		rc = -1;
 	}
+	if (cfg->smime_trust != NULL && access(cfg->smime_trust, R_OK) == -1) {
+		log_err_errno("SMIMETrustFile: %s", cfg->smime_trust);
+		rc = -1;
+	}
 	if (cfg->incomplete_wait < 0 || cfg->incomplete_wait > 120) {
 		log_err("IncompleteWait: %d: must be 0..120 seconds (below "
 			"the MTA's milter timeouts)",
@@ -168,7 +173,7 @@ main(int argc, char *argv[])
 {
 	struct opts o = { NULL, NULL, NULL, false, false, 0 };
 	struct config *cfg = NULL;
-	struct milter_app app = { NULL, NULL, NULL, NULL };
+	struct milter_app app = { NULL, NULL, NULL, NULL, NULL };
 	struct sockspec ss;
 	struct smfiDesc desc;
 	const char *why;
@@ -286,6 +291,14 @@ main(int argc, char *argv[])
 		rc = EX_SOFTWARE;
 		goto out;
 	}
+	/* S/MIME roots, read before privileges are dropped */
+	if (cfg->smime_trust != NULL && !cfg->require_dkim) {
+		app.smime = smime_trust_open(cfg->smime_trust);
+		if (app.smime == NULL) {
+			rc = EX_CONFIG;
+			goto out;
+		}
+	}
 
 	if (ss.kind == SOCKSPEC_UNIX) {
 		snprintf(conn, sizeof(conn), "local:%s", ss.path);
@@ -362,6 +375,7 @@ main(int argc, char *argv[])
 out:
 	if (pidfd != -1)
 		close(pidfd);
+	smime_trust_close(app.smime);
 	dkimv_lib_close(app.dkim);
 	spool_close(app.spool);
 	conf_free(cfg);

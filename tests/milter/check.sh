@@ -121,6 +121,48 @@ elif cmd == 'key':           # key ADDR: spool file name
     a = sys.argv[2]
     l, _, dom = a.rpartition('@')
     print(hashlib.sha256((l + '@' + dom.lower()).encode()).hexdigest())
+elif cmd == 'smime':         # smime MODE CERT KEY CHAIN RAW OUT [TAMPER]
+    # RAW (a challenge mail from mkmail) S/MIME-signed by CERT/KEY: the
+    # signed entity is a message/rfc822 copy of RAW (header protection);
+    # MODE signed (multipart/signed) or mime (application/pkcs7-mime)
+    import subprocess, tempfile
+    mode, cert, key, chain, src, dst = sys.argv[2:8]
+    tamper = sys.argv[8] if len(sys.argv) > 8 else ''
+    raw = open(src, 'rb').read()
+    hdr, _, _ = raw.partition(b'\r\n\r\n')
+    outer = [l for l in hdr.split(b'\r\n')
+             if not l.lower().startswith((b'content-type:', b'mime-version:'))]
+    inner = (b'Content-Type: message/rfc822; forwarded=no\r\n'
+             b'Content-Transfer-Encoding: 7bit\r\n\r\n' + raw)
+    with tempfile.TemporaryDirectory() as td:
+        open(td + '/in', 'wb').write(inner)
+        args = ['openssl', 'smime', '-sign', '-binary', '-md', 'sha256',
+                '-in', td + '/in', '-signer', cert, '-inkey', key,
+                '-certfile', chain, '-outform', 'DER', '-out', td + '/sig']
+        if mode == 'mime':
+            args.append('-nodetach')
+        subprocess.run(args, check=True)
+        sig = open(td + '/sig', 'rb').read()
+    b64 = base64.encodebytes(sig).replace(b'\n', b'\r\n')
+    if tamper == 'content':
+        inner = inner.replace(b'This is an ACME challenge.', b'This is an ACME challenge!')
+    if tamper == 'to':        # outer To differs from the signed one
+        outer = [b'To: bob@mail.example' if l.lower().startswith(b'to:') else l
+                 for l in outer]
+    out = b'\r\n'.join(outer) + b'\r\nMIME-Version: 1.0\r\n'
+    if mode == 'mime':
+        out += (b'Content-Type: application/pkcs7-mime; smime-type=signed-data;'
+                b' name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n' + b64)
+    else:
+        bd = b'=_b_' + os.urandom(6).hex().encode()
+        out += (b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";'
+                b' micalg=sha-256; boundary="' + bd + b'"\r\n\r\n'
+                b'This is an S/MIME signed message.\r\n--' + bd + b'\r\n' + inner +
+                b'\r\n--' + bd + b'\r\nContent-Type: application/pkcs7-signature;'
+                b' name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n'
+                b'Content-Disposition: attachment; filename=smime.p7s\r\n\r\n' + b64 +
+                b'\r\n--' + bd + b'--\r\n')
+    open(dst, 'wb').write(out)
 EOF
 tool() { "$PY" "$T/tools.py" "$@"; }
 
@@ -446,7 +488,7 @@ result incomplete-entry-tempfails
 # Postfix's simulated connection for sendmail(1) mail (client port 0,
 # where the milter never tempfails) cannot be produced by miltertest: see
 # tests/unit/test_milter.c and tests/e2e for that path.
-echo "SKIP: incomplete-entry-local-submission: miltertest cannot send client port 0 (unit-tested)"
+echo "SKIP: incomplete-entry-local-submission: miltertest cannot send client port 0 (tests/unit/test_milter.c; real Postfix: tests/e2e/test_milter.sh)"
 
 # --- ordinary mail and own replies ------------------------------------------------
 newcase ordinary; write_entry "$C" "$ADDR" awaiting "$EXP"
@@ -498,6 +540,151 @@ refused injection-failure-fails-open "reply could not be sent"
 expect_state awaiting
 [ -z "$(ls "$C/spool/work")" ] || why="$why; entry left in work/"
 result injection-failure-releases-entry
+
+# --- S/MIME-signed challenges (no DKIM) -----------------------------------------
+# A root and a signer for the CA address (rfc822Name SAN, emailProtection),
+# a signer for another address, and an untrusted root with its own signer.
+# mkpki NAME ISSUER SAN: NAME.pem/NAME.key signed by ISSUER (self if "")
+mkpki() {
+	_d=$T/pki
+	mkdir -p "$_d"
+	if [ -z "$2" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		    -keyout "$_d/$1.key" -out "$_d/$1.pem" -days 2 -subj "/CN=$1" \
+		    -addext basicConstraints=critical,CA:TRUE \
+		    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+		return
+	fi
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$_d/$1.key" -out "$_d/$1.csr" -subj "/CN=$1" 2>/dev/null
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' "$3" >"$_d/$1.ext"
+	openssl x509 -req -in "$_d/$1.csr" -CA "$_d/$2.pem" -CAkey "$_d/$2.key" \
+	    -CAcreateserial -days 2 -extfile "$_d/$1.ext" -out "$_d/$1.pem" 2>/dev/null
+}
+if command -v openssl >/dev/null 2>&1; then
+	mkpki root "" ""
+	mkpki signer root "$CA"
+	mkpki other root other@ca.example
+	mkpki evilroot "" ""
+	mkpki evil evilroot "$CA"
+	chmod 755 "$T/pki"
+	chmod 644 "$T/pki"/*
+	SM="SMIMETrustFile $T/pki/root.pem"
+	P=$T/pki
+
+	newcase smime-valid "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	expect "eom: continue"
+	expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+	expect_replies 1
+	check_reply octet
+	expect_state answered
+	expect_log "answered: challenge from $CA (S/MIME,"
+	result valid-smime-multipart-signed-answered
+
+	newcase smime-p7m "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime mime "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	expect_replies 1
+	check_reply octet
+	result valid-smime-pkcs7-mime-answered
+
+	newcase smime-tampered "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw" "$C/mail" content
+	run "$ADDR" "$C/mail"
+	refused smime-tampered-content "S/MIME: signature does not verify"
+
+	newcase smime-outer-to "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	M_TO=$ADDR mkmail "$C/raw"
+	tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw" "$C/mail" to
+	run "bob@mail.example" "$C/mail"
+	expect_replies 0
+	result smime-outer-header-not-protected-no-entry
+	# the same with an entry for bob: the signed To (alice) differs
+	newcase smime-outer-to2 "$SM"
+	write_entry "$C" bob@mail.example awaiting "$EXP"
+	M_TO=$ADDR mkmail "$C/raw"
+	tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw" "$C/mail" to
+	run "bob@mail.example" "$C/mail"
+	refused smime-outer-to-differs-from-signed "S/MIME: signed To is not the outer To"
+
+	newcase smime-san "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/other.pem" "$P/other.key" "$P/root.pem" "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	refused smime-signer-san-not-from "S/MIME: signer certificate has no rfc822Name: $CA"
+
+	newcase smime-untrusted "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/evil.pem" "$P/evil.key" "$P/evilroot.pem" "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	refused smime-untrusted-signer "S/MIME: signature does not verify"
+
+	newcase smime-disallowed "$SM
+AllowSMIME no"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	refused smime-allowsmime-no "no DKIM signature"
+
+	newcase smime-no-trust; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	refused smime-without-trust-file "S/MIME: no SMIMETrustFile"
+else
+	echo "SKIP: smime: openssl not installed"
+fi
+
+# SMTP injection whose AUTH is refused: fail open (entry released, mail
+# delivered untouched, the failure logged without the password)
+newcase smtp-auth-fails
+sport=$(( 40000 + $$ % 20000 ))
+printf 'not-the-password\n' >"$C/pass"
+chmod 644 "$C/pass"
+cat >>"$C/conf" <<EOF
+InjectMethod smtp
+SubmitHost 127.0.0.1
+SubmitPort $sport
+SubmitUser replies
+SubmitPasswordFile $C/pass
+EOF
+"$PY" - "$sport" "$C/smtp.log" <<'EOF' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(30)
+log = open(sys.argv[2], "w")
+try:
+    c, _ = s.accept()
+except OSError:
+    sys.exit(0)
+f = c.makefile("rwb")
+def say(t): f.write(t.encode() + b"\r\n"); f.flush()
+say("220 stub ESMTP")
+for line in f:
+    cmd = line.decode(errors="replace").strip()
+    log.write(cmd.split(" ")[0] + "\n"); log.flush()
+    u = cmd.upper()
+    if u.startswith(("EHLO", "HELO")):
+        say("250-stub"); say("250 AUTH PLAIN LOGIN")
+    elif u.startswith("AUTH"):
+        say("535 5.7.8 authentication failed")
+    elif u.startswith("QUIT"):
+        say("221 bye"); break
+    else:
+        say("503 5.5.1 no")
+c.close()
+EOF
+stub=$!
+sleep 0.3
+write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "$ADDR" "$C/mail"
+wait "$stub"
+refused smtp-auth-failure-fails-open "reply could not be sent"
+expect_state awaiting
+[ -z "$(ls "$C/spool/work")" ] || why="$why; entry left in work/"
+grep -qx AUTH "$C/smtp.log" || why="$why; no AUTH attempted"
+grep -q 'SMTP submission to smtp://127.0.0.1:'"$sport"' failed' "$C/log" || why="$why; failure not logged"
+grep -qF not-the-password "$C/log" && why="$why; password logged"
+result smtp-auth-failure-releases-entry
 
 # --- startup ------------------------------------------------------------------------
 newcase config

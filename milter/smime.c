@@ -1,0 +1,608 @@
+/*
+ * smime: verify an S/MIME-signed challenge (see smime.h).  The only file of
+ * the milter that uses GnuTLS's PKCS#7 and X.509 API (common/ uses GnuTLS
+ * for hashing only).  The MIME handling is the minimum RFC 8551 needs:
+ * one multipart/signed level (first part signed, second part the detached
+ * application/pkcs7-signature in base64) or an application/pkcs7-mime
+ * signed-data body; the signed entity must be message/rfc822 (RFC 8551
+ * §3.1 header protection).  Everything comes from the sender: every length
+ * is checked, reasons are static text plus addresses (never a token).
+ */
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/pkcs7.h>
+#include <gnutls/x509.h>
+
+#include "common/challenge.h"
+#include "common/log.h"
+#include "milter/smime.h"
+
+#define SMIME_HDR_MAX   64   /* header fields of a signed part we look at */
+#define SMIME_VALUE_MAX 2048 /* longest header value we look at */
+#define SMIME_SAN_MAX   64   /* subjectAltNames of a signer we look at */
+
+struct smime_trust {
+	gnutls_x509_trust_list_t tl;
+};
+
+struct smime_trust *
+smime_trust_open(const char *path)
+{
+	struct smime_trust *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (t == NULL) {
+		log_err_errno("SMIMETrustFile: %s", path);
+		return NULL;
+	}
+	rc = gnutls_x509_trust_list_init(&t->tl, 0);
+	if (rc < 0) {
+		log_err("SMIMETrustFile: %s: %s", path, gnutls_strerror(rc));
+		free(t);
+		return NULL;
+	}
+	rc = gnutls_x509_trust_list_add_trust_file(
+	    t->tl, path, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+	if (rc <= 0) {
+		log_err("SMIMETrustFile: %s: %s", path,
+		    rc == 0 ? "no certificate in the file"
+			    : gnutls_strerror(rc));
+		smime_trust_close(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+smime_trust_close(struct smime_trust *t)
+{
+	if (t == NULL)
+		return;
+	gnutls_x509_trust_list_deinit(t->tl, 1);
+	free(t);
+}
+
+/* A byte range of the message. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+/* Case-insensitive prefix test of a span. */
+static bool
+span_prefix(struct span s, const char *pre)
+{
+	size_t n = strlen(pre);
+
+	return s.n >= n && strncasecmp(s.p, pre, n) == 0;
+}
+
+/*
+ * The parameter name of a Content-Type value (quoted or token) into out.
+ * 0 / -1 (absent or too long).
+ */
+static int
+ct_param(const char *ct, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name), n;
+	const char *p = ct;
+
+	while ((p = strchr(p, ';')) != NULL) {
+		p++;
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (strncasecmp(p, name, nl) != 0)
+			continue;
+		p += nl;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '=')
+			continue;
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '"') {
+			p++;
+			n = strcspn(p, "\"");
+			if (p[n] != '"')
+				return -1;
+		} else {
+			/* lenient: an unquoted "a/b" is common */
+			n = strcspn(p, " \t\r\n;\"");
+		}
+		if (n == 0 || n >= outlen)
+			return -1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/* The media type of a Content-Type value equals type (no parameters). */
+static bool
+ct_is(const char *ct, const char *type)
+{
+	size_t n = strlen(type);
+
+	while (*ct == ' ' || *ct == '\t' || *ct == '\r' || *ct == '\n')
+		ct++;
+	return strncasecmp(ct, type, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t' ||
+		ct[n] == '\r' || ct[n] == '\n');
+}
+
+bool
+smime_is_signed(const char *ct)
+{
+	char v[64];
+
+	if (ct == NULL)
+		return false;
+	if (ct_is(ct, "multipart/signed"))
+		return ct_param(ct, "protocol", v, sizeof(v)) == 0 &&
+		    (strcasecmp(v, "application/pkcs7-signature") == 0 ||
+			strcasecmp(v, "application/x-pkcs7-signature") == 0);
+	if (ct_is(ct, "application/pkcs7-mime") ||
+	    ct_is(ct, "application/x-pkcs7-mime"))
+		return ct_param(ct, "smime-type", v, sizeof(v)) == 0 &&
+		    strcasecmp(v, "signed-data") == 0;
+	return false;
+}
+
+/* Find needle in hay; NULL if absent. */
+static const char *
+span_find(struct span hay, const char *needle, size_t nl)
+{
+	const char *p = hay.p, *end = hay.p + hay.n;
+
+	while (nl > 0 && (size_t)(end - p) >= nl) {
+		p = memchr(p, needle[0], (size_t)(end - p) - nl + 1);
+		if (p == NULL)
+			return NULL;
+		if (memcmp(p, needle, nl) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
+/*
+ * The value of header name in the header block h (up to the empty line),
+ * unfolded into out.  0 found / -1 absent, duplicated or too long.
+ */
+static int
+part_header(struct span h, const char *name, char *out, size_t outlen)
+{
+	const char *p = h.p, *end = h.p + h.n, *eol;
+	size_t nl = strlen(name), k = 0, found = 0;
+	bool in = false;
+
+	while (p < end) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if (p == eol || (eol - p == 1 && *p == '\r'))
+			break;
+		if (*p == ' ' || *p == '\t') {
+			/* continuation of the previous field */
+		} else {
+			in = (size_t)(eol - p) > nl && p[nl] == ':' &&
+			    strncasecmp(p, name, nl) == 0;
+			if (in) {
+				found++;
+				p += nl + 1;
+			}
+		}
+		if (in) {
+			for (; p < eol; p++) {
+				if (*p == '\r')
+					continue;
+				if (k + 1 >= outlen)
+					return -1;
+				out[k++] = *p == '\t' ? ' ' : *p;
+			}
+		}
+		p = eol < end ? eol + 1 : end;
+	}
+	if (found != 1)
+		return -1;
+	out[k] = '\0';
+	return 0;
+}
+
+/* Split a MIME entity into header block and body (after the empty line).
+ * -1 if there is no empty line. */
+static int
+split_entity(struct span e, struct span *hdr, struct span *body)
+{
+	const char *p;
+
+	if (span_prefix(e, "\r\n")) {
+		hdr->p = e.p;
+		hdr->n = 0;
+		body->p = e.p + 2;
+		body->n = e.n - 2;
+		return 0;
+	}
+	p = span_find(e, "\r\n\r\n", 4);
+	if (p == NULL)
+		return -1;
+	hdr->p = e.p;
+	hdr->n = (size_t)(p - e.p) + 2;
+	body->p = p + 4;
+	body->n = e.n - hdr->n - 2;
+	return 0;
+}
+
+static int
+b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decode base64 (white space ignored, '=' ends it) into a new datum.
+ * 0 / -1. */
+static int
+b64_decode(struct span s, gnutls_datum_t *out)
+{
+	unsigned char *d;
+	unsigned int acc = 0;
+	size_t i, n = 0;
+	int bits = 0, v;
+
+	out->data = NULL;
+	out->size = 0;
+	if (s.n > 0x7fffffffU)
+		return -1;
+	d = malloc(s.n / 4 * 3 + 3);
+	if (d == NULL)
+		return -1;
+	for (i = 0; i < s.n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+
+		if (c == '=')
+			break;
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		v = b64val(c);
+		if (v < 0) {
+			free(d);
+			return -1;
+		}
+		acc = (acc << 6) | (unsigned int)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			d[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	out->data = d;
+	out->size = (unsigned int)n;
+	return 0;
+}
+
+/* Set the reason: a static text, optionally followed by ": detail". */
+static void
+why(struct smime_result *res, const char *text, const char *detail)
+{
+	snprintf(res->reason, sizeof(res->reason), "%s%s%.200s", text,
+	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
+}
+
+/*
+ * multipart/signed: the first part (signed, exactly as received) and the
+ * decoded signature of the second.  0 / -1 with res->reason.
+ */
+static int
+split_signed(const char *ct, struct span body, struct span *content,
+    gnutls_datum_t *sig, struct smime_result *res)
+{
+	char boundary[80], delim[84], v[SMIME_VALUE_MAX];
+	struct span rest, part, ph, pb;
+	const char *p, *q;
+	size_t dl;
+
+	if (ct_param(ct, "boundary", boundary, sizeof(boundary)) == -1) {
+		why(res, "S/MIME: multipart/signed without a usable boundary",
+		    NULL);
+		return -1;
+	}
+	/* delim is "CRLF--boundary"; the first one may start the body */
+	dl = (size_t)snprintf(delim, sizeof(delim), "\r\n--%s", boundary);
+	if (body.n >= dl - 2 && memcmp(body.p, delim + 2, dl - 2) == 0) {
+		p = body.p + dl - 2;
+	} else {
+		p = span_find(body, delim, dl);
+		if (p == NULL)
+			goto bad;
+		p += dl;
+	}
+	rest.p = p;
+	rest.n = body.n - (size_t)(p - body.p);
+	if (!span_prefix(rest, "\r\n"))
+		goto bad;
+	rest.p += 2;
+	rest.n -= 2;
+	/* the signed part, up to (not including) CRLF--boundary */
+	q = span_find(rest, delim, dl);
+	if (q == NULL)
+		goto bad;
+	content->p = rest.p;
+	content->n = (size_t)(q - rest.p);
+	rest.n -= content->n + dl;
+	rest.p = q + dl;
+	if (!span_prefix(rest, "\r\n"))
+		goto bad;
+	rest.p += 2;
+	rest.n -= 2;
+	q = span_find(rest, delim, dl);
+	if (q == NULL)
+		goto bad;
+	part.p = rest.p;
+	part.n = (size_t)(q - rest.p);
+	if (split_entity(part, &ph, &pb) == -1 ||
+	    part_header(ph, "Content-Type", v, sizeof(v)) == -1 ||
+	    (!ct_is(v, "application/pkcs7-signature") &&
+		!ct_is(v, "application/x-pkcs7-signature"))) {
+		why(res,
+		    "S/MIME: second part is not application/pkcs7-signature",
+		    NULL);
+		return -1;
+	}
+	if (part_header(ph, "Content-Transfer-Encoding", v, sizeof(v)) == -1 ||
+	    strcasecmp(v + strspn(v, " "), "base64") != 0 ||
+	    b64_decode(pb, sig) == -1 || sig->size == 0) {
+		why(res, "S/MIME: signature part is not valid base64", NULL);
+		return -1;
+	}
+	return 0;
+bad:
+	why(res, "S/MIME: malformed multipart/signed body", NULL);
+	return -1;
+}
+
+/*
+ * Header protection: the signed entity is message/rfc822 and the inner
+ * message's From, To and Subject are the outer ones.  0 / -1.
+ */
+static int
+check_inner(struct span entity, const struct challenge_mail *m,
+    struct smime_result *res)
+{
+	char v[SMIME_VALUE_MAX], addr[CHALLENGE_ADDR_MAX + 1],
+	    tok[CHALLENGE_TOKEN_MAX + 1];
+	struct span eh, eb, ih, ib;
+	const char *w;
+
+	if (split_entity(entity, &eh, &eb) == -1 ||
+	    part_header(eh, "Content-Type", v, sizeof(v)) == -1 ||
+	    !ct_is(v, "message/rfc822")) {
+		/* XXX: RFC 7508 protected headers (a signed attribute) are
+		 * not read; only message/rfc822 wrapping protects headers */
+		why(res,
+		    "S/MIME: signed content is not message/rfc822 (no header protection)",
+		    NULL);
+		return -1;
+	}
+	if (split_entity(eb, &ih, &ib) == -1) {
+		why(res, "S/MIME: signed message has no header/body separator",
+		    NULL);
+		return -1;
+	}
+	if (part_header(ih, "From", v, sizeof(v)) == -1 ||
+	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) == -1 ||
+	    !challenge_addr_equal(addr, m->from)) {
+		why(res, "S/MIME: signed From is not the outer From", m->from);
+		return -1;
+	}
+	if (part_header(ih, "To", v, sizeof(v)) == -1 ||
+	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) == -1 ||
+	    !challenge_addr_equal(addr, m->to)) {
+		why(res, "S/MIME: signed To is not the outer To", m->to);
+		return -1;
+	}
+	if (part_header(ih, "Subject", v, sizeof(v)) == -1 ||
+	    challenge_parse_subject(v, tok, sizeof(tok), &w) == -1 ||
+	    strcmp(tok, m->token1) != 0) {
+		why(res, "S/MIME: signed Subject is not the outer Subject",
+		    NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Does the certificate's issuer and serial (or key id) match info? */
+static bool
+is_signer(gnutls_x509_crt_t crt, const gnutls_pkcs7_signature_info_st *info)
+{
+	gnutls_datum_t dn = { NULL, 0 };
+	unsigned char buf[128];
+	size_t n = sizeof(buf);
+	bool yes = false;
+
+	if (info->issuer_keyid.size > 0) {
+		return gnutls_x509_crt_get_subject_key_id(crt, buf, &n, NULL) >=
+		    0 &&
+		    n == info->issuer_keyid.size &&
+		    memcmp(buf, info->issuer_keyid.data, n) == 0;
+	}
+	if (gnutls_x509_crt_get_serial(crt, buf, &n) < 0 ||
+	    n != info->signer_serial.size ||
+	    memcmp(buf, info->signer_serial.data, n) != 0)
+		return false;
+	if (gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0)
+		return false;
+	yes = dn.size == info->issuer_dn.size &&
+	    memcmp(dn.data, info->issuer_dn.data, dn.size) == 0;
+	gnutls_free(dn.data);
+	return yes;
+}
+
+/* True if crt has an rfc822Name subjectAltName equal to addr. */
+static bool
+san_has(gnutls_x509_crt_t crt, const char *addr)
+{
+	char name[CHALLENGE_ADDR_MAX + 1];
+	size_t n;
+	unsigned int i;
+	int type;
+
+	for (i = 0; i < SMIME_SAN_MAX; i++) {
+		n = sizeof(name) - 1;
+		type = gnutls_x509_crt_get_subject_alt_name(
+		    crt, i, name, &n, NULL);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue;
+		if (type < 0)
+			break;
+		if (type != GNUTLS_SAN_RFC822NAME || n >= sizeof(name) ||
+		    memchr(name, '\0', n) != NULL)
+			continue;
+		name[n] = '\0';
+		if (challenge_addr_equal(name, addr))
+			return true;
+	}
+	return false;
+}
+
+/* Find the signer of signature 0 among the certificates in p7 and check
+ * its SAN.  0 / -1 with res->reason. */
+static int
+check_signer(gnutls_pkcs7_t p7, const char *from, struct smime_result *res)
+{
+	gnutls_pkcs7_signature_info_st info;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t raw;
+	int i, n, rc = -1;
+	bool found = false;
+
+	memset(&info, 0, sizeof(info));
+	if (gnutls_pkcs7_get_signature_info(p7, 0, &info) < 0) {
+		why(res, "S/MIME: no signer information", NULL);
+		return -1;
+	}
+	n = gnutls_pkcs7_get_crt_count(p7);
+	for (i = 0; i < n && !found; i++) {
+		if (gnutls_pkcs7_get_crt_raw2(p7, (unsigned)i, &raw) < 0)
+			continue;
+		if (gnutls_x509_crt_init(&crt) >= 0) {
+			if (gnutls_x509_crt_import(
+				crt, &raw, GNUTLS_X509_FMT_DER) >= 0 &&
+			    is_signer(crt, &info)) {
+				found = true;
+				rc = san_has(crt, from) ? 0 : -1;
+			}
+			gnutls_x509_crt_deinit(crt);
+			crt = NULL;
+		}
+		gnutls_free(raw.data);
+	}
+	if (!found)
+		why(res, "S/MIME: signer certificate not in the signature",
+		    NULL);
+	else if (rc == -1)
+		why(res, "S/MIME: signer certificate has no rfc822Name", from);
+	gnutls_pkcs7_signature_info_deinit(&info);
+	return rc;
+}
+
+int
+smime_verify(const struct smime_trust *t, const char *ct,
+    const unsigned char *body, size_t len, const struct challenge_mail *m,
+    struct smime_result *res)
+{
+	gnutls_pkcs7_t p7 = NULL;
+	gnutls_datum_t sig = { NULL, 0 }, inner = { NULL, 0 }, data;
+	gnutls_typed_vdata_st vd;
+	struct span b = { (const char *)body, len }, content;
+	bool detached;
+	int rc, ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (t == NULL) {
+		why(res, "S/MIME: no SMIMETrustFile", NULL);
+		return 0;
+	}
+	if (!smime_is_signed(ct)) {
+		why(res, "not S/MIME signed", NULL);
+		return 0;
+	}
+	detached = ct_is(ct, "multipart/signed");
+	if (detached) {
+		if (split_signed(ct, b, &content, &sig, res) == -1)
+			goto out;
+	} else if (b64_decode(b, &sig) == -1 || sig.size == 0) {
+		why(res, "S/MIME: application/pkcs7-mime body is not base64",
+		    NULL);
+		goto out;
+	}
+	rc = gnutls_pkcs7_init(&p7);
+	if (rc < 0) {
+		why(res, "S/MIME", gnutls_strerror(rc));
+		ret = -1;
+		goto out;
+	}
+	rc = gnutls_pkcs7_import(p7, &sig, GNUTLS_X509_FMT_DER);
+	if (rc < 0) {
+		why(res, "S/MIME: signature does not parse",
+		    gnutls_strerror(rc));
+		goto out;
+	}
+	if (gnutls_pkcs7_get_signature_count(p7) != 1) {
+		why(res, "S/MIME: not exactly one signer", NULL);
+		goto out;
+	}
+	if (detached) {
+		data.data = (unsigned char *)(uintptr_t)content.p;
+		data.size = (unsigned int)content.n;
+	} else {
+		rc = gnutls_pkcs7_get_embedded_data(p7, 0, &inner);
+		if (rc < 0) {
+			why(res, "S/MIME: no signed content",
+			    gnutls_strerror(rc));
+			goto out;
+		}
+		content.p = (const char *)inner.data;
+		content.n = inner.size;
+	}
+	memset(&vd, 0, sizeof(vd));
+	vd.type = GNUTLS_DT_KEY_PURPOSE_OID;
+	vd.data = (unsigned char *)(uintptr_t)GNUTLS_KP_EMAIL_PROTECTION;
+	rc = gnutls_pkcs7_verify(
+	    p7, t->tl, &vd, 1, 0, detached ? &data : NULL, 0);
+	if (rc < 0) {
+		why(res, "S/MIME: signature does not verify",
+		    gnutls_strerror(rc));
+		goto out;
+	}
+	if (check_signer(p7, m->from, res) == -1 ||
+	    check_inner(content, m, res) == -1)
+		goto out;
+	res->pass = true;
+out:
+	gnutls_free(inner.data);
+	free(sig.data);
+	if (p7 != NULL)
+		gnutls_pkcs7_deinit(p7);
+	return ret;
+}
