@@ -215,37 +215,6 @@ acme_nonce_take_from(struct acme_client *c, struct http_response *hr)
 	}
 }
 
-int
-acme_directory(struct acme_client *c)
-{
-	struct http_response hr;
-	int ret = -1;
-
-	if (c->have_dir) {
-		return 0;
-	}
-	c->stats.requests++;
-	if (http_get(c->http, c->directory_url, "application/json", &hr) < 0) {
-		goto out;
-	}
-	acme_nonce_take_from(c, &hr);
-	if (hr.status != 200) {
-		log_err("acme: directory %s: HTTP %ld", c->directory_url,
-		    hr.status);
-		goto out;
-	}
-	if (json_parse_directory(hr.body.data, hr.body.len, &c->dir) < 0) {
-		log_err("acme: directory %s: not an ACME directory",
-		    c->directory_url);
-		goto out;
-	}
-	c->have_dir = true;
-	ret = 0;
-out:
-	http_response_free(&hr);
-	return ret;
-}
-
 const struct acme_directory *
 acme_get_directory(const struct acme_client *c)
 {
@@ -552,6 +521,49 @@ acme_get(struct acme_client *c, const char *url, const char *accept,
     struct acme_reply *r)
 {
 	return acme_request(c, url, NULL, NULL, false, accept, r);
+}
+
+int
+acme_directory(struct acme_client *c)
+{
+	struct acme_reply r;
+	struct buf b;
+	int ret = -1;
+
+	if (c->have_dir) {
+		return 0;
+	}
+	/* acme_get records the problem: "transport" when unreachable,
+	 * "http" (or the CA's own type) for an error status */
+	if (acme_get(c, c->directory_url, "application/json", &r) < 0) {
+		log_debug("acme: directory %s: %s", c->directory_url,
+		    acme_last_error(c));
+		goto out;
+	}
+	if (json_parse_directory(r.body.data, r.body.len, &c->dir) < 0) {
+		log_debug("acme: directory %s: not an ACME directory",
+		    c->directory_url);
+		/* a 2xx that is no directory: the wrong URL, not a CA that
+		 * is down; record it like a non-JSON error status */
+		acme_reply_free(&r);
+		buf_init(&b, 512);
+		if ((r.problem = calloc(1, sizeof(*r.problem))) != NULL) {
+			r.problem->type = strdup("http");
+			r.problem->status = 200;
+			if (buf_printf(&b, "%s is not an ACME directory",
+				c->directory_url) == 0) {
+				r.problem->detail = buf_steal(&b);
+			}
+		}
+		buf_free(&b);
+		acme_remember(c, &r);
+		goto out;
+	}
+	c->have_dir = true;
+	ret = 0;
+out:
+	acme_reply_free(&r);
+	return ret;
 }
 
 const char *

@@ -82,7 +82,14 @@ struct acme_client *acme_new(const struct acme_opts *opts);
 /* Free the client (the account key is not owned; NULL is fine). */
 void acme_free(struct acme_client *c);
 
-/* Fetch and parse the directory (once; later calls reuse it).  0 / -1. */
+/*
+ * Fetch and parse the directory (once; later calls reuse it), with
+ * acme_get's 429/503 handling.  0 / -1; on failure the problem is kept
+ * for acme_last_problem(): type "transport" when the server cannot be
+ * reached, "http" for a non-JSON error status or a 2xx that is not a
+ * directory, else the server's own problem type.  Logged at debug level
+ * only; callers log with context.
+ */
 int acme_directory(struct acme_client *c);
 /* The parsed directory (after acme_directory), else NULL. */
 const struct acme_directory *acme_get_directory(const struct acme_client *c);

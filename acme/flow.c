@@ -321,11 +321,11 @@ flow_connect(struct flow *f)
 	}
 	log_info("directory %s", f->server);
 	if (acme_directory(f->ac) != 0) {
+		/* "transport": 75 (try again); "http" (an error status or
+		 * no directory at that URL): 76; the CA's problem: 69 */
 		if (acme_last_problem(f->ac) != NULL) {
 			return flow_acme_fail(f, "directory");
 		}
-		/* XXX: acme_directory() keeps no problem document; its own
-		 * log line above has the transport or HTTP error */
 		log_err(
 		    "cannot reach the ACME server %s or read its directory; try again later",
 		    f->server);

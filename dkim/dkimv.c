@@ -271,10 +271,12 @@ judge_sig(DKIM_SIGINFO *sig, const char *from_domain,
 			snprintf(r->reason, sizeof(r->reason),
 			    "DKIM body hash mismatch (d=%s)", r->domain);
 		} else {
+			/* libopendkim has no text for some errors (NULL) */
+			const char *es =
+			    dkim_sig_geterrorstr(dkim_sig_geterror(sig));
 			snprintf(r->reason, sizeof(r->reason),
 			    "DKIM signature did not verify (d=%s): %s",
-			    r->domain,
-			    dkim_sig_geterrorstr(dkim_sig_geterror(sig)));
+			    r->domain, es != NULL ? es : "bad signature");
 		}
 		return 1;
 	}

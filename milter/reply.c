@@ -158,7 +158,13 @@ write_all(int fd, const char *msg, size_t len, time_t deadline)
 static int
 reap(pid_t pid, time_t deadline, bool *timed_out)
 {
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	/*
+	 * The reply is out when the child exits, usually within a few ms:
+	 * poll with a back-off that starts at 0.25 ms and grows to 20 ms, so
+	 * a fast sendmail does not pay a fixed sleep at end of message.
+	 */
+	long ns = 250 * 1000;
+	struct timespec ts;
 	int st;
 	pid_t r;
 
@@ -176,7 +182,11 @@ reap(pid_t pid, time_t deadline, bool *timed_out)
 				;
 			return -1;
 		}
+		ts.tv_sec = 0;
+		ts.tv_nsec = ns;
 		nanosleep(&ts, NULL);
+		if (ns < 20 * 1000 * 1000)
+			ns *= 2;
 	}
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
