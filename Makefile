@@ -81,7 +81,7 @@ MILTER    := $(B)/smime-acme-milter
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TPROG_BIN := $(patsubst %.c,$(B)/%,$(TPROG_SRC))
 
-.PHONY: all check check-unit tests demo demo-down lint lint-man format \
+.PHONY: all check check-unit tests demo lint lint-man format \
         format-check install clean bench
 all: $(REQUESTER) $(MILTER)
 

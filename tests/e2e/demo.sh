@@ -7,7 +7,8 @@
 #   DEMO_DIR=/tmp/demo KEEP=1 make demo     keep the world running afterwards
 #   DEMO_ADDR=bob@example.test make demo
 # Environment: B (build directory, default build), DEMO_DIR (default: a new
-# temporary directory), DEMO_ADDR (default alice@example.test), KEEP=1
+# temporary directory), DEMO_ADDR (default alice@example.test), DEMO_CERTS
+# (where the certificate set is kept, default $B/demo), KEEP=1
 # (leave everything running; stop later with
 # `tests/e2e/world/world.sh down DIR`).
 set -eu
@@ -54,39 +55,80 @@ echo "demo: starting the mail world in $DIR"
 # shellcheck disable=SC1091
 . "$DIR/world.env"
 
-# TODO(demo): write $DIR/smime-acme.conf for both programs: Socket
-# inet:$MILTER_PORT@127.0.0.1, SpoolDirectory $DIR/spool, SendmailPath
-# $SENDMAIL, TestDKIMKeys $DKIM_KEYS (the CA's challenge signatures), the
-# accepted CA sender $CA_FROM, the DKIM signing key $DKIM_SIGN_KEY /
-# selector $DKIM_SELECTOR when the milter signs its replies itself, the CA
-# directory $CA_URL with trust anchor $CA_TRUST.
+# One configuration file for both programs: they must agree on the spool.
 CONF=$DIR/smime-acme.conf
+SPOOL=$DIR/spool
+mkdir -p "$SPOOL/entries" "$SPOOL/work" "$SPOOL/tmp"
+# the milter runs as nobody:nogroup and shares the spool through the group
+chgrp -R nogroup "$SPOOL"
+chmod 2770 "$SPOOL" "$SPOOL"/*
+chmod 755 "$DIR"
+cat >"$CONF" <<EOF
+# smime-acme-milter
+Socket inet:$MILTER_PORT@127.0.0.1
+UserID nobody:nogroup
+Syslog no
+SpoolDirectory $SPOOL
+SendmailPath $SENDMAIL
+TestDKIMKeys $DKIM_KEYS
+# smime-acme (the requester)
+Server $CA_URL
+CABundle $CA_TRUST
+SpoolPostAfter 60
+SpoolTimeout 120
+EOF
+chmod 644 "$CONF"
 
-# TODO(demo): start the milter in the foreground, in the background of this
-# script, and wait until it listens on $MILTER_PORT:
-#   "$B/smime-acme-milter" -c "$CONF" -f &
-#   MILTER_PID=$!
-if [ -x "$B/smime-acme-milter" ]; then
-	echo "demo: TODO: run $B/smime-acme-milter -c $CONF -f (not wired up yet)"
-else
-	echo "demo: $B/smime-acme-milter not built; the MX accepts mail without it (default_action=accept)"
+echo "demo: starting $B/smime-acme-milter -c $CONF -f"
+"$B/smime-acme-milter" -c "$CONF" -f >"$DIR/milter.log" 2>&1 &
+MILTER_PID=$!
+for _ in $(seq 50); do
+	ss -Hltn "sport = :$MILTER_PORT" | grep -q . && break
+	sleep 0.1
+done
+if ! ss -Hltn "sport = :$MILTER_PORT" | grep -q .; then
+	echo "demo: the milter did not start:" >&2
+	sed 's/^/    /' "$DIR/milter.log" >&2
+	exit 1
 fi
 
-# TODO(demo): certify $ADDR end to end and show the result:
-#   "$B/smime-acme" -c "$CONF" cert ... "$ADDR"
-#   openssl verify -purpose smimesign -CAfile "$CA_ROOT" -untrusted chain.pem cert.pem
-if [ -x "$B/smime-acme" ]; then
-	echo "demo: TODO: run $B/smime-acme -c $CONF cert ... $ADDR (not wired up yet)"
-else
-	echo "demo: $B/smime-acme not built"
-fi
+# The certificates outlive the world: they go under the build directory.
+CERTS=${DEMO_CERTS:-$B/demo}
+rm -rf "$CERTS"
+mkdir -p "$CERTS"
+PASS=$DIR/passphrase
+(umask 077 && printf 'demo\n' >"$PASS")
+echo "demo: certifying $ADDR through the milter (smime-acme cert)"
+# The demo runs everything as root because it starts Postfix; a real
+# requester runs as an ordinary user and needs no --allow-root.
+"$B/smime-acme" --allow-root cert -n --agree-tos --conf "$CONF" \
+	-c "$CERTS" -e "$ADDR" --passphrase-file "$PASS" --finalize-delay 0
+P12=$(ls "$CERTS/certs/$ADDR/"*.p12 2>/dev/null | head -1)
+[ -n "$P12" ] || {
+	echo "demo: no PKCS#12 was written" >&2
+	exit 1
+}
+SET=$(dirname "$P12")
+echo "demo: verifying the certificate for S/MIME against the test CA root"
+openssl verify -purpose smimesign -CAfile "$CA_ROOT" -untrusted "$SET/chain.pem" \
+	"$SET/cert.pem"
+openssl x509 -in "$SET/cert.pem" -noout -subject \
+	-ext subjectAltName,keyUsage,extendedKeyUsage
+echo "demo: what the milter did:"
+grep -h 'answered' "$DIR/milter.log" | sed 's/^/  /' | tail -3
 
-cat <<EOF
+if [ "${KEEP:-}" = 1 ]; then
+	cat <<EOF
 demo: the world is up:
   MX             127.0.0.1:$MX_PORT (milter $MILTER_SOCKET, default_action=accept)
   submission     127.0.0.1:$SUBMIT_PORT, sendmail $SENDMAIL
   IMAP           127.0.0.1:$IMAP_PORT / IMAPS 127.0.0.1:$IMAPS_PORT, user $ADDR, password $MAIL_PASSWORD
   test CA        $CA_URL (trust $CA_TRUST, root $CA_ROOT)
   mailbox        $MAILDIR_BASE/example.test/${ADDR%@*}/Maildir
-  logs           $POSTFIX_LOG $DIR/ca/ca.log
+  logs           $POSTFIX_LOG $DIR/ca/ca.log $DIR/milter.log
+EOF
+fi
+cat <<EOF
+demo: $ADDR is certified.  PKCS#12 (passphrase "demo"):
+  $P12
 EOF
