@@ -242,61 +242,35 @@ split_entity(struct span e, struct span *hdr, struct span *body)
 	return 0;
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decode base64 (white space ignored, '=' ends it) into a new datum.
- * 0 / -1. */
+/* Decode base64 (white space ignored) into a new datum (free with
+ * gnutls_free).  GnuTLS does the decoding; we only drop the line breaks
+ * that MIME puts into a base64 body.  0 / -1. */
 static int
 b64_decode(struct span s, gnutls_datum_t *out)
 {
-	unsigned char *d;
-	unsigned int acc = 0;
+	gnutls_datum_t in;
+	unsigned char *flat;
 	size_t i, n = 0;
-	int bits = 0, v;
+	int rc;
 
 	out->data = NULL;
 	out->size = 0;
 	if (s.n > 0x7fffffffU)
 		return -1;
-	d = malloc(s.n / 4 * 3 + 3);
-	if (d == NULL)
+	flat = malloc(s.n + 1);
+	if (flat == NULL)
 		return -1;
 	for (i = 0; i < s.n; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 
-		if (c == '=')
-			break;
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		v = b64val(c);
-		if (v < 0) {
-			free(d);
-			return -1;
-		}
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			d[n++] = (unsigned char)(acc >> bits);
-		}
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			flat[n++] = c;
 	}
-	out->data = d;
-	out->size = (unsigned int)n;
-	return 0;
+	in.data = flat;
+	in.size = (unsigned int)n;
+	rc = gnutls_base64_decode2(&in, out);
+	free(flat);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Set the reason: a static text, optionally followed by ": detail". */
@@ -601,7 +575,7 @@ smime_verify(const struct smime_trust *t, const char *ct,
 	res->pass = true;
 out:
 	gnutls_free(inner.data);
-	free(sig.data);
+	gnutls_free(sig.data);
 	if (p7 != NULL)
 		gnutls_pkcs7_deinit(p7);
 	return ret;
