@@ -21,9 +21,7 @@
 #include <unistd.h>
 
 #include "acme/batch.h"
-#include "acme/acct.h"
 #include "acme/json.h"
-#include "acme/order.h"
 #include "acme/store.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -466,7 +464,7 @@ line_key_type(const struct cli *c, const struct batch_line *l)
 /* The certificate key stored with the order state before any ACME
  * request, so a crash after finalize still has the key.  0 / -1. */
 static int
-ensure_key(struct worker *w, struct item *it, bool *had)
+ensure_key(struct worker *w, struct item *it)
 {
 	struct batch *b = w->b;
 	struct store_order so;
@@ -480,7 +478,6 @@ ensure_key(struct worker *w, struct item *it, bool *had)
 	    store_order_load(b->f->config_dir, &so) != 0) {
 		goto out;
 	}
-	*had = so.key != NULL;
 	if (so.key == NULL) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		so.key = key_generate(line_key_type(b->f->cli, &it->l));
@@ -498,80 +495,6 @@ ensure_key(struct worker *w, struct item *it, bool *had)
 out:
 	store_order_free(&so);
 	return rc;
-}
-
-static bool
-same_set(const struct acme_order *o, const struct batch_line *l)
-{
-	size_t i, j;
-	bool found;
-
-	if (o->n_identifiers != l->n) {
-		return false;
-	}
-	for (i = 0; i < l->n; i++) {
-		found = false;
-		for (j = 0; j < o->n_identifiers && !found; j++) {
-			found = o->identifiers[j].value != NULL &&
-			    challenge_addr_equal(
-				o->identifiers[j].value, l->addrs[i]);
-		}
-		if (!found) {
-			return false;
-		}
-	}
-	return true;
-}
-
-/*
- * A run killed between newOrder and storing its URL left an order the
- * store does not know.  Find it in the account's orders list (RFC 8555
- * 7.1.2.1) and store its URL, so flow_issue() resumes it instead of
- * ordering again.  Only for lines whose key is stored without a URL.
- */
-static void
-adopt_lost_order(struct worker *w, struct item *it)
-{
-	struct batch *b = w->b;
-	struct acme_account acct;
-	struct acme_order o;
-	struct store_order so;
-	char **urls = NULL;
-	size_t n = 0, i;
-
-	memset(&so, 0, sizeof(so));
-	memset(&acct, 0, sizeof(acct));
-	if (store_order_id(b->f->server, (const char *const *)it->l.addrs,
-		it->l.n, &so) != 0 ||
-	    store_order_load(b->f->config_dir, &so) != 0 || so.key == NULL ||
-	    (so.url != NULL && *so.url != '\0')) {
-		goto out;
-	}
-	if (acct_fetch(w->ac, &acct) != 0 || acct.orders == NULL) {
-		goto out;
-	}
-	if (acct_orders(w->ac, acct.orders, 1024, &urls, &n) != 0) {
-		goto out;
-	}
-	for (i = 0; i < n && so.url == NULL; i++) {
-		memset(&o, 0, sizeof(o));
-		if (order_fetch(w->ac, urls[i], &o) == 0 &&
-		    same_set(&o, &it->l)) {
-			so.url = strdup(urls[i]);
-			log_info(
-			    "line %u: %s: resuming order %s found at the CA",
-			    it->l.lineno, it->l.addrs[0], urls[i]);
-			if (so.url != NULL) {
-				(void)store_order_save_url(
-				    b->f->config_dir, &so);
-			}
-		}
-		json_order_free(&o);
-	}
-out:
-	acct_orders_free(urls, n);
-	json_account_free(&acct);
-	store_order_free(&so);
 }
 
 static void
@@ -674,7 +597,6 @@ attempt(struct worker *w, struct item *it)
 	struct acme_opts ao;
 	struct timespec t0, c0;
 	enum outcome rc = OUT_FAIL;
-	bool had_key = false;
 	int r;
 
 	wc.quiet = true; /* the progress line speaks for the workers */
@@ -705,13 +627,12 @@ attempt(struct worker *w, struct item *it)
 		rc = classify(w, &wf, it);
 		goto out;
 	}
-	if (ensure_key(w, it, &had_key) != 0) {
+	/* an order lost by a killed run or a failed attempt is found
+	 * again by flow_issue (the store's mark before newOrder) */
+	if (ensure_key(w, it) != 0) {
 		set_reason(it, "store",
 		    "cannot make or store the certificate key under the configuration directory");
 		goto out;
-	}
-	if (had_key || it->attempts > 1) {
-		adopt_lost_order(w, it);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);

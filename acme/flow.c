@@ -7,6 +7,8 @@
  */
 #include <sys/stat.h>
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,6 +125,33 @@ flow_acme_fail(struct flow *f, const char *what)
 	return flow_fail(f, ex);
 }
 
+/* SpoolGroup: a group name or number.  0 / -1 (logged). */
+static int
+spool_group(const struct config *conf, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	long n;
+	int e;
+
+	*gid = (gid_t)-1;
+	if (conf == NULL || conf->spool_group == NULL) {
+		return 0;
+	}
+	if (conf_parse_long(conf->spool_group, 0, INT_MAX - 1, &n) == 0) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	e = getgrnam_r(conf->spool_group, &gr, buf, sizeof(buf), &res);
+	if (e != 0 || res == NULL) {
+		log_err("%s: SpoolGroup: no group '%s'",
+		    conf->path ? conf->path : "config", conf->spool_group);
+		return -1;
+	}
+	*gid = gr.gr_gid;
+	return 0;
+}
+
 /* $XDG_CONFIG_HOME/smime-acme or $HOME/.config/smime-acme */
 static char *
 default_config_dir(void)
@@ -163,6 +192,7 @@ flow_init(struct flow *f, struct cli *c, const struct config *conf)
 	const char *s;
 
 	memset(f, 0, sizeof(*f));
+	f->spool_gid = (gid_t)-1;
 	f->cli = c;
 	f->conf = conf;
 	f->interactive = !c->non_interactive && isatty(STDIN_FILENO) &&
@@ -199,15 +229,24 @@ flow_init(struct flow *f, struct cli *c, const struct config *conf)
 	}
 	if (c->spool_dir != NULL) {
 		f->spool_dir = dup_trim(c->spool_dir);
+	} else if (conf_is_set(conf, "SpoolDirectory")) {
+		f->spool_dir = dup_trim(conf->spool_dir);
+		if (f->spool_dir == NULL) {
+			log_err("out of memory");
+			return EX_OSERR;
+		}
 	} else if (conf != NULL && conf->spool_dir != NULL &&
 	    *conf->spool_dir && conf->path != NULL) {
-		/* SpoolDirectory has a built-in default: use it only where a
-		 * milter has set it up (entries/ exists) */
+		/* not set: the built-in default, but only where a milter
+		 * reading the same file has set it up (entries/ exists) */
 		char *e = store_path(conf->spool_dir, "entries");
 		if (e != NULL && fs_exists(e)) {
 			f->spool_dir = dup_trim(conf->spool_dir);
 		}
 		free(e);
+	}
+	if (spool_group(conf, &f->spool_gid) != 0) {
+		return EX_CONFIG;
 	}
 	if (c->ca_bundle != NULL) {
 		f->ca_bundle = strdup(c->ca_bundle);

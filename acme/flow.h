@@ -9,6 +9,7 @@
 #ifndef ACME_FLOW_H
 #define ACME_FLOW_H
 
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -31,6 +32,7 @@ struct flow {
 	char *config_dir; /* resolved, no trailing slash */
 	char *work_dir;
 	char *spool_dir; /* NULL: no spool */
+	gid_t spool_gid; /* SpoolGroup of spool dirs we make, (gid_t)-1 */
 	char *ca_bundle;
 	enum token_rule rule;
 	enum cli_responder responder; /* resolved (never RESP_AUTO) */

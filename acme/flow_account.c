@@ -158,7 +158,7 @@ flow_cmd_spool(struct flow *f)
 		    "no spool: use --spool DIR or SpoolDirectory in smime-acme.conf");
 		return EX_USAGE;
 	}
-	sp = spool_open(f->spool_dir, false, -1);
+	sp = spool_open(f->spool_dir, false, -1, (gid_t)-1);
 	if (sp == NULL) {
 		return EX_NOINPUT;
 	}

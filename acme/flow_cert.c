@@ -3,7 +3,8 @@
  * cert command.  Order of work, chosen so that a crash at any point can be
  * resumed and the milter never sees a challenge without an entry:
  * certificate key stored with the order state, responders prepared (spool
- * entries), newOrder (or the stored order resumed), each authorization
+ * entries), a mark that newOrder is under way, newOrder (or the stored
+ * order resumed, or a lost one found at the CA), each authorization
  * fetched and armed, answered and polled, a pause after "ready",
  * finalize, download, and the certificate set published atomically.
  */
@@ -13,6 +14,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "acme/acct.h"
 #include "acme/cert.h"
 #include "acme/csr.h"
 #include "acme/order.h"
@@ -44,7 +46,79 @@ reusable(enum acme_status st)
 	    st == ACME_ST_PROCESSING || st == ACME_ST_VALID;
 }
 
-/* Resume the stored order or create one; o->url set, *ord filled. */
+/* True if the order is for exactly the addresses addrs[0..n). */
+static bool
+same_set(const struct acme_order *o, const char *const *addrs, size_t n)
+{
+	size_t i, j;
+	bool found;
+
+	if (o->n_identifiers != n) {
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		found = false;
+		for (j = 0; j < o->n_identifiers && !found; j++) {
+			found = o->identifiers[j].value != NULL &&
+			    challenge_addr_equal(
+				o->identifiers[j].value, addrs[i]);
+		}
+		if (!found) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A run killed between newOrder and storing its URL left an order the
+ * store does not know (so->lost).  Find it in the account's orders list
+ * (RFC 8555 §7.1.2.1) and store its URL, so get_order() resumes it
+ * instead of ordering again.  Best effort: a CA without an orders list,
+ * or any failure here, just means a new order.
+ */
+static void
+adopt_lost_order(
+    struct flow *f, const char *const *addrs, size_t n, struct store_order *so)
+{
+	struct acme_account acct;
+	struct acme_order o;
+	char **urls = NULL;
+	size_t n_urls = 0, i;
+
+	memset(&acct, 0, sizeof(acct));
+	if (acct_fetch(f->ac, &acct) != 0 || acct.orders == NULL ||
+	    acct_orders(f->ac, acct.orders, 1024, &urls, &n_urls) != 0) {
+		log_info("%s: no orders list to look for an earlier order in",
+		    addrs[0]);
+		goto out;
+	}
+	for (i = 0; i < n_urls && so->url == NULL; i++) {
+		memset(&o, 0, sizeof(o));
+		if (order_fetch(f->ac, urls[i], &o) == 0 &&
+		    same_set(&o, addrs, n) && reusable(o.status)) {
+			so->url = strdup(urls[i]);
+			flow_say(f,
+			    "found the order started before at the CA (%s)",
+			    urls[i]);
+			/* batch workers are quiet: keep it in the log */
+			log_info("%s: resuming order %s found at the CA",
+			    addrs[0], urls[i]);
+			if (so->url != NULL) {
+				(void)store_order_save_url(f->config_dir, so);
+			}
+		}
+		json_order_free(&o);
+	}
+out:
+	acct_orders_free(urls, n_urls);
+	json_account_free(&acct);
+}
+
+/*
+ * Resume the stored order, adopt a lost one or create one; so->url set,
+ * *ord filled.
+ */
 static int
 get_order(struct flow *f, const char *const *addrs, size_t n,
     struct store_order *so, struct acme_order *ord, const char *replaces)
@@ -53,6 +127,10 @@ get_order(struct flow *f, const char *const *addrs, size_t n,
 	struct order_new_opts no;
 	size_t i;
 
+	if (so->url == NULL && so->lost) {
+		adopt_lost_order(f, addrs, n, so);
+		so->lost = false;
+	}
 	if (so->url != NULL && *so->url != '\0') {
 		if (order_fetch(f->ac, so->url, ord) == 0 &&
 		    reusable(ord->status)) {
@@ -75,6 +153,11 @@ get_order(struct flow *f, const char *const *addrs, size_t n,
 	no.replaces = replaces;
 	flow_say(f, "ordering a certificate for %s%s", addrs[0],
 	    n > 1 ? " and more" : "");
+	/* the mark: a kill from here until the URL is stored leaves an
+	 * order the next run finds through the account's orders list */
+	if (!f->cli->dry_run && store_order_save_url(f->config_dir, so) != 0) {
+		return flow_fail(f, EX_CANTCREAT);
+	}
 	if (order_new(f->ac, ids, n, &no, &so->url, ord) != 0) {
 		return flow_acme_fail(f, "new order");
 	}

@@ -15,6 +15,15 @@
 #include "acme/key.h"
 
 /*
+ * PBKDF2 iterations (PKCS#12 KDF iterations for the MAC) that the key
+ * bag, the certificate bag and the MAC of every p12_build file carry:
+ * GnuTLS 3.7's own PKCS12_ITER_COUNT, which its API (bag_encrypt,
+ * export2_pkcs8, generate_mac2) applies with no parameter to change it.
+ * test_p12 checks all three against this floor.
+ */
+#define P12_ITER_MIN 600000u
+
+/*
  * Build a PKCS#12: k and chain->certs[0] (must match k), then the rest of
  * the chain.  friendly_name may be NULL (then the first SAN address is
  * not looked up: no name is set).  passphrase must be non-NULL (may be

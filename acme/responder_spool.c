@@ -56,7 +56,7 @@ sp_prepare(struct responder_job *j)
 	struct spool *sp;
 	int rc;
 
-	sp = spool_open(j->f->spool_dir, true, -1);
+	sp = spool_open(j->f->spool_dir, true, -1, j->f->spool_gid);
 	if (sp == NULL) {
 		return flow_fail(j->f, EX_CANTCREAT);
 	}

@@ -308,6 +308,11 @@ store_order_load(const char *config_dir, struct store_order *o)
 	if (info != NULL) {
 		free(o->url);
 		o->url = info_get(info, "url");
+		o->lost = o->url == NULL || *o->url == '\0';
+		if (o->lost) {
+			free(o->url);
+			o->url = NULL;
+		}
 	}
 	if (fs_exists(kpath)) {
 		key_free(o->key);
@@ -451,12 +456,13 @@ store_certs_save(
 {
 	char *certs = NULL, *link = NULL, *tmp_link = NULL;
 	char *newdir = NULL, *p12name = NULL;
-	struct buf info;
+	struct buf info, tmpname;
 	char rel[PATH_MAX];
 	size_t i;
 	int rc = -1;
 
 	buf_init(&info, 0);
+	buf_init(&tmpname, 0);
 	if (outdir != NULL) {
 		*outdir = NULL;
 	}
@@ -510,9 +516,12 @@ store_certs_save(
 	    write_in(newdir, "lineage.info", info.data, info.len, 0644) != 0) {
 		goto out;
 	}
-	/* Publish: a fresh symlink renamed over the old one (atomic). */
-	tmp_link = store_path(certs, ".publish.tmp");
-	if (tmp_link == NULL) {
+	/* Publish: a fresh symlink renamed over the old one (atomic).  Its
+	 * temporary name is this set's own: batch workers publish into the
+	 * same directory at once, and a shared name let one worker rename
+	 * another's link (a set under the wrong address, or ENOENT). */
+	if (buf_printf(&tmpname, "%s.publish", rel) != 0 ||
+	    (tmp_link = store_path(certs, tmpname.data)) == NULL) {
 		goto out;
 	}
 	(void)unlink(tmp_link);
@@ -546,6 +555,7 @@ out:
 		(void)unlink(tmp_link);
 	}
 	buf_free(&info);
+	buf_free(&tmpname);
 	free(p12name);
 	free(tmp_link);
 	free(newdir);

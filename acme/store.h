@@ -56,14 +56,21 @@ struct store_order {
 	char id[STORE_HASH_LEN + 1]; /* hash of server + address set */
 	char *url;                   /* NULL until newOrder returned */
 	struct key *key;             /* NULL until generated */
+	bool lost; /* loaded: newOrder was sent, its URL never stored */
 };
 
 /* Fill o->id for the (sorted, domain-lower-cased) address set.  0 / -1. */
 int store_order_id(const char *server, const char *const *addrs, size_t n,
     struct store_order *o);
-/* Load what is stored for o->id.  0 (fields that exist are set) / -1. */
+/* Load what is stored for o->id.  0 (fields that exist are set) / -1.
+ * An order.info without a URL sets o->lost (see store_order_save_url). */
 int store_order_load(const char *config_dir, struct store_order *o);
-/* Persist the URL / the key (0600).  0 / -1 (logged). */
+/*
+ * Persist the URL / the key (0600).  0 / -1 (logged).  With o->url NULL,
+ * store_order_save_url records that newOrder is about to be sent: a run
+ * killed before the URL is stored leaves that mark, and the next run
+ * looks for the order at the CA instead of ordering again.
+ */
 int store_order_save_url(const char *config_dir, const struct store_order *o);
 int store_order_save_key(const char *config_dir, const struct store_order *o);
 /* Forget the order (after the certificate set is stored). */

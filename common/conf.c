@@ -77,10 +77,13 @@ static const struct conf_key conf_table[] = {
 	{ "SpoolPostAfter", CT_INT, "60", F(spool_post_after), NULL },
 	{ "SpoolTimeout", CT_INT, "900", F(spool_timeout), NULL },
 	{ "ConfigDirectory", CT_STR, NULL, F(config_dir), NULL },
+	{ "SpoolGroup", CT_STR, NULL, F(spool_group), NULL },
 	{ "DeliveryHook", CT_STR, NULL, F(hook), NULL },
 };
 #undef F
 #define NKEYS (sizeof(conf_table) / sizeof(conf_table[0]))
+_Static_assert(NKEYS <= 8 * sizeof(unsigned long long),
+    "struct config's set_keys has a bit per key");
 
 int
 conf_parse_bool(const char *s, bool *out)
@@ -329,6 +332,7 @@ conf_load(const char *path, bool missing_ok)
 			log_err("%s:%u: %s: %s", path, lineno, k->name, why);
 			goto fail;
 		}
+		c->set_keys |= 1ULL << (size_t)(k - conf_table);
 	}
 	free(text);
 	return c;
@@ -356,6 +360,16 @@ conf_free(struct config *c)
 	}
 	free(c->path);
 	free(c);
+}
+
+bool
+conf_is_set(const struct config *c, const char *key)
+{
+	const struct conf_key *k = key != NULL ? conf_find(key) : NULL;
+
+	if (c == NULL || k == NULL)
+		return false;
+	return (c->set_keys & (1ULL << (size_t)(k - conf_table))) != 0;
 }
 
 int

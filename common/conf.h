@@ -26,6 +26,7 @@ struct conf_signing_key {
 
 struct config {
 	char *path; /* file this was read from, or NULL for defaults */
+	unsigned long long set_keys; /* bit i: table key i set by the file */
 
 	/* daemon (milter) */
 	char *socket;          /* Socket: libmilter syntax */
@@ -65,6 +66,7 @@ struct config {
 	int spool_post_after; /* SpoolPostAfter: seconds before POST anyway */
 	int spool_timeout;    /* SpoolTimeout: seconds for the whole wait */
 	char *config_dir;     /* ConfigDirectory */
+	char *spool_group;    /* SpoolGroup: group of spool dirs it makes */
 	char *hook;           /* DeliveryHook */
 };
 
@@ -77,6 +79,9 @@ struct config *conf_load(const char *path, bool missing_ok);
 /* Defaults only. */
 struct config *conf_defaults(void);
 void conf_free(struct config *c);
+/* True when the file set key (case-insensitive), not just its default;
+ * false for an unknown key or c == NULL. */
+bool conf_is_set(const struct config *c, const char *key);
 /* Print the effective value of key ("-e key"); -1 if no such key. */
 int conf_print_value(const struct config *c, const char *key);
 /* Every key name in the table, NULL-terminated (for the man page test). */

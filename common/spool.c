@@ -50,8 +50,36 @@ spool_state_parse(const char *s)
 	return SPOOL_STATE_MAX;
 }
 
+/* mkdir -p path; when this call made it and gid is set, give it to the
+ * group with mode 2770 (fchown may clear setgid: chmod after it). */
+static int
+spool_mkdir(const char *path, gid_t gid)
+{
+	bool existed = fs_exists(path);
+	int fd;
+
+	if (fs_mkdirs(path, 0770) == -1) {
+		log_err_errno("%s: cannot create spool directory", path);
+		return -1;
+	}
+	if (existed || gid == (gid_t)-1)
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || fchown(fd, (uid_t)-1, gid) == -1 ||
+	    fchmod(fd, 02770) == -1) {
+		log_err_errno(
+		    "%s: cannot give the spool directory to group %lu", path,
+		    (unsigned long)gid);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 struct spool *
-spool_open(const char *dir, bool create, long check_uid)
+spool_open(const char *dir, bool create, long check_uid, gid_t gid)
 {
 	static const char *const subs[] = { "entries", "work", "tmp" };
 	struct spool *sp = NULL;
@@ -62,17 +90,16 @@ spool_open(const char *dir, bool create, long check_uid)
 		log_err("spool: no SpoolDirectory configured");
 		return NULL;
 	}
+	if (create && spool_mkdir(dir, gid) == -1)
+		return NULL;
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if (snprintf(path, sizeof(path), "%s/%s", dir, subs[i]) >=
 		    (int)sizeof(path)) {
 			log_err("%s: spool path too long", dir);
 			return NULL;
 		}
-		if (create && fs_mkdirs(path, 0770) == -1) {
-			log_err_errno(
-			    "%s: cannot create spool directory", path);
+		if (create && spool_mkdir(path, gid) == -1)
 			return NULL;
-		}
 		if (!fs_exists(path)) {
 			log_err("%s: not a spool (missing %s/)", dir, subs[i]);
 			return NULL;

@@ -15,6 +15,7 @@
 #ifndef COMMON_SPOOL_H
 #define COMMON_SPOOL_H
 
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -54,11 +55,17 @@ struct spool_entry {
 struct spool; /* opaque handle: the directory and its fds */
 
 /*
- * Open the spool at dir.  With create, make dir/entries, work, tmp (mode
- * 0770).  check_uid: when not (uid_t)-1, refuse a spool not owned by that
- * user or root, or writable by others.  NULL on failure (logged).
+ * Open the spool at dir.  With create, make dir and dir/entries, work,
+ * tmp where missing (mode 0770 less the umask); with gid not (gid_t)-1,
+ * the directories it makes get that group and mode 2770 (setgid, so
+ * entries inherit the group), whatever the umask: a spool made by root or
+ * the requester's user is then usable by a milter in that group.
+ * Directories that exist are left as they are.  check_uid: when not -1,
+ * refuse a spool not owned by that user or root, or writable by others.
+ * NULL on failure (logged).
  */
-struct spool *spool_open(const char *dir, bool create, long check_uid);
+struct spool *spool_open(
+    const char *dir, bool create, long check_uid, gid_t gid);
 void spool_close(struct spool *sp);
 const char *spool_dir(const struct spool *sp);
 

@@ -280,8 +280,8 @@ main(int argc, char *argv[])
 
 	app.cfg = cfg;
 	app.progname = PROGNAME;
-	app.spool =
-	    spool_open(cfg->spool_dir, false, drop ? (long)uid : (long)-1);
+	app.spool = spool_open(
+	    cfg->spool_dir, false, drop ? (long)uid : (long)-1, (gid_t)-1);
 	if (app.spool == NULL) {
 		rc = EX_CONFIG;
 		goto out;

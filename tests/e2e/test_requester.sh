@@ -9,14 +9,15 @@
 #  - the file responder (--file-validate), the interactive responder driven
 #    through a pseudo-terminal, IMAP + SMTP against Dovecot (plain and TLS);
 #  - --dry-run writes nothing; a run killed with SIGKILL mid-order is
-#    resumed without a second order; badNonce, 429 + Retry-After and a 500
+#    resumed without a second order, also when it was killed before the
+#    order's URL was stored (found in the account's orders list); badNonce, 429 + Retry-After and a 500
 #    on finalize are survived;
 #  - renew renews a certificate inside its window (revoked: RFC 9773 says
 #    now) and not one outside; revoke by account key and by the key inside
 #    a PKCS#12; account show and key rollover; the spool listing (no
 #    token-part2); the Thunderbird responder with a stand-in program;
-#    exit codes for unreachable servers, bad options, missing files, wrong
-#    passphrases, root.
+#    exit codes for unreachable servers, wrong directory URLs, bad
+#    options, missing files, wrong passphrases, root.
 set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root requester
@@ -166,6 +167,15 @@ sa cert "${COMMON[@]}" -c "$T/unreach" --server https://127.0.0.1:1/dir \
 	-e a@example.test --no-passphrase --spool "$SPOOL"
 [ "$rc" = 75 ] || why="$why; unreachable server: rc $rc"
 has "$(cat "$T/out")" "cannot reach" || why="$why; no 'cannot reach' message"
+# the server answers, but not with a directory: not "try again later"
+sa cert "${COMMON[@]}" -c "$T/notdir" --server "$CA_BASE/nonexistent" \
+	-e a@example.test --no-passphrase --spool "$SPOOL"
+[ "$rc" = 69 ] || why="$why; directory URL answered 404 + problem: rc $rc"
+has "$(cat "$T/out")" "malformed" || why="$why; 404: no CA problem shown"
+sa cert "${COMMON[@]}" -c "$T/notdir" --server "$CA_BASE/_test/state" \
+	-e a@example.test --no-passphrase --spool "$SPOOL"
+[ "$rc" = 76 ] || why="$why; directory URL answered a non-directory: rc $rc"
+has "$(cat "$T/out")" "not an ACME directory" || why="$why; no 'not an ACME directory' message"
 sa cert "${COMMON[@]}" -c "$T/nopp" -e a@example.test --spool "$SPOOL"
 [ "$rc" = 64 ] || why="$why; no passphrase decision: rc $rc"
 sa cert -n --conf "$CONF" -c "$T/tos" -e a@example.test --no-passphrase
@@ -403,6 +413,34 @@ n2=$(ca_orders)
 has "$(cat "$T/out")" "resuming the order" || why="$why; did not say it resumed"
 [ -z "$(ls -A "$T/res/orders" 2>/dev/null)" ] || why="$why; order state left"
 verdict requester-resume-after-kill
+
+# ------------------------------------- order lost between newOrder and its URL
+# A kill right after newOrder leaves the store's mark without a URL: the
+# rerun finds the order through the account's orders list.
+W3=$T/work3
+"$SA" --allow-root cert "${COMMON[@]}" -c "$T/lost" -w "$W3" -e ivy@example.test \
+	--no-passphrase --file-validate >"$T/out" 2>&1 &
+sp=$!
+for _ in $(seq 300); do [ -f "$W3/ivy@example.test.request" ] && break; sleep 0.1; done
+n1=$(ca_orders)
+kill -9 "$sp"
+wait "$sp" 2>/dev/null
+rm -f "$W3/ivy@example.test.request"
+for oi in "$T"/lost/orders/*/order.info; do
+	[ -f "$oi" ] && printf 'url: \ncreated: %s\n' "$(date +%s)" >"$oi"
+done
+file_helper "$W3" ivy@example.test &
+hp=$!
+sa cert "${COMMON[@]}" -c "$T/lost" -w "$W3" -e ivy@example.test --no-passphrase \
+	--file-validate --spool-timeout 60
+wait $hp
+n2=$(ca_orders)
+[ "$rc" = 0 ] || why="rc $rc"
+[ "$n1" = "$n2" ] || why="$why; orders $n1 before the rerun, $n2 after"
+has "$(cat "$T/out")" "found the order started before at the CA" ||
+	why="$why; did not find the lost order"
+[ -z "$(ls -A "$T/lost/orders" 2>/dev/null)" ] || why="$why; order state left"
+verdict requester-adopt-lost-order
 
 # ------------------------------------------------------------ interactive (pty)
 printf 'pty pass\n' >"$T/pp2"

@@ -1,13 +1,21 @@
 /*
  * test_acme: client policy without a network: backoff clamps and jitter
  * bounds, the injected clock, revocation reason names, chain selection
- * on an empty set, and option checking.
+ * on an empty set, and option checking; the problem recorded when the
+ * directory cannot be fetched, against a one-shot HTTP server on
+ * loopback.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -111,6 +119,154 @@ test_select_empty(void **state)
 	assert_int_equal(order_select_chain(&ch, "X"), -1);
 }
 
+/* A loopback HTTP server answering one request with a canned reply. */
+struct one_shot {
+	int fd;
+	const char *reply;
+	pthread_t th;
+};
+
+static void *
+one_shot_run(void *arg)
+{
+	struct one_shot *o = arg;
+	char req[4096];
+	size_t got = 0;
+	ssize_t n;
+	int c;
+
+	if ((c = accept(o->fd, NULL, NULL)) < 0) {
+		return NULL;
+	}
+	/* read the request head, then answer and close */
+	while (got < sizeof(req) - 1 &&
+	    (n = read(c, req + got, sizeof(req) - 1 - got)) > 0) {
+		got += (size_t)n;
+		req[got] = '\0';
+		if (strstr(req, "\r\n\r\n") != NULL) {
+			break;
+		}
+	}
+	(void)!write(c, o->reply, strlen(o->reply));
+	close(c);
+	return NULL;
+}
+
+/* Listen on 127.0.0.1 (any port); the port, or -1. */
+static int
+one_shot_start(struct one_shot *o, const char *reply)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	o->reply = reply;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((o->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    bind(o->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(o->fd, 1) < 0 ||
+	    getsockname(o->fd, (struct sockaddr *)&sa, &len) < 0) {
+		return -1;
+	}
+	if (reply == NULL) {
+		/* nobody listens: the port is closed again */
+		close(o->fd);
+		o->fd = -1;
+	} else if (pthread_create(&o->th, NULL, one_shot_run, o) != 0) {
+		return -1;
+	}
+	return ntohs(sa.sin_port);
+}
+
+static void
+one_shot_stop(struct one_shot *o)
+{
+	if (o->fd >= 0) {
+		pthread_join(o->th, NULL);
+		close(o->fd);
+	}
+}
+
+#define DIR_JSON                                                               \
+	"{\"newNonce\":\"http://x/n\",\"newAccount\":\"http://x/a\","          \
+	"\"newOrder\":\"http://x/o\"}"
+
+static const struct {
+	const char *name;
+	const char *reply; /* NULL: nothing listens */
+	int rc;
+	const char *type; /* short problem type, NULL on success */
+	long status;
+	const char *detail; /* substring of the problem's text */
+} dir_cases[] = {
+	{ "unreachable", NULL, -1, "transport", 0, "no HTTP response" },
+	{ "404 html",
+	    "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n"
+	    "Content-Length: 9\r\nConnection: close\r\n\r\nnot found",
+	    -1, "http", 404, "HTTP 404" },
+	{ "404 problem",
+	    "HTTP/1.1 404 Not Found\r\n"
+	    "Content-Type: application/problem+json\r\n"
+	    "Content-Length: 53\r\nConnection: close\r\n\r\n"
+	    "{\"type\":\"urn:ietf:params:acme:error:malformed\",\"x\":1}",
+	    -1, "malformed", 404, "malformed" },
+	{ "200 not a directory",
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+	    "Content-Length: 6\r\nConnection: close\r\n\r\n<html>",
+	    -1, "http", 200, "not an ACME directory" },
+	{ "200 directory",
+	    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 75\r\nConnection: close\r\n\r\n" DIR_JSON,
+	    0, NULL, 0, NULL },
+};
+
+static void
+test_directory_problem(void **state)
+{
+	struct acme_opts o;
+	struct acme_client *c;
+	struct one_shot srv;
+	const struct acme_problem *p;
+	char url[64];
+	size_t i;
+	int port;
+
+	(void)state;
+	for (i = 0; i < sizeof(dir_cases) / sizeof(dir_cases[0]); i++) {
+		port = one_shot_start(&srv, dir_cases[i].reply);
+		assert_true(port > 0);
+		snprintf(
+		    url, sizeof(url), "http://127.0.0.1:%d/nonexistent", port);
+		memset(&o, 0, sizeof(o));
+		o.directory_url = url;
+		o.no_retry = true;
+		o.http.connect_timeout = 5;
+		o.http.timeout = 10;
+		c = acme_new(&o);
+		assert_non_null(c);
+		print_message("directory: %s\n", dir_cases[i].name);
+		assert_int_equal(acme_directory(c), dir_cases[i].rc);
+		one_shot_stop(&srv);
+		p = acme_last_problem(c);
+		if (dir_cases[i].type == NULL) {
+			assert_null(p);
+			assert_non_null(acme_get_directory(c));
+			assert_string_equal(
+			    acme_get_directory(c)->new_order, "http://x/o");
+		} else {
+			assert_non_null(p);
+			assert_string_equal(
+			    json_problem_short(p), dir_cases[i].type);
+			assert_int_equal(p->status, dir_cases[i].status);
+			assert_non_null(
+			    strstr(acme_last_error(c), dir_cases[i].detail));
+			assert_null(acme_get_directory(c));
+		}
+		acme_free(c);
+	}
+}
+
 int
 main(void)
 {
@@ -119,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_post_needs_account),
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_select_empty),
+		cmocka_unit_test(test_directory_problem),
 	};
 
 	acme_global_init();

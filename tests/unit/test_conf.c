@@ -1,6 +1,7 @@
 /*
- * Unit tests for common/conf.c: defaults, every value type, and errors
- * that name file, line and key.
+ * Unit tests for common/conf.c: defaults, every value type, errors
+ * that name file, line and key, and conf_is_set (set by the file, not
+ * just defaulted).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,6 +162,47 @@ test_missing(void **state)
 }
 
 static void
+test_is_set(void **state)
+{
+	static const struct {
+		const char *text, *key;
+		bool want;
+	} v[] = {
+		{ "SpoolDirectory /var/spool/smime-acme\n", "SpoolDirectory",
+		    true }, /* set to the default value: still set */
+		{ "spooldirectory /srv/spool\n", "SpoolDirectory", true },
+		{ "SpoolDirectory /srv/spool\n", "SPOOLDIRECTORY", true },
+		{ "Socket inet:1@127.0.0.1\n", "SpoolDirectory", false },
+		{ "# SpoolDirectory /srv/spool\n", "SpoolDirectory", false },
+		{ "Syslog no\n", "Syslog", true },
+		{ "Syslog no\n", "NoSuchKey", false },
+		{ "DeliveryHook /bin/true\n", "DeliveryHook", true },
+		{ "SigningKey d s /k.pem\n", "SigningKey", true },
+	};
+	struct config *c;
+	size_t i;
+	char *err;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		err = capture_err(v[i].text, &c);
+		assert_non_null(c);
+		if (conf_is_set(c, v[i].key) != v[i].want)
+			fail_msg("case %zu: %s: want %s", i, v[i].key,
+			    v[i].want ? "set" : "not set");
+		conf_free(c);
+		free(err);
+	}
+	c = conf_defaults();
+	assert_non_null(c);
+	assert_non_null(c->spool_dir);
+	assert_false(conf_is_set(c, "SpoolDirectory"));
+	assert_false(conf_is_set(c, NULL));
+	conf_free(c);
+	assert_false(conf_is_set(NULL, "SpoolDirectory"));
+}
+
+static void
 test_key_names(void **state)
 {
 	const char *const *k = conf_key_names();
@@ -180,6 +222,7 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_is_set),
 		cmocka_unit_test(test_key_names),
 	};
 

@@ -1,7 +1,8 @@
 /*
  * test_p12: a PKCS#12 built by p12_build parses back with GnuTLS and
  * with p12_read: key, certificate and chain present, SHA-256 MAC, PBES2
- * AES-256 bags; refused without or with a wrong passphrase (EACCES);
+ * AES-256 bags, P12_ITER_MIN iterations for the key bag, the certificate
+ * bag and the MAC; refused without or with a wrong passphrase (EACCES);
  * unencrypted only on request.  Also the cert.c helpers on the same
  * certificates (PEM chain, SANs, serial, AKI, certID).
  */
@@ -132,6 +133,8 @@ test_build_parse(void **state)
 	    gnutls_pkcs12_mac_info(p12, &mac, salt, &salt_size, &iter, &oid),
 	    0);
 	assert_int_equal(mac, GNUTLS_MAC_SHA256);
+	print_message("MAC iterations: %u\n", iter);
+	assert_true(iter >= P12_ITER_MIN);
 	gnutls_free(oid);
 	for (i = 0;; i++) {
 		if (gnutls_pkcs12_bag_init(&bag) < 0 ||
@@ -150,6 +153,8 @@ test_build_parse(void **state)
 			    0);
 			assert_int_equal(schema, GNUTLS_PKCS_PBES2_AES_256);
 			assert_int_equal(cipher, GNUTLS_CIPHER_AES_256_CBC);
+			print_message("certificate bag iterations: %u\n", iter);
+			assert_true(iter >= P12_ITER_MIN);
 			gnutls_free(oid);
 			encrypted++;
 		}
@@ -166,6 +171,8 @@ test_build_parse(void **state)
 				&cipher, salt, &salt_size, &iter, &oid),
 			    0);
 			assert_int_equal(schema, GNUTLS_PKCS_PBES2_AES_256);
+			print_message("key bag iterations: %u\n", iter);
+			assert_true(iter >= P12_ITER_MIN);
 			gnutls_free(oid);
 			encrypted++;
 		}

@@ -152,7 +152,7 @@ test_cycle(void **state)
 	char path[256];
 
 	(void)state;
-	sp = spool_open(dir, true, -1);
+	sp = spool_open(dir, true, -1, (gid_t)-1);
 	assert_non_null(sp);
 	/* the domain is case-insensitive, the local part is not */
 	spool_key("alice@Example.TEST", k1);
@@ -199,7 +199,50 @@ test_cycle(void **state)
 	spool_close(sp);
 
 	/* a spool without its subdirectories is refused */
-	assert_null(spool_open("/nonexistent-spool", false, -1));
+	assert_null(spool_open("/nonexistent-spool", false, -1, (gid_t)-1));
+}
+
+/* create with a group: every directory made gets it and mode 2770 (even
+ * under umask 077), and entries inherit the group */
+static void
+test_group(void **state)
+{
+	static const char *const subs[] = { "", "/entries", "/work", "/tmp" };
+	gid_t gid = geteuid() == 0 ? (gid_t)65534 : getegid();
+	struct spool_entry e;
+	struct spool *sp;
+	char top[128], path[256], k[65];
+	struct stat st;
+	mode_t old;
+	size_t i;
+
+	(void)state;
+	snprintf(top, sizeof(top), "%s/shared", dir);
+	old = umask(077);
+	sp = spool_open(top, true, -1, gid);
+	umask(old);
+	assert_non_null(sp);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", top, subs[i]);
+		assert_int_equal(stat(path, &st), 0);
+		if (st.st_gid != gid || (st.st_mode & 07777) != 02770)
+			fail_msg("%s: gid %lu mode %04o, want %lu 2770", path,
+			    (unsigned long)st.st_gid,
+			    (unsigned)(st.st_mode & 07777), (unsigned long)gid);
+	}
+	fill(&e, "bob@example.test");
+	assert_int_equal(spool_write(sp, &e), 0);
+	spool_key("bob@example.test", k);
+	snprintf(path, sizeof(path), "%s/entries/%s", top, k);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_gid, gid);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	spool_close(sp);
+	/* an existing spool is opened as it is */
+	sp = spool_open(top, true, -1, (gid_t)-1);
+	assert_non_null(sp);
+	spool_close(sp);
+	rm_tree(top);
 }
 
 int
@@ -209,6 +252,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

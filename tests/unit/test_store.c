@@ -7,6 +7,7 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <sys/stat.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include "acme/key.h"
 #include "acme/store.h"
 #include "common/buf.h"
+#include "common/fsutil.h"
 
 static char dir[] = "/tmp/test_store.XXXXXX";
 #define SERVER "https://ca.example/dir"
@@ -81,13 +83,23 @@ test_order_state(void **state)
 	assert_int_equal(store_order_load(dir, &r), 0);
 	assert_null(r.url);
 	assert_null(r.key);
-	o.url = strdup("https://ca.example/order/1");
+	assert_false(r.lost);
 	o.key = key_generate(KEY_EC256);
 	assert_non_null(o.key);
 	assert_int_equal(store_order_save_key(dir, &o), 0);
+	/* the mark before newOrder: loaded as lost, no URL */
+	assert_int_equal(store_order_save_url(dir, &o), 0);
+	assert_int_equal(store_order_load(dir, &r), 0);
+	assert_null(r.url);
+	assert_true(r.lost);
+	store_order_free(&r);
+	r = o;
+	r.key = NULL;
+	o.url = strdup("https://ca.example/order/1");
 	assert_int_equal(store_order_save_url(dir, &o), 0);
 	assert_int_equal(store_order_load(dir, &r), 0);
 	assert_string_equal(r.url, o.url);
+	assert_false(r.lost);
 	assert_true(key_equal_public(r.key, o.key));
 	assert_int_equal(store_order_remove(dir, &o), 0);
 	store_order_free(&r);
@@ -213,6 +225,86 @@ test_certs(void **state)
 	buf_free(&kp);
 }
 
+/* Workers of one batch publish their sets at the same time: each link
+ * must end up pointing at its own set (the temporary link is per set).
+ * Each thread publishes PUB_ROUNDS addresses of its own, once each. */
+#define PUB_THREADS 8
+#define PUB_ROUNDS  40
+
+static void *
+publish_many(void *arg)
+{
+	int t = *(const int *)arg, i;
+	char addr[64], path[512], target[512], cert[256];
+	const char *addrs[1] = { addr };
+	struct store_certset s;
+	struct buf kp;
+	char *got;
+	ssize_t n;
+	long bad = 0;
+
+	buf_init(&kp, 0);
+	buf_puts(&kp, "KEY\n");
+	for (i = 0; i < PUB_ROUNDS; i++) {
+		snprintf(addr, sizeof(addr), "t%d-r%d@example.org", t, i);
+		snprintf(cert, sizeof(cert), "CERT %s\n", addr);
+		memset(&s, 0, sizeof(s));
+		s.addrs = addrs;
+		s.n_addrs = 1;
+		s.cert_pem = cert;
+		s.chain_pem = "CHAIN\n";
+		s.fullchain_pem = cert;
+		s.key_pem = &kp;
+		s.p12 = (const unsigned char *)"P12";
+		s.p12_len = 3;
+		s.server = SERVER;
+		if (store_certs_save(dir, &s, NULL) != 0) {
+			bad++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/certs/%s", dir, addr);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0) {
+			bad++;
+			continue;
+		}
+		target[n] = '\0';
+		snprintf(path, sizeof(path), "%s/certs/%s/cert.pem", dir, addr);
+		got = fs_read_file(path, 4096, NULL);
+		/* the link names this address's set, which holds its cert */
+		if (target[0] != '.' ||
+		    strncmp(target + 1, addr, strlen(addr)) != 0 ||
+		    got == NULL || strcmp(got, cert) != 0) {
+			bad++;
+		}
+		free(got);
+	}
+	buf_free(&kp);
+	return (void *)bad;
+}
+
+static void
+test_certs_concurrent(void **state)
+{
+	static int ids[PUB_THREADS];
+	pthread_t th[PUB_THREADS];
+	void *bad;
+	long total = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < PUB_THREADS; i++) {
+		ids[i] = i;
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, publish_many, &ids[i]), 0);
+	}
+	for (i = 0; i < PUB_THREADS; i++) {
+		pthread_join(th[i], &bad);
+		total += (long)bad;
+	}
+	assert_int_equal(total, 0);
+}
+
 int
 main(void)
 {
@@ -221,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_order_state),
 		cmocka_unit_test(test_account),
 		cmocka_unit_test(test_certs),
+		cmocka_unit_test(test_certs_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
