@@ -12,6 +12,7 @@
 #include <gnutls/x509-ext.h>
 
 #include "acme/cert.h"
+#include "acme/json.h"
 #include "common/b64url.h"
 #include "common/log.h"
 
@@ -147,30 +148,30 @@ cert_chain_to_pem(const struct cert_chain *c, size_t from, struct buf *out)
 	return 0;
 }
 
-int
-cert_not_after(const struct cert *c, time_t *out)
+/* One of the validity times, read by get (a GnuTLS getter).  0 / -1. */
+static int
+cert_time(const struct cert *c, time_t (*get)(gnutls_x509_crt_t), time_t *out)
 {
 	gnutls_x509_crt_t crt = cert_import(c);
 
 	if (crt == NULL) {
 		return -1;
 	}
-	*out = gnutls_x509_crt_get_expiration_time(crt);
+	*out = get(crt);
 	gnutls_x509_crt_deinit(crt);
 	return *out == (time_t)-1 ? -1 : 0;
 }
 
 int
+cert_not_after(const struct cert *c, time_t *out)
+{
+	return cert_time(c, gnutls_x509_crt_get_expiration_time, out);
+}
+
+int
 cert_not_before(const struct cert *c, time_t *out)
 {
-	gnutls_x509_crt_t crt = cert_import(c);
-
-	if (crt == NULL) {
-		return -1;
-	}
-	*out = gnutls_x509_crt_get_activation_time(crt);
-	gnutls_x509_crt_deinit(crt);
-	return *out == (time_t)-1 ? -1 : 0;
+	return cert_time(c, gnutls_x509_crt_get_activation_time, out);
 }
 
 int
@@ -256,18 +257,11 @@ out:
 	return res;
 }
 
+/* The array is the same kind as JSON string lists: one free routine. */
 void
 cert_strings_free(char **v, size_t n)
 {
-	size_t i;
-
-	if (v == NULL) {
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		free(v[i]);
-	}
-	free(v);
+	json_strings_free(v, n);
 }
 
 /* Decode a DER UTF8String (tag 12, short or long length). */

@@ -207,7 +207,7 @@ json_time_member(json_t *obj, const char *key, time_t *out, const char *what)
 	return rc;
 }
 
-static void
+void
 json_strings_free(char **v, size_t n)
 {
 	size_t i;

@@ -141,6 +141,9 @@ void json_challenge_free(struct acme_challenge *c);
 void json_problem_free(struct acme_problem *p);
 void json_identifier_free(struct acme_identifier *id);
 void json_renewal_info_free(struct acme_renewal_info *r);
+/* Free an array of n malloc'ed strings and the array itself (the string
+ * lists of the structs above, cert_emails()); NULL is fine. */
+void json_strings_free(char **v, size_t n);
 
 /* Deep copy of a problem (for keeping one past the response); NULL on
  * ENOMEM.  Free with json_problem_free() then free(). */

@@ -424,23 +424,58 @@ key_sig_len(const struct key *k)
 	return (bits + 7) / 8;
 }
 
-int
-key_to_der(const struct key *k, unsigned char **der, size_t *len)
+/*
+ * Export the private key as unencrypted PKCS#8 in fmt into d.  0 / -1
+ * (logged); either way the caller releases d with key_datum_wipe().
+ */
+static int
+key_export_pkcs8(
+    const struct key *k, gnutls_x509_crt_fmt_t fmt, gnutls_datum_t *d)
 {
 	gnutls_x509_privkey_t x = NULL;
-	gnutls_datum_t d = { NULL, 0 };
 	int rc, ret = -1;
 
-	*der = NULL;
-	*len = 0;
+	d->data = NULL;
+	d->size = 0;
 	if (k->priv == NULL) {
 		log_err("key: no private key to export");
 		return -1;
 	}
 	if ((rc = gnutls_privkey_export_x509(k->priv, &x)) < 0 ||
 	    (rc = gnutls_x509_privkey_export2_pkcs8(
-		 x, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN, &d)) < 0) {
+		 x, fmt, NULL, GNUTLS_PKCS_PLAIN, d)) < 0) {
 		log_err("key: export: %s", gnutls_strerror(rc));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (x != NULL) {
+		gnutls_x509_privkey_deinit(x);
+	}
+	return ret;
+}
+
+/* Wipe and free what key_export_pkcs8() exported; NULL data is fine. */
+static void
+key_datum_wipe(gnutls_datum_t *d)
+{
+	if (d->data != NULL) {
+		gnutls_memset(d->data, 0, d->size);
+		gnutls_free(d->data);
+		d->data = NULL;
+	}
+	d->size = 0;
+}
+
+int
+key_to_der(const struct key *k, unsigned char **der, size_t *len)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	int ret = -1;
+
+	*der = NULL;
+	*len = 0;
+	if (key_export_pkcs8(k, GNUTLS_X509_FMT_DER, &d) < 0) {
 		goto out;
 	}
 	if ((*der = malloc(d.size)) == NULL) {
@@ -451,31 +486,17 @@ key_to_der(const struct key *k, unsigned char **der, size_t *len)
 	*len = d.size;
 	ret = 0;
 out:
-	if (d.data != NULL) {
-		gnutls_memset(d.data, 0, d.size);
-		gnutls_free(d.data);
-	}
-	if (x != NULL) {
-		gnutls_x509_privkey_deinit(x);
-	}
+	key_datum_wipe(&d);
 	return ret;
 }
 
 int
 key_to_pem(const struct key *k, struct buf *out)
 {
-	gnutls_x509_privkey_t x = NULL;
 	gnutls_datum_t d = { NULL, 0 };
-	int rc, ret = -1;
+	int ret = -1;
 
-	if (k->priv == NULL) {
-		log_err("key: no private key to export");
-		return -1;
-	}
-	if ((rc = gnutls_privkey_export_x509(k->priv, &x)) < 0 ||
-	    (rc = gnutls_x509_privkey_export2_pkcs8(
-		 x, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &d)) < 0) {
-		log_err("key: export: %s", gnutls_strerror(rc));
+	if (key_export_pkcs8(k, GNUTLS_X509_FMT_PEM, &d) < 0) {
 		goto out;
 	}
 	if (buf_append(out, d.data, d.size) < 0) {
@@ -484,13 +505,7 @@ key_to_pem(const struct key *k, struct buf *out)
 	}
 	ret = 0;
 out:
-	if (d.data != NULL) {
-		gnutls_memset(d.data, 0, d.size);
-		gnutls_free(d.data);
-	}
-	if (x != NULL) {
-		gnutls_x509_privkey_deinit(x);
-	}
+	key_datum_wipe(&d);
 	return ret;
 }
 

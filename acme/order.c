@@ -72,51 +72,72 @@ order_get(struct acme_client *c, const char *url, const char *what,
 	return 0;
 }
 
+/* What order_get_parsed() parses the reply as. */
+enum order_obj {
+	ORDER_OBJ_ORDER,
+	ORDER_OBJ_AUTHZ,
+	ORDER_OBJ_CHALLENGE,
+	ORDER_OBJ_MAX
+};
+
+/*
+ * POST-as-GET url and parse the reply into out, a struct of the kind that
+ * is zeroed or holds an earlier reply (freed first).  The reply's
+ * Retry-After goes to *retry_after unless that is NULL.  0 / -1 (logged).
+ */
+static int
+order_get_parsed(struct acme_client *c, const char *url, enum order_obj kind,
+    void *out, long *retry_after)
+{
+	static const char *const what[ORDER_OBJ_MAX] = { "order",
+		"authorization", "challenge" };
+	struct acme_reply r;
+	int rc = -1;
+
+	if (order_get(c, url, what[kind], &r) == 0) {
+		if (retry_after != NULL) {
+			*retry_after = r.retry_after;
+		}
+		switch (kind) {
+		case ORDER_OBJ_ORDER:
+			json_order_free(out);
+			rc = json_parse_order(r.body.data, r.body.len, out);
+			break;
+		case ORDER_OBJ_AUTHZ:
+			json_authz_free(out);
+			rc = json_parse_authz(r.body.data, r.body.len, out);
+			break;
+		default:
+			json_challenge_free(out);
+			rc = json_parse_challenge(r.body.data, r.body.len, out);
+			break;
+		}
+	}
+	acme_reply_free(&r);
+	return rc == 0 ? 0 : -1;
+}
+
 int
 order_fetch(struct acme_client *c, const char *url, struct acme_order *out)
 {
-	struct acme_reply r;
-	int ret = -1;
-
 	memset(out, 0, sizeof(*out));
-	if (order_get(c, url, "order", &r) == 0 &&
-	    json_parse_order(r.body.data, r.body.len, out) == 0) {
-		ret = 0;
-	}
-	acme_reply_free(&r);
-	return ret;
+	return order_get_parsed(c, url, ORDER_OBJ_ORDER, out, NULL);
 }
 
 int
 order_authz_fetch(
     struct acme_client *c, const char *url, struct acme_authz *out)
 {
-	struct acme_reply r;
-	int ret = -1;
-
 	memset(out, 0, sizeof(*out));
-	if (order_get(c, url, "authorization", &r) == 0 &&
-	    json_parse_authz(r.body.data, r.body.len, out) == 0) {
-		ret = 0;
-	}
-	acme_reply_free(&r);
-	return ret;
+	return order_get_parsed(c, url, ORDER_OBJ_AUTHZ, out, NULL);
 }
 
 int
 order_challenge_fetch(
     struct acme_client *c, const char *url, struct acme_challenge *out)
 {
-	struct acme_reply r;
-	int ret = -1;
-
 	memset(out, 0, sizeof(*out));
-	if (order_get(c, url, "challenge", &r) == 0 &&
-	    json_parse_challenge(r.body.data, r.body.len, out) == 0) {
-		ret = 0;
-	}
-	acme_reply_free(&r);
-	return ret;
+	return order_get_parsed(c, url, ORDER_OBJ_CHALLENGE, out, NULL);
 }
 
 const struct acme_challenge *
@@ -212,30 +233,22 @@ int
 order_authz_wait(struct acme_client *c, const char *url, time_t deadline,
     struct acme_authz *out)
 {
-	struct acme_reply r;
 	const struct acme_problem *err;
-	long wait;
+	long retry_after, wait;
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
 	for (;;) {
-		if (order_get(c, url, "authorization", &r) < 0) {
-			acme_reply_free(&r);
-			return -1;
-		}
-		json_authz_free(out);
-		if (json_parse_authz(r.body.data, r.body.len, out) < 0) {
-			acme_reply_free(&r);
+		if (order_get_parsed(
+			c, url, ORDER_OBJ_AUTHZ, out, &retry_after) < 0) {
 			return -1;
 		}
 		if (out->status != ACME_ST_PENDING &&
 		    out->status != ACME_ST_PROCESSING) {
-			acme_reply_free(&r);
 			break;
 		}
 		wait = order_next_poll(
-		    c, r.retry_after, order_limit(c, deadline, out->expires));
-		acme_reply_free(&r);
+		    c, retry_after, order_limit(c, deadline, out->expires));
 		if (wait < 0) {
 			log_err("acme: authorization %s: still %s at the "
 				"deadline",
@@ -279,18 +292,12 @@ int
 order_wait(struct acme_client *c, const char *url, enum acme_status want,
     time_t deadline, struct acme_order *out)
 {
-	struct acme_reply r;
-	long wait;
+	long retry_after, wait;
 
 	memset(out, 0, sizeof(*out));
 	for (;;) {
-		if (order_get(c, url, "order", &r) < 0) {
-			acme_reply_free(&r);
-			return -1;
-		}
-		json_order_free(out);
-		if (json_parse_order(r.body.data, r.body.len, out) < 0) {
-			acme_reply_free(&r);
+		if (order_get_parsed(
+			c, url, ORDER_OBJ_ORDER, out, &retry_after) < 0) {
 			return -1;
 		}
 		if (out->status == want ||
@@ -298,18 +305,15 @@ order_wait(struct acme_client *c, const char *url, enum acme_status want,
 		    (out->status != ACME_ST_PENDING &&
 			out->status != ACME_ST_PROCESSING &&
 			out->status != ACME_ST_READY)) {
-			acme_reply_free(&r);
 			break;
 		}
 		if (out->status == ACME_ST_READY && want == ACME_ST_VALID) {
 			/* nothing will change until finalize */
-			acme_reply_free(&r);
 			log_err("acme: order %s: ready, not finalized", url);
 			return -1;
 		}
 		wait = order_next_poll(
-		    c, r.retry_after, order_limit(c, deadline, out->expires));
-		acme_reply_free(&r);
+		    c, retry_after, order_limit(c, deadline, out->expires));
 		if (wait < 0) {
 			log_err("acme: order %s: still %s at the deadline", url,
 			    json_status_name(out->status));

@@ -49,19 +49,15 @@ fill(const struct responder_job *j, struct spool_entry *e, enum spool_state st)
 	copy(e->challenge_url, sizeof(e->challenge_url), j->challenge_url);
 }
 
+/* Write j's entry in state st to sp; the copy is wiped.  0 / -1 (the
+ * exit code recorded in the flow). */
 static int
-sp_prepare(struct responder_job *j)
+sp_put(struct responder_job *j, struct spool *sp, enum spool_state st)
 {
 	struct spool_entry e;
-	struct spool *sp;
 	int rc;
 
-	sp = spool_open(j->f->spool_dir, true, -1, j->f->spool_gid);
-	if (sp == NULL) {
-		return flow_fail(j->f, EX_CANTCREAT);
-	}
-	j->priv = sp;
-	fill(j, &e, SPOOL_INCOMPLETE);
+	fill(j, &e, st);
 	rc = spool_write(sp, &e);
 	explicit_bzero(&e, sizeof(e));
 	if (rc != 0) {
@@ -70,35 +66,30 @@ sp_prepare(struct responder_job *j)
 	return 0;
 }
 
+static int
+sp_prepare(struct responder_job *j)
+{
+	struct spool *sp;
+
+	sp = spool_open(j->f->spool_dir, true, -1, j->f->spool_gid);
+	if (sp == NULL) {
+		return flow_fail(j->f, EX_CANTCREAT);
+	}
+	j->priv = sp;
+	return sp_put(j, sp, SPOOL_INCOMPLETE);
+}
+
 /* The order URL is known now: the incomplete entry gets it too. */
 static int
 sp_ordered(struct responder_job *j)
 {
-	struct spool_entry e;
-	int rc;
-
-	fill(j, &e, SPOOL_INCOMPLETE);
-	rc = spool_write(j->priv, &e);
-	explicit_bzero(&e, sizeof(e));
-	if (rc != 0) {
-		return flow_fail(j->f, EX_CANTCREAT);
-	}
-	return 0;
+	return sp_put(j, j->priv, SPOOL_INCOMPLETE);
 }
 
 static int
 sp_arm(struct responder_job *j)
 {
-	struct spool_entry e;
-	int rc;
-
-	fill(j, &e, SPOOL_AWAITING);
-	rc = spool_write(j->priv, &e);
-	explicit_bzero(&e, sizeof(e));
-	if (rc != 0) {
-		return flow_fail(j->f, EX_CANTCREAT);
-	}
-	return 0;
+	return sp_put(j, j->priv, SPOOL_AWAITING);
 }
 
 static int

@@ -282,6 +282,30 @@ why(struct smime_result *res, const char *text, const char *detail)
 }
 
 /*
+ * rest starts just after a delimiter "CRLF--boundary": the part is what
+ * follows the line end, up to (not including) the next delimiter, and
+ * rest moves past that delimiter.  0 / -1 if malformed.
+ */
+static int
+next_part(struct span *rest, const char *delim, size_t dl, struct span *part)
+{
+	const char *q;
+
+	if (!span_prefix(*rest, "\r\n"))
+		return -1;
+	rest->p += 2;
+	rest->n -= 2;
+	q = span_find(*rest, delim, dl);
+	if (q == NULL)
+		return -1;
+	part->p = rest->p;
+	part->n = (size_t)(q - rest->p);
+	rest->n -= part->n + dl;
+	rest->p = q + dl;
+	return 0;
+}
+
+/*
  * multipart/signed: the first part (signed, exactly as received) and the
  * decoded signature of the second.  0 / -1 with res->reason.
  */
@@ -291,7 +315,7 @@ split_signed(const char *ct, struct span body, struct span *content,
 {
 	char boundary[80], delim[84], v[SMIME_VALUE_MAX];
 	struct span rest, part, ph, pb;
-	const char *p, *q;
+	const char *p;
 	size_t dl;
 
 	if (ct_param(ct, "boundary", boundary, sizeof(boundary)) == -1) {
@@ -311,27 +335,10 @@ split_signed(const char *ct, struct span body, struct span *content,
 	}
 	rest.p = p;
 	rest.n = body.n - (size_t)(p - body.p);
-	if (!span_prefix(rest, "\r\n"))
+	/* the signed part, exactly as received, then the signature */
+	if (next_part(&rest, delim, dl, content) == -1 ||
+	    next_part(&rest, delim, dl, &part) == -1)
 		goto bad;
-	rest.p += 2;
-	rest.n -= 2;
-	/* the signed part, up to (not including) CRLF--boundary */
-	q = span_find(rest, delim, dl);
-	if (q == NULL)
-		goto bad;
-	content->p = rest.p;
-	content->n = (size_t)(q - rest.p);
-	rest.n -= content->n + dl;
-	rest.p = q + dl;
-	if (!span_prefix(rest, "\r\n"))
-		goto bad;
-	rest.p += 2;
-	rest.n -= 2;
-	q = span_find(rest, delim, dl);
-	if (q == NULL)
-		goto bad;
-	part.p = rest.p;
-	part.n = (size_t)(q - rest.p);
 	if (split_entity(part, &ph, &pb) == -1 ||
 	    part_header(ph, "Content-Type", v, sizeof(v)) == -1 ||
 	    (!ct_is(v, "application/pkcs7-signature") &&

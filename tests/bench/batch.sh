@@ -37,32 +37,16 @@ command -v certtool >/dev/null || { echo "batch bench: certtool missing (gnutls-
 MPORT=$(free_port)
 world_up --milter "inet:127.0.0.1:$MPORT" || exit 1
 MILTER_PID=
-trap 'kill $MILTER_PID 2>/dev/null; wait $MILTER_PID 2>/dev/null; world_down' EXIT
+trap 'milter_stop; world_down' EXIT
 T=$WORLD_DIR/bench
 mkdir -p "$T"
 chmod 755 "$WORLD_DIR" "$T"
 SPOOL=$T/spool
-mkdir -p "$SPOOL/entries" "$SPOOL/work" "$SPOOL/tmp"
-chgrp -R nogroup "$SPOOL"
-chmod 2770 "$SPOOL" "$SPOOL"/*
+spool_setup "$SPOOL"
 CONF=$T/smime-acme.conf
-cat >"$CONF" <<EOF
-Socket inet:$MPORT@127.0.0.1
-UserID nobody:nogroup
-Syslog no
-SpoolDirectory $SPOOL
-SendmailPath $SENDMAIL
-TestDKIMKeys $DKIM_KEYS
-IncompleteWait 5
-Server $CA_URL
-CABundle $CA_TRUST
-SpoolPostAfter 30
-SpoolTimeout 600
-EOF
-chmod 644 "$CONF"
-"$MILTER" -c "$CONF" -f >"$T/milter.log" 2>&1 &
-MILTER_PID=$!
-for _ in $(seq 50); do ss -Hltn "sport = :$MPORT" | grep -q . && break; sleep 0.1; done
+conf_write "$CONF" "$MPORT" "$SPOOL" "IncompleteWait 5" "SpoolPostAfter 30" \
+	"SpoolTimeout 600"
+milter_start "$CONF" "$MPORT" "$T/milter.log"
 
 printf 'bench-passphrase-%s\n' "$$" >"$T/pass"
 chmod 600 "$T/pass"

@@ -17,7 +17,9 @@ top=$(cd "$here/../.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B=$top/$B ;; esac
 ADDR=${DEMO_ADDR:-alice@example.test}
-WORLD_SH=$here/world/world.sh
+MILTER=$B/smime-acme-milter
+# WORLD_SH, free_port, spool_setup, conf_write, milter_start/milter_stop
+. "$here/lib.sh"
 
 [ "$(id -u)" = 0 ] || {
 	echo "demo: must run as root (private Postfix instance, Dovecot)" >&2
@@ -35,10 +37,7 @@ cleanup() {
 		echo "      stop with: $WORLD_SH down $DIR${MILTER_PID:+; kill $MILTER_PID}"
 		exit $rc
 	fi
-	if [ -n "$MILTER_PID" ]; then
-		kill "$MILTER_PID" 2>/dev/null || true
-		wait "$MILTER_PID" 2>/dev/null || true
-	fi
+	milter_stop
 	"$WORLD_SH" down "$DIR" >/dev/null 2>&1 || true
 	[ -n "${DEMO_DIR:-}" ] || rm -rf "$DIR"
 	exit $rc
@@ -47,7 +46,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The milter's socket is chosen now so Postfix's MX listener can use it.
-MILTER_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MILTER_PORT=$(free_port)
 MILTER_SOCKET=inet:127.0.0.1:$MILTER_PORT
 
 echo "demo: starting the mail world in $DIR"
@@ -58,35 +57,13 @@ echo "demo: starting the mail world in $DIR"
 # One configuration file for both programs: they must agree on the spool.
 CONF=$DIR/smime-acme.conf
 SPOOL=$DIR/spool
-mkdir -p "$SPOOL/entries" "$SPOOL/work" "$SPOOL/tmp"
 # the milter runs as nobody:nogroup and shares the spool through the group
-chgrp -R nogroup "$SPOOL"
-chmod 2770 "$SPOOL" "$SPOOL"/*
+spool_setup "$SPOOL"
 chmod 755 "$DIR"
-cat >"$CONF" <<EOF
-# smime-acme-milter
-Socket inet:$MILTER_PORT@127.0.0.1
-UserID nobody:nogroup
-Syslog no
-SpoolDirectory $SPOOL
-SendmailPath $SENDMAIL
-TestDKIMKeys $DKIM_KEYS
-# smime-acme (the requester)
-Server $CA_URL
-CABundle $CA_TRUST
-SpoolPostAfter 60
-SpoolTimeout 120
-EOF
-chmod 644 "$CONF"
+conf_write "$CONF" "$MILTER_PORT" "$SPOOL" "SpoolPostAfter 60" "SpoolTimeout 120"
 
-echo "demo: starting $B/smime-acme-milter -c $CONF -f"
-"$B/smime-acme-milter" -c "$CONF" -f >"$DIR/milter.log" 2>&1 &
-MILTER_PID=$!
-for _ in $(seq 50); do
-	ss -Hltn "sport = :$MILTER_PORT" | grep -q . && break
-	sleep 0.1
-done
-if ! ss -Hltn "sport = :$MILTER_PORT" | grep -q .; then
+echo "demo: starting $MILTER -c $CONF -f"
+if ! milter_start "$CONF" "$MILTER_PORT" "$DIR/milter.log"; then
 	echo "demo: the milter did not start:" >&2
 	sed 's/^/    /' "$DIR/milter.log" >&2
 	exit 1

@@ -6,6 +6,9 @@
 #   ...                      world.env is sourced: $MX_PORT, $SUBMIT_PORT, $CA_URL, ...
 #   f=$(wait_for_mail alice@example.test 20) || fail name "no mail"
 #   pass name / fail name "why" / skip name "why"
+#   spool_setup DIR; conf_write FILE PORT SPOOL [LINE...]
+#   milter_start CONF PORT LOG || ...; milter_stop     ($MILTER, $MILTER_PID)
+#   ca_cfg JSON; ca_state; ca_orders                   the test CA's /_test/
 #   e2e_finish               exit status: 1 if any fail was printed
 #
 # world_up makes a temporary directory (or uses WORLD_DIR_WANTED), starts the
@@ -44,6 +47,88 @@ e2e_finish() { exit "$E2E_FAILED"; }
 # free_port: print one free TCP port on 127.0.0.1
 free_port() {
 	"$E2E_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# port_listening PORT: something listens on TCP PORT
+port_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# wait_port PORT [TRIES]: wait up to TRIES tenths of a second (default 50)
+# for a listener on PORT; non-zero if none came
+wait_port() {
+	local i
+	for ((i = 0; i < ${2:-50}; i++)); do
+		port_listening "$1" && return 0
+		sleep 0.1
+	done
+	port_listening "$1"
+}
+
+# spool_setup DIR: an empty spool for the requester (root here) and the
+# milter (UserID nobody:nogroup): DIR/{entries,work,tmp}, group nogroup,
+# mode 2770
+spool_setup() {
+	mkdir -p "$1/entries" "$1/work" "$1/tmp"
+	chgrp -R nogroup "$1"
+	chmod 2770 "$1" "$1"/*
+}
+
+# conf_write FILE PORT SPOOL [LINE...]: one smime-acme.conf (mode 644) for
+# both programs, which must agree on SPOOL: the milter on inet:PORT as
+# nobody:nogroup, replying through the world's sendmail, DKIM keys from
+# the world; the requester against the world's CA.  Each LINE ("Key
+# value") is appended.
+conf_write() {
+	local f=$1 port=$2 spool=$3
+	shift 3
+	{
+		echo "Socket inet:$port@127.0.0.1"
+		echo "UserID nobody:nogroup"
+		echo "Syslog no"
+		echo "SpoolDirectory $spool"
+		echo "SendmailPath $SENDMAIL"
+		echo "TestDKIMKeys $DKIM_KEYS"
+		echo "Server $CA_URL"
+		echo "CABundle $CA_TRUST"
+		[ $# = 0 ] || printf '%s\n' "$@"
+	} >"$f"
+	chmod 644 "$f"
+}
+
+# milter_start CONF PORT LOG: start $MILTER -c CONF -f in the background,
+# output to LOG, pid in MILTER_PID; non-zero if it does not listen on PORT
+# within 5 s (the caller shows LOG)
+milter_start() {
+	"$MILTER" -c "$1" -f >"$3" 2>&1 &
+	MILTER_PID=$!
+	wait_port "$2"
+}
+
+# milter_stop: stop the milter of milter_start (idempotent; never fails,
+# also under set -e)
+milter_stop() {
+	if [ -n "${MILTER_PID:-}" ]; then
+		kill "$MILTER_PID" 2>/dev/null || true
+		wait "$MILTER_PID" 2>/dev/null || true
+		MILTER_PID=
+	fi
+	return 0
+}
+
+# ca_cfg JSON: change the test CA's behaviour (POST /_test/config)
+ca_cfg() {
+	curl -sf --cacert "$CA_TRUST" -X POST -H 'Content-Type: application/json' \
+		-d "$1" "https://127.0.0.1:$CA_HTTPS_PORT/_test/config" >/dev/null
+}
+
+# ca_state: the test CA's state as JSON (GET /_test/state)
+ca_state() {
+	curl -sf --cacert "$CA_TRUST" "https://127.0.0.1:$CA_HTTPS_PORT/_test/state"
+}
+
+# ca_orders: how many orders the test CA has seen
+ca_orders() {
+	ca_state |
+		"$E2E_PY" -c 'import json, sys; print(len(json.load(sys.stdin)["orders"]))'
 }
 
 # e2e_need_root: print SKIP for NAME and exit unless running as root

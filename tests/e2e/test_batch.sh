@@ -40,11 +40,12 @@ if ! world_up --milter "inet:127.0.0.1:$MPORT"; then
 fi
 MILTER_PID= BATCH_PID=
 stop_all() {
-	for p in $BATCH_PID $MILTER_PID; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	BATCH_PID= MILTER_PID=
+	if [ -n "$BATCH_PID" ]; then
+		kill "$BATCH_PID" 2>/dev/null
+		wait "$BATCH_PID" 2>/dev/null
+	fi
+	BATCH_PID=
+	milter_stop
 }
 trap 'stop_all; world_down' EXIT
 
@@ -52,46 +53,21 @@ T=$WORLD_DIR/batch
 mkdir -p "$T"
 chmod 755 "$WORLD_DIR" "$T"
 SPOOL=$T/spool
-mkdir -p "$SPOOL/entries" "$SPOOL/work" "$SPOOL/tmp"
-chgrp -R nogroup "$SPOOL"
-chmod 2770 "$SPOOL" "$SPOOL"/*
+spool_setup "$SPOOL"
 CONF=$T/smime-acme.conf
-cat >"$CONF" <<EOF
-Socket inet:$MPORT@127.0.0.1
-UserID nobody:nogroup
-Syslog no
-SpoolDirectory $SPOOL
-SendmailPath $SENDMAIL
-TestDKIMKeys $DKIM_KEYS
-IncompleteWait 5
-Server $CA_URL
-CABundle $CA_TRUST
-SpoolPostAfter 5
-SpoolTimeout 120
-EOF
-chmod 644 "$CONF"
+conf_write "$CONF" "$MPORT" "$SPOOL" "IncompleteWait 5" "SpoolPostAfter 5" \
+	"SpoolTimeout 120"
 
-"$MILTER" -c "$CONF" -f >"$T/milter.log" 2>&1 &
-MILTER_PID=$!
-for _ in $(seq 50); do
-	ss -Hltn "sport = :$MPORT" | grep -q . && break
-	sleep 0.1
-done
-if ! ss -Hltn "sport = :$MPORT" | grep -q .; then
+if ! milter_start "$CONF" "$MPORT" "$T/milter.log"; then
 	sed 's/^/    milter: /' "$T/milter.log"
 	fail batch "smime-acme-milter does not listen on $MPORT"
 	e2e_finish
 fi
 
-CA_BASE=https://127.0.0.1:$CA_HTTPS_PORT
-ca_cfg() {
-	curl -sf --cacert "$CA_TRUST" -X POST -H 'Content-Type: application/json' \
-		-d "$1" "$CA_BASE/_test/config" >/dev/null
-}
 # orders_per_address FILE: "address count" for every address of FILE
 # (comments and options skipped) from the CA's /_test/state
 orders_per_address() {
-	curl -sf --cacert "$CA_TRUST" "$CA_BASE/_test/state" >"$T/state.json" || return 1
+	ca_state >"$T/state.json" || return 1
 	"$E2E_PY" - "$T/state.json" "$1" <<'EOF'
 import collections, json, sys
 st = json.load(open(sys.argv[1]))
@@ -106,6 +82,15 @@ for line in open(sys.argv[2]):
 EOF
 }
 certs_stored() { ls "$1/certs" 2>/dev/null | grep -c '@'; }
+# cert_marks: "name mtime serial" of every set stored in $CFG, sorted
+cert_marks() {
+	local d
+	for d in "$CFG"/certs/*@*; do
+		[ -e "$d/cert.pem" ] || continue
+		printf '%s %s %s\n' "${d##*/}" "$(stat -L -c %Y.%y "$d/cert.pem")" \
+			"$(openssl x509 -in "$d/cert.pem" -noout -serial)"
+	done | sort
+}
 
 COMMON=(--allow-root -n --agree-tos --conf "$CONF" --finalize-delay 0 --no-passphrase)
 
@@ -151,11 +136,7 @@ before=$(certs_stored "$CFG")
 [ "$killed" = 1 ] || why="$why; the first run was not killed midway (finished or stuck with $before sets)"
 [ "$before" -lt "$((N - 1))" ] || why="$why; all sets were stored before the kill"
 # what was stored before the kill must not change
-for d in "$CFG"/certs/*@*; do
-	[ -e "$d/cert.pem" ] || continue
-	printf '%s %s %s\n' "${d##*/}" "$(stat -L -c %Y.%y "$d/cert.pem")" \
-		"$(openssl x509 -in "$d/cert.pem" -noout -serial)"
-done | sort >"$T/before.txt"
+cert_marks >"$T/before.txt"
 
 run_batch "$T/run2.out" --stats
 wait "$BATCH_PID"
@@ -183,11 +164,7 @@ if orders_per_address "$LIST" >"$T/orders.txt"; then
 else
 	why="$why; cannot read /_test/state"
 fi
-for d in "$CFG"/certs/*@*; do
-	[ -e "$d/cert.pem" ] || continue
-	printf '%s %s %s\n' "${d##*/}" "$(stat -L -c %Y.%y "$d/cert.pem")" \
-		"$(openssl x509 -in "$d/cert.pem" -noout -serial)"
-done | sort >"$T/after.txt"
+cert_marks >"$T/after.txt"
 # a line of before.txt (name, mtime, serial) missing afterwards = re-issued
 changed=$(comm -23 "$T/before.txt" "$T/after.txt")
 [ -z "$changed" ] || why="$why; re-certified after the rerun: $(echo "$changed" | cut -d' ' -f1 | head -3 | tr '\n' ' ')"

@@ -69,11 +69,7 @@ EOF
 	: >"$M/log"
 	"$MILTER_BIN" -f -v -c "$M/conf" 2>>"$M/log" &
 	MPID=$!
-	for _i in $(seq 100); do
-		ss -Hltn "sport = :$MPORT" 2>/dev/null | grep -q . && break
-		sleep 0.1
-	done
-	if ! ss -Hltn "sport = :$MPORT" 2>/dev/null | grep -q .; then
+	if ! wait_port "$MPORT" 100; then
 		fail "$W-milter-start" "$(tail -3 "$M/log" | tr '\n' ' ')"
 		return 1
 	fi
@@ -93,6 +89,14 @@ stop_milter() {
 	kill -9 "$MPID" 2>/dev/null
 	wait "$MPID" 2>/dev/null
 	MPID=
+}
+
+# world_end: stop the milter, keep its directory when a case failed and
+# KEEP=1, stop the world
+world_end() {
+	stop_milter
+	[ "$E2E_FAILED" = 0 ] || { [ "${KEEP:-}" = 1 ] && cp -r "$M" "/tmp/test_milter.$W.$$" && echo "kept /tmp/test_milter.$W.$$" >&2; }
+	world_down
 }
 
 # flow RULE ADDR: one challenge answered by the milter; PASS/FAIL lines.
@@ -254,15 +258,22 @@ find_mail() {
 	grep -lF "X-Test-Tag: $2" "$(maildir_of "$1")"/new/* "$(maildir_of "$1")"/cur/* 2>/dev/null | head -1
 }
 
+# wait_mail_tagged ADDR TAG [TRIES]: find_mail ADDR TAG, retried every 0.1 s
+# up to TRIES times (default 100); prints the path, nothing if none came
+wait_mail_tagged() {
+	local f= i
+	for ((i = 0; i < ${3:-100}; i++)); do
+		f=$(find_mail "$1" "$2")
+		[ -n "$f" ] && break
+		sleep 0.1
+	done
+	echo "$f"
+}
+
 ordinary_check() { # ordinary_check RULE
 	local tag f
 	for tag in "pending-$1:alice" "other-$1:zoe"; do
-		f=
-		for _i in $(seq 100); do
-			f=$(find_mail "${tag#*:}@example.test" "${tag%:*}")
-			[ -n "$f" ] && break
-			sleep 0.1
-		done
+		f=$(wait_mail_tagged "${tag#*:}@example.test" "${tag%:*}")
 		if [ -z "$f" ]; then
 			fail "$W-ordinary-mail-${tag%:*}" "not delivered"
 			continue
@@ -323,12 +334,7 @@ h, s, body = b.partition(b"\r\n\r\n")
 open(sys.argv[2], "wb").write(h + b"\r\nX-Test-Tag: own-reply" + s + body)' "$reply" "$WORLD_DIR/t/own-reply.eml"
 			before=$(grep -c 'own reply, accepted' "$M/log")
 			"$SENDMAIL" -i -f alice@example.test -- dave@example.test <"$WORLD_DIR/t/own-reply.eml"
-			f=
-			for _i in $(seq 100); do
-				f=$(find_mail dave@example.test own-reply)
-				[ -n "$f" ] && break
-				sleep 0.1
-			done
+			f=$(wait_mail_tagged dave@example.test own-reply)
 			if [ -z "$f" ]; then
 				fail "$W-nonsmtp-own-reply-untouched" "not delivered: $(grep -i 'dave@' "$POSTFIX_LOG" | tail -2)"
 			else
@@ -361,12 +367,7 @@ EOF
 			"$CA_FROM" "$("$E2E_PY" -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode())')" "$$" \
 			>"$WORLD_DIR/t/local-challenge.eml"
 		"$SENDMAIL" -i -f "$CA_FROM" -- erin@example.test <"$WORLD_DIR/t/local-challenge.eml"
-		f=
-		for _i in $(seq 200); do
-			f=$(find_mail erin@example.test local-challenge)
-			[ -n "$f" ] && break
-			sleep 0.1
-		done
+		f=$(wait_mail_tagged erin@example.test local-challenge 200)
 		if [ -n "$f" ] && grep -q 'local submission, delivered' "$M/log" &&
 			! grep -qiE 'milter.*(reject|tempfail|configuration error)' "$POSTFIX_LOG"; then
 			pass "$W-nonsmtp-incomplete-entry-not-tempfailed"
@@ -381,21 +382,14 @@ EOF
 		MPID=
 		printf 'From: <bob@elsewhere.test>\r\nTo: <alice@example.test>\r\nSubject: after the milter died\r\nX-Test-Tag: milter-dead\r\n\r\nstill here\r\n' >"$WORLD_DIR/t/dead.eml"
 		if send_mail "$MX_PORT" bob@elsewhere.test alice@example.test "$WORLD_DIR/t/dead.eml" 2>"$WORLD_DIR/t/dead.err"; then
-			f=
-			for _i in $(seq 100); do
-				f=$(find_mail alice@example.test milter-dead)
-				[ -n "$f" ] && break
-				sleep 0.1
-			done
+			f=$(wait_mail_tagged alice@example.test milter-dead)
 			[ -n "$f" ] && pass "$W-milter-killed-mail-still-delivered" ||
 				fail "$W-milter-killed-mail-still-delivered" "not delivered"
 		else
 			fail "$W-milter-killed-mail-still-delivered" "MX refused: $(tail -1 "$WORLD_DIR/t/dead.err")"
 		fi
 	fi
-	stop_milter
-	[ "$E2E_FAILED" = 0 ] || { [ "${KEEP:-}" = 1 ] && cp -r "$M" "/tmp/test_milter.$W.$$" && echo "kept /tmp/test_milter.$W.$$" >&2; }
-	world_down
+	world_end
 else
 	fail "$W-world-up" "world.sh up failed"
 fi
@@ -413,9 +407,7 @@ if world_up --milter "inet:127.0.0.1:$MPORT" --no-dkim-signer; then
 			pass "$W-replies-by-smtp-submission" ||
 			fail "$W-replies-by-smtp-submission" "sendmail used or nothing answered"
 	fi
-	stop_milter
-	[ "$E2E_FAILED" = 0 ] || { [ "${KEEP:-}" = 1 ] && cp -r "$M" "/tmp/test_milter.$W.$$" && echo "kept /tmp/test_milter.$W.$$" >&2; }
-	world_down
+	world_end
 else
 	fail "$W-world-up" "world.sh up --no-dkim-signer failed"
 fi
@@ -433,9 +425,7 @@ if world_up --milter "inet:127.0.0.1:$MPORT" --ca "--smime"; then
 			pass "$W-answered-by-smime-signature" ||
 			fail "$W-answered-by-smime-signature" "$(grep -F 'grace@' "$M/log" | tail -1)"
 	fi
-	stop_milter
-	[ "$E2E_FAILED" = 0 ] || { [ "${KEEP:-}" = 1 ] && cp -r "$M" "/tmp/test_milter.$W.$$" && echo "kept /tmp/test_milter.$W.$$" >&2; }
-	world_down
+	world_end
 else
 	fail "$W-world-up" "world.sh up --ca --smime failed"
 fi

@@ -41,50 +41,23 @@ if ! world_up --milter "inet:127.0.0.1:$MPORT"; then
 	e2e_finish
 fi
 MILTER_PID=
-stop_milter() {
-	if [ -n "$MILTER_PID" ]; then
-		kill "$MILTER_PID" 2>/dev/null
-		wait "$MILTER_PID" 2>/dev/null
-		MILTER_PID=
-	fi
-}
-trap 'stop_milter; world_down' EXIT
+trap 'milter_stop; world_down' EXIT
 
 T=$WORLD_DIR/rq
 mkdir -p "$T"
 chmod 755 "$WORLD_DIR" "$T"
 SPOOL=$T/spool
-mkdir -p "$SPOOL/entries" "$SPOOL/work" "$SPOOL/tmp"
-chgrp -R nogroup "$SPOOL"
-chmod 2770 "$SPOOL" "$SPOOL"/*
+spool_setup "$SPOOL"
 CONF=$T/smime-acme.conf
-cat >"$CONF" <<EOF
-Socket inet:$MPORT@127.0.0.1
-UserID nobody:nogroup
-Syslog no
-SpoolDirectory $SPOOL
-SendmailPath $SENDMAIL
-TestDKIMKeys $DKIM_KEYS
-IncompleteWait 5
-Server $CA_URL
-CABundle $CA_TRUST
-SpoolPostAfter 60
-SpoolTimeout 120
-EOF
-chmod 644 "$CONF"
+conf_write "$CONF" "$MPORT" "$SPOOL" "IncompleteWait 5" "SpoolPostAfter 60" \
+	"SpoolTimeout 120"
 # the same CA without a spool: for the interactive responder
 CONF_NS=$T/nospool.conf
 printf 'Server %s\nCABundle %s\n' "$CA_URL" "$CA_TRUST" >"$CONF_NS"
 
 HAVE_MILTER=0
 if [ -x "$MILTER" ]; then
-	"$MILTER" -c "$CONF" -f >"$T/milter.log" 2>&1 &
-	MILTER_PID=$!
-	for _ in $(seq 50); do
-		ss -Hltn "sport = :$MPORT" | grep -q . && break
-		sleep 0.1
-	done
-	if ss -Hltn "sport = :$MPORT" | grep -q .; then
+	if milter_start "$CONF" "$MPORT" "$T/milter.log"; then
 		HAVE_MILTER=1
 	else
 		sed 's/^/    milter: /' "$T/milter.log"
@@ -92,14 +65,6 @@ if [ -x "$MILTER" ]; then
 fi
 
 CA_BASE=https://127.0.0.1:$CA_HTTPS_PORT
-ca_cfg() {
-	curl -sf --cacert "$CA_TRUST" -X POST -H 'Content-Type: application/json' \
-		-d "$1" "$CA_BASE/_test/config" >/dev/null
-}
-ca_orders() {
-	curl -sf --cacert "$CA_TRUST" "$CA_BASE/_test/state" |
-		"$E2E_PY" -c 'import json, sys; print(len(json.load(sys.stdin)["orders"]))'
-}
 # sa ARGS...: the requester as root (allowed), output in $T/out, rc in $rc
 sa() {
 	"$SA" --allow-root "$@" >"$T/out" 2>&1
@@ -393,21 +358,35 @@ wait $hp
 verdict requester-file-responder-subject-only
 
 # ------------------------------------------------------------ resume after SIGKILL
+# kill_midway WORK ADDR DIR: a file-responder cert run for ADDR with store
+# DIR, killed with SIGKILL once it has asked for the reply (the order
+# exists); n1 = the CA's order count then.  The request file is removed.
+kill_midway() {
+	local w=$1 a=$2 d=$3 sp
+	"$SA" --allow-root cert "${COMMON[@]}" -c "$d" -w "$w" -e "$a" \
+		--no-passphrase --file-validate >"$T/out" 2>&1 &
+	sp=$!
+	for _ in $(seq 300); do [ -f "$w/$a.request" ] && break; sleep 0.1; done
+	n1=$(ca_orders)
+	kill -9 "$sp"
+	wait "$sp" 2>/dev/null
+	rm -f "$w/$a.request"
+}
+# rerun_after_kill WORK ADDR DIR: the same run again, answered by
+# file_helper; rc and $T/out as sa leaves them, n2 = the CA's order count
+rerun_after_kill() {
+	local w=$1 a=$2 d=$3 hp
+	file_helper "$w" "$a" &
+	hp=$!
+	sa cert "${COMMON[@]}" -c "$d" -w "$w" -e "$a" --no-passphrase \
+		--file-validate --spool-timeout 60
+	wait $hp
+	n2=$(ca_orders)
+}
+
 W2=$T/work2
-"$SA" --allow-root cert "${COMMON[@]}" -c "$T/res" -w "$W2" -e gina@example.test \
-	--no-passphrase --file-validate >"$T/out" 2>&1 &
-sp=$!
-for _ in $(seq 300); do [ -f "$W2/gina@example.test.request" ] && break; sleep 0.1; done
-n1=$(ca_orders)
-kill -9 "$sp"
-wait "$sp" 2>/dev/null
-rm -f "$W2/gina@example.test.request"
-file_helper "$W2" gina@example.test &
-hp=$!
-sa cert "${COMMON[@]}" -c "$T/res" -w "$W2" -e gina@example.test --no-passphrase \
-	--file-validate --spool-timeout 60
-wait $hp
-n2=$(ca_orders)
+kill_midway "$W2" gina@example.test "$T/res"
+rerun_after_kill "$W2" gina@example.test "$T/res"
 [ "$rc" = 0 ] || why="rc $rc"
 [ "$n1" = "$n2" ] || why="$why; orders $n1 before the rerun, $n2 after"
 has "$(cat "$T/out")" "resuming the order" || why="$why; did not say it resumed"
@@ -418,23 +397,11 @@ verdict requester-resume-after-kill
 # A kill right after newOrder leaves the store's mark without a URL: the
 # rerun finds the order through the account's orders list.
 W3=$T/work3
-"$SA" --allow-root cert "${COMMON[@]}" -c "$T/lost" -w "$W3" -e ivy@example.test \
-	--no-passphrase --file-validate >"$T/out" 2>&1 &
-sp=$!
-for _ in $(seq 300); do [ -f "$W3/ivy@example.test.request" ] && break; sleep 0.1; done
-n1=$(ca_orders)
-kill -9 "$sp"
-wait "$sp" 2>/dev/null
-rm -f "$W3/ivy@example.test.request"
+kill_midway "$W3" ivy@example.test "$T/lost"
 for oi in "$T"/lost/orders/*/order.info; do
 	[ -f "$oi" ] && printf 'url: \ncreated: %s\n' "$(date +%s)" >"$oi"
 done
-file_helper "$W3" ivy@example.test &
-hp=$!
-sa cert "${COMMON[@]}" -c "$T/lost" -w "$W3" -e ivy@example.test --no-passphrase \
-	--file-validate --spool-timeout 60
-wait $hp
-n2=$(ca_orders)
+rerun_after_kill "$W3" ivy@example.test "$T/lost"
 [ "$rc" = 0 ] || why="rc $rc"
 [ "$n1" = "$n2" ] || why="$why; orders $n1 before the rerun, $n2 after"
 has "$(cat "$T/out")" "found the order started before at the CA" ||
