@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # tests/bench/batch.sh: `smime-acme batch` throughput end to end (mail
 # world, smime-acme-milter, RFC 8823 test CA) for RSA-2048 and EC P-256,
-# next to the local crypto floor measured in the same run (the same keys
-# and PKCS#12 files made with certtool, no ACME, on every core), printed
-# as a ratio.  Run by `make bench` (not by make check).  Needs root.
+# next to the local crypto floor measured in the same run (the same keys,
+# CSRs and PKCS#12 files made by our library without ACME or mail, on every
+# core: tests/bench/crypto-floor.c), printed as a ratio.  Run by `make bench` (not by make check).  Needs root.
 #
 #   N=1000 tests/bench/batch.sh            default N=1000, both key types
-#   N=50 KEYS=ec CONC=16 tests/bench/batch.sh
+#   N=50 KEYS=ec CONC=8 tests/bench/batch.sh
 # Environment: N (addresses per key type), KEYS ("rsa ec"), CONC (workers,
-# default 16), PASS (file: PKCS#12 with a passphrase, 600,000 PBKDF2
+# default 32), PASS (file: PKCS#12 with a passphrase, 600,000 PBKDF2
 # iterations, the default; none: --no-passphrase), FLOOR_N (addresses for
 # the crypto floor, default min(N, 100), scaled to N), B (build dir),
 # KEEP=1 (keep the world directory).
@@ -23,7 +23,7 @@ SA=$B/smime-acme
 MILTER=$B/smime-acme-milter
 N=${N:-1000}
 KEYS=${KEYS:-rsa ec}
-CONC=${CONC:-16}
+CONC=${CONC:-32}
 PASS=${PASS:-file}
 FLOOR_N=${FLOOR_N:-$((N < 100 ? N : 100))}
 CORES=$(nproc)
@@ -32,7 +32,7 @@ CORES=$(nproc)
 for p in "$SA" "$MILTER"; do
 	[ -x "$p" ] || { echo "batch bench: $p not built" >&2; exit 1; }
 done
-command -v certtool >/dev/null || { echo "batch bench: certtool missing (gnutls-bin)" >&2; exit 1; }
+[ -x "$B/tests/bench/crypto-floor" ] || { echo "batch bench: $B/tests/bench/crypto-floor not built (make tests)" >&2; exit 1; }
 
 MPORT=$(free_port)
 world_up --milter "inet:127.0.0.1:$MPORT" || exit 1
@@ -58,24 +58,18 @@ fi
 
 now() { date +%s.%N; }
 
-# floor KT COUNT: key + self-signed certificate + PKCS#12 (AES-256, the
-# GnuTLS default 600,000 iterations) per address with certtool, one job
-# per core; prints seconds
+# floor KT COUNT: the same local work without ACME or mail -- key, CSR,
+# PKCS#12 (same passphrase setting) and the atomic writes, through our own
+# library calls, one thread per core (tests/bench/crypto-floor.c); prints
+# seconds
+FLOOR=$B/tests/bench/crypto-floor
 floor() {
-	local kt=$1 count=$2 t0 t1 d=$T/floor-$1
-	mkdir -p "$d"
-	printf 'cn = "x"\nemail = "x@example.test"\nexpiration_days = 1\nsigning_key\nencryption_key\n' >"$d/tmpl"
-	t0=$(now)
-	seq "$count" | xargs -P "$CORES" -I{} sh -c '
-		d=$1 kt=$2 i=$3 pass=$4
-		if [ "$kt" = rsa ]; then a="--key-type rsa --bits 2048"; else a="--key-type ecdsa --curve secp256r1"; fi
-		certtool --generate-privkey $a --outfile "$d/$i.key" 2>/dev/null
-		certtool --generate-self-signed --load-privkey "$d/$i.key" --template "$d/tmpl" --outfile "$d/$i.crt" 2>/dev/null
-		if [ "$pass" = none ]; then p="--null-password"; else p="--password $(cat "$d/../pass")"; fi
-		certtool --to-p12 --load-privkey "$d/$i.key" --load-certificate "$d/$i.crt" --p12-name "u$i" $p --pkcs-cipher aes-256 --outder --outfile "$d/$i.p12" 2>/dev/null
-	' _ "$d" "$kt" {} "$PASS"
-	t1=$(now)
-	echo "$t1 - $t0" | bc -l
+	local kt=$1 count=$2 key p out
+	case $kt in rsa) key=rsa2048 ;; *) key=ec256 ;; esac
+	if [ "$PASS" = none ]; then p=-; else p=$(cat "$T/pass"); fi
+	out=$("$FLOOR" "$key" "$count" "$CORES" "$T/floor-$kt" "$p") || return 1
+	echo "$out" >>"$T/floor.log"
+	sed -n 's/.* wall_s=\([0-9.]*\).*/\1/p' <<<"$out"
 }
 
 printf '\nbatch bench: N=%s per key type, %s workers, %s cores, PKCS#12 %s\n' \
@@ -103,7 +97,7 @@ for kt in $KEYS; do
 	printf '     issuance, waiting   %8.1f s  (CA and challenge mail)\n' "$(get wait)"
 	printf '     rate-limit waits    %8.1f s\n' "$(get ratelimit_wait)"
 	printf '     process CPU         %8.1f s of %.1f s x %d cores available\n' "$(get cpu)" "$wall" "$CORES"
-	printf '   crypto floor (certtool, %d cores, %d addresses measured): %.1f s for %d = %.2f addresses/s\n' \
+	printf '   crypto floor (key, CSR, PKCS#12, writes; %d cores, %d addresses measured): %.1f s for %d = %.2f addresses/s\n' \
 		"$CORES" "$FLOOR_N" "$flN" "$N" "$(echo "$N / $flN" | bc -l)"
 	ratio=$(echo "$wall / $flN" | bc -l)
 	printf '   batch / floor = %.2fx  (target <= 1.25x: %s)\n' "$ratio" \
