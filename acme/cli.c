@@ -84,7 +84,9 @@ enum {
 	OPT_VERSION,
 	OPT_CONCURRENCY,
 	OPT_RESULTS,
-	OPT_STATS
+	OPT_STATS,
+	OPT_DELIVERY_HOOK,
+	OPT_NO_DELIVERY_HOOK
 };
 
 static const struct option long_opts[] = { { "help", no_argument, NULL, 'h' },
@@ -160,7 +162,10 @@ static const struct option long_opts[] = { { "help", no_argument, NULL, 'h' },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 	{ "results", required_argument, NULL, OPT_RESULTS },
-	{ "stats", no_argument, NULL, OPT_STATS }, { NULL, 0, NULL, 0 } };
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "delivery-hook", required_argument, NULL, OPT_DELIVERY_HOOK },
+	{ "no-delivery-hook", no_argument, NULL, OPT_NO_DELIVERY_HOOK },
+	{ NULL, 0, NULL, 0 } };
 
 static const char short_opts[] = ":he:tnc:w:l:vq";
 
@@ -696,6 +701,11 @@ handle(struct cli *c, int ch, char *arg, const char *opt)
 	case OPT_STATS:
 		c->stats = true;
 		return 0;
+	case OPT_DELIVERY_HOOK:
+		return set_nonempty(c, opt, arg, &c->delivery_hook);
+	case OPT_NO_DELIVERY_HOOK:
+		c->no_delivery_hook = true;
+		return 0;
 	default:
 		break;
 	}
@@ -736,6 +746,15 @@ check(struct cli *c)
 	    (c->concurrency != 0 || c->results != NULL || c->stats)) {
 		return fail(c, EX_USAGE,
 		    "--concurrency, --results and --stats apply to batch only");
+	}
+	if ((c->delivery_hook != NULL || c->no_delivery_hook) &&
+	    c->cmd != CMD_CERT && c->cmd != CMD_RENEW && c->cmd != CMD_BATCH) {
+		return fail(c, EX_USAGE,
+		    "--delivery-hook and --no-delivery-hook apply to cert, renew and batch only");
+	}
+	if (c->delivery_hook != NULL && c->no_delivery_hook) {
+		return fail(c, EX_USAGE,
+		    "--delivery-hook and --no-delivery-hook exclude each other");
 	}
 	if (c->cmd == CMD_REVOKE && c->cert_path == NULL) {
 		return fail(c, EX_USAGE,

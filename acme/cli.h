@@ -120,6 +120,8 @@ struct cli {
 	int renew_days;     /* renewal window, days */
 	int finalize_delay; /* seconds after "ready"; -1 = default */
 	int timeout; /* seconds to wait for an authorization; -1 = default */
+	const char *delivery_hook; /* run after each stored set (sh -c) */
+	bool no_delivery_hook;     /* ignore DeliveryHook of the config */
 
 	/* server */
 	const char *server; /* NULL = conf or CASTLE production */

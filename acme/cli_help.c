@@ -68,6 +68,8 @@ cli_print_help(const char *prog, bool full)
 	    "      --passphrase-file F --passphrase-env V  --oauth2-token[-file])\n"
 	    "      --finalize-delay S  --spool-post-after S  --spool-timeout S  --timeout S\n"
 	    "      --renew-within DAYS --rotate-key  --rollover --deactivate\n"
+	    "      --delivery-hook CMD  run CMD (sh -c) after each stored certificate;\n"
+	    "                          paths in SMIME_ACME_* variables (--no-delivery-hook)\n"
 	    "      --dkim-keys FILE    (testing) DKIM keys from a file, not DNS\n"
 	    "  -v, --verbose  -q, --quiet  --json  --syslog  --allow-root  --version\n",
 	    f);

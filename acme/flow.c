@@ -78,7 +78,7 @@ flow_say(const struct flow *f, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (f->cli->quiet) {
+	if (f->cli->quiet || (f->terse && f->cli->verbose == 0)) {
 		return;
 	}
 	va_start(ap, fmt);
@@ -257,6 +257,14 @@ flow_init(struct flow *f, struct cli *c, const struct config *conf)
 	if (f->server == NULL || f->config_dir == NULL || f->work_dir == NULL) {
 		log_err("out of memory");
 		return EX_OSERR;
+	}
+
+	if (c->no_delivery_hook) {
+		f->hook = NULL;
+	} else if (c->delivery_hook != NULL) {
+		f->hook = c->delivery_hook;
+	} else if (conf != NULL && conf->hook != NULL && *conf->hook) {
+		f->hook = conf->hook;
 	}
 
 	f->rule = TOKEN_RULE_OCTET;

@@ -23,7 +23,8 @@
 #define FLOW_SPOOL_POST_AFTER 120  /* seconds before POSTing anyway */
 #define FLOW_SPOOL_TIMEOUT    1800 /* seconds for a whole authorization */
 #define FLOW_SPOOL_POLL_MS    200
-#define FLOW_FINALIZE_TRIES   3 /* finalize attempts on a 5xx */
+#define FLOW_FINALIZE_TRIES   3  /* finalize attempts on a 5xx */
+#define FLOW_HOOK_TIMEOUT     60 /* seconds for the delivery hook */
 
 struct flow {
 	struct cli *cli;
@@ -40,6 +41,10 @@ struct flow {
 	int post_after;
 	int timeout;      /* seconds per authorization */
 	bool interactive; /* may prompt: a tty and no -n */
+	const char *hook; /* DeliveryHook / --delivery-hook; NULL: none */
+	bool renewing;    /* renew: the hook's SMIME_ACME_EVENT is renewed */
+	bool terse;       /* renew: progress lines only with -v */
+	time_t stored_not_after; /* of the set flow_issue stored last */
 
 	struct acme_client *ac;
 	struct key *account_key;
@@ -67,7 +72,8 @@ int flow_acme_fail(struct flow *f, const char *what);
 /* Record an exit code (first one wins).  Returns -1. */
 int flow_fail(struct flow *f, int ex);
 
-/* Progress for the user on stderr, unless -q (plain words, no secrets). */
+/* Progress for the user on stderr, unless -q, and with f->terse only at
+ * -v (plain words, no secrets). */
 void flow_say(const struct flow *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Sleep in small steps (real clock); false if interrupted by a signal
@@ -98,5 +104,17 @@ int flow_cert_passphrase(struct flow *f);
  */
 int flow_issue(struct flow *f, const char *const *addrs, size_t n,
     unsigned usage, struct key *key, const char *replaces);
+
+/*
+ * Run the delivery hook f->hook for the set just published in dir (the
+ * CONFIG/certs/<address> link) as "/bin/sh -c HOOK", with the addresses
+ * and paths only in its environment (SMIME_ACME_*, see smime-acme(1)),
+ * standard input /dev/null and standard output sent to standard error.
+ * Waits up to FLOW_HOOK_TIMEOUT seconds, then kills it.  No global state;
+ * safe from batch workers.  0 (no hook, or it exited 0) / -1 (logged
+ * once: exit status, signal or timeout).
+ */
+int flow_hook_run(
+    const struct flow *f, const char *const *addrs, size_t n, const char *dir);
 
 #endif

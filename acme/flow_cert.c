@@ -428,8 +428,13 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 		flow_fail(f, EX_CANTCREAT);
 		goto out;
 	}
+	f->stored_not_after = na;
 	flow_say(f, "certificate for %s stored in %s (%s.p12%s)", addrs[0], dir,
 	    addrs[0], f->cli->no_passphrase ? ", no passphrase" : "");
+	/* a failing hook is reported but the set stays published */
+	if (!f->cli->dry_run) {
+		(void)flow_hook_run(f, addrs, n, dir);
+	}
 	if (f->cli->json) {
 		json_result(f, addrs, n, dir, na);
 	}

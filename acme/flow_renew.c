@@ -6,7 +6,10 @@
  * --force: all) is issued again for the same addresses and key usage,
  * keeping the key unless --rotate-key.  -e limits renewal to sets holding
  * that address.  Exit 0 when everything due was renewed (or nothing was
- * due).
+ * due).  Made for timers: with nothing due it prints nothing at all (no
+ * connection is made without any stored set, and the passphrase is
+ * settled only once a set is due); otherwise one line per renewed set
+ * (issuance progress only with -v), then the sets not due.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +21,16 @@
 #include "acme/cert.h"
 #include "acme/order.h"
 #include "acme/store.h"
+#include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
 struct renew_state {
 	struct flow *f;
-	unsigned due, done, failed;
+	unsigned due, done, failed, candidates;
 	bool connected;
+	bool pp_settled;    /* flow_cert_passphrase() done */
+	struct buf not_due; /* lines, printed only when something was due */
 };
 
 static bool
@@ -78,6 +84,45 @@ is_due(struct renew_state *st, const struct store_lineage *l,
 	return na - now <= (time_t)f->cli->renew_days * 86400;
 }
 
+/* Is l one of ours to look at (-e, same server)? */
+static bool
+candidate(const struct flow *f, const struct store_lineage *l, bool say)
+{
+	if (!wanted(f, l)) {
+		return false;
+	}
+	if (l->server != NULL && strcmp(l->server, f->server) != 0) {
+		if (say) {
+			log_info("%s: issued by %s, not %s; skipped", l->name,
+			    l->server, f->server);
+		}
+		return false;
+	}
+	return true;
+}
+
+static int
+count_one(const struct store_lineage *l, void *arg)
+{
+	struct renew_state *st = arg;
+
+	if (candidate(st->f, l, false)) {
+		st->candidates++;
+	}
+	return 0;
+}
+
+static void
+day_of(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (strftime(out, outlen, "%Y-%m-%d", &tm) == 0) {
+		snprintf(out, outlen, "?");
+	}
+}
+
 static int
 renew_one(const struct store_lineage *l, void *arg)
 {
@@ -87,16 +132,13 @@ renew_one(const struct store_lineage *l, void *arg)
 	struct key *k = NULL;
 	char *path = NULL, *pem = NULL, *id = NULL;
 	const char *addrs[100];
+	char day[16];
+	time_t na = 0;
 	size_t len, i;
 	int due;
 
 	memset(&chain, 0, sizeof(chain));
-	if (!wanted(f, l)) {
-		return 0;
-	}
-	if (l->server != NULL && strcmp(l->server, f->server) != 0) {
-		log_info("%s: issued by %s, not %s; skipped", l->name,
-		    l->server, f->server);
+	if (!candidate(f, l, true)) {
 		return 0;
 	}
 	path = store_path(l->dir, "cert.pem");
@@ -107,15 +149,27 @@ renew_one(const struct store_lineage *l, void *arg)
 		goto out;
 	}
 	due = is_due(st, l, &chain);
-	if (due <= 0) {
-		if (due < 0) {
-			st->failed++;
-		}
-		flow_say(f, "%s: not due for renewal", l->name);
+	if (due < 0) {
+		log_err("%s: cannot read the certificate's expiry", l->name);
+		st->failed++;
+		goto out;
+	}
+	if (due == 0) {
+		(void)cert_not_after(&chain.certs[0], &na);
+		day_of(na, day, sizeof(day));
+		(void)buf_printf(&st->not_due,
+		    "%s: not due for renewal (expires %s)\n", l->name, day);
 		goto out;
 	}
 	st->due++;
 	flow_say(f, "%s: renewing", l->name);
+	if (!st->pp_settled) {
+		/* only now: a timer run with nothing due needs no decision */
+		if (flow_cert_passphrase(f) != 0) {
+			goto out;
+		}
+		st->pp_settled = true;
+	}
 	free(path);
 	path = store_path(l->dir, "privkey.pem");
 	if (!f->cli->rotate_key && path != NULL) {
@@ -142,12 +196,23 @@ renew_one(const struct store_lineage *l, void *arg)
 		goto out;
 	}
 	st->done++;
+	if (!f->cli->quiet && f->cli->dry_run) {
+		fprintf(stderr,
+		    "smime-acme: %s: due; dry run: nothing renewed\n", l->name);
+	} else if (!f->cli->quiet) {
+		day_of(f->stored_not_after, day, sizeof(day));
+		fprintf(stderr, "smime-acme: %s: renewed, valid until %s\n",
+		    l->name, day);
+	}
 out:
 	free(id);
 	key_free(k);
 	cert_chain_free(&chain);
 	free(pem);
 	free(path);
+	if (st->due > 0 && !st->pp_settled) {
+		return -1; /* no passphrase decision: f->ex says why */
+	}
 	return flow_stopping() ? -1 : 0;
 }
 
@@ -155,24 +220,46 @@ int
 flow_cmd_renew(struct flow *f)
 {
 	struct renew_state st;
+	int rc;
 
 	memset(&st, 0, sizeof(st));
 	st.f = f;
-	if (flow_cert_passphrase(f) != 0) {
-		return f->ex;
+	buf_init(&st.not_due, 0);
+	f->renewing = true;
+	f->terse = true;
+	if (store_certs_foreach(f->config_dir, count_one, &st) < 0) {
+		rc = EX_NOINPUT;
+		goto out;
 	}
-	if (flow_connect(f) != 0 || flow_account(f, true) != 0) {
-		return f->ex;
+	if (st.candidates > 0) {
+		if (flow_connect(f) != 0 || flow_account(f, true) != 0) {
+			rc = f->ex;
+			goto out;
+		}
+		st.connected = true;
+		if (store_certs_foreach(f->config_dir, renew_one, &st) < 0) {
+			rc = f->ex ? f->ex : EX_SOFTWARE;
+			goto out;
+		}
 	}
-	st.connected = true;
-	if (store_certs_foreach(f->config_dir, renew_one, &st) < 0) {
-		return f->ex ? f->ex : EX_SOFTWARE;
+	/* nothing due: not a word, for cron and timers */
+	if (!f->cli->quiet && st.not_due.data != NULL &&
+	    (st.due > 0 || f->cli->verbose > 0)) {
+		const char *p = st.not_due.data, *nl;
+		while ((nl = strchr(p, '\n')) != NULL) {
+			fprintf(stderr, "smime-acme: %.*s\n", (int)(nl - p), p);
+			p = nl + 1;
+		}
 	}
-	flow_say(f, "renew: %u due, %u renewed, %u failed", st.due, st.done,
-	    st.failed);
+	if (st.failed > 0) {
+		log_err("renew: %u certificate(s) not renewed", st.failed);
+	}
 	if (f->cli->json) {
 		printf("{\"due\":%u,\"renewed\":%u,\"failed\":%u}\n", st.due,
 		    st.done, st.failed);
 	}
-	return st.failed ? EX_UNAVAILABLE : 0;
+	rc = st.failed ? EX_UNAVAILABLE : 0;
+out:
+	buf_free(&st.not_due);
+	return rc;
 }

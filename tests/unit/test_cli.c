@@ -99,6 +99,10 @@ static const struct good_case good[] = {
 	{ "cert --email=a@example.org" },
 	{ "batch /tmp/list --spool /s --concurrency 4 --results /tmp/r --stats --json" },
 	{ "--concurrency 2 batch -" },
+	{ "cert -e a@example.org --delivery-hook /usr/local/sbin/deliver" },
+	{ "renew --delivery-hook /x --renew-within 10" },
+	{ "batch /tmp/list --no-delivery-hook" },
+	{ "renew --no-delivery-hook" },
 };
 
 static void
@@ -186,6 +190,15 @@ static const struct bad_case bad[] = {
 	{ "revoke --cert-path x -e a@example.org", EX_USAGE, "does not apply" },
 	{ "cert renew -e a@example.org", EX_USAGE,
 	    "unexpected argument 'renew'" },
+	{ "cert -e a@example.org --delivery-hook", EX_USAGE,
+	    "'--delivery-hook' needs a value" },
+	{ "cert -e a@example.org --delivery-hook=", EX_USAGE, "empty value" },
+	{ "revoke --cert-path x --delivery-hook /x", EX_USAGE,
+	    "apply to cert, renew and batch only" },
+	{ "account --no-delivery-hook", EX_USAGE,
+	    "apply to cert, renew and batch only" },
+	{ "renew --delivery-hook /x --no-delivery-hook", EX_USAGE,
+	    "exclude each other" },
 };
 
 static void
@@ -237,6 +250,21 @@ test_values(void **state)
 	    parse(&c, "revoke --cert-path x --reason KeyCompromise"), 0);
 	assert_int_equal(c.reason, 1);
 	assert_string_equal(cli_reason_name(c.reason), "keyCompromise");
+	cli_free(&c);
+
+	/* the hook is kept as one string, for sh -c; none by default */
+	assert_int_equal(parse(&c, "renew"), 0);
+	assert_null(c.delivery_hook);
+	assert_false(c.no_delivery_hook);
+	cli_free(&c);
+	assert_int_equal(
+	    parse(&c, "cert -e a@example.org --delivery-hook=/usr/bin/deliver"),
+	    0);
+	assert_string_equal(c.delivery_hook, "/usr/bin/deliver");
+	cli_free(&c);
+	assert_int_equal(parse(&c, "renew --no-delivery-hook"), 0);
+	assert_true(c.no_delivery_hook);
+	assert_null(c.delivery_hook);
 	cli_free(&c);
 
 	assert_int_equal(parse(&c, "--help"), CLI_HELP);
