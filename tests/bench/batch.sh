@@ -85,6 +85,7 @@ for kt in $KEYS; do
 	t1=$(now)
 	wall=$(echo "$t1 - $t0" | bc -l)
 	ok=$(grep -v '^#' "$T/results-$kt.txt" 2>/dev/null | awk -F'\t' '$2 == "issued"' | wc -l)
+	[ "$ok" = "$N" ] || bad=1
 	fl=$(floor "$kt" "$FLOOR_N")
 	flN=$(echo "$fl * $N / $FLOOR_N" | bc -l)
 	stats=$(grep '^batch-stats' "$T/run-$kt.out")
@@ -110,4 +111,8 @@ for kt in $KEYS; do
 	fi
 	rm -rf "$T/floor-$kt"
 done
-[ "${KEEP:-}" = 1 ] && echo "kept $WORLD_DIR"
+if [ "${KEEP:-}" = 1 ]; then
+	echo "kept $WORLD_DIR"
+fi
+# a benchmark that did not certify every address is not a figure
+exit "${bad:-0}"

@@ -452,10 +452,13 @@ tool sign "$KEY" ca.example "$C/raw" "$C/mail"
 run "$ADDR" "$C/mail"
 refused oversized-header "oversized header"
 
-# no pending entry: accepted at DATA, nothing else looked at
+# no pending entry: accepted at DATA, nothing else looked at; the MTA is
+# asked not to send HELO and MAIL at all (one round trip less each)
 newcase no-entry
 mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
 run "$ADDR" "$C/mail"
+expect "helo: skipped"
+expect "mail: skipped"
 expect "data: accept"
 expect_not "eom: continue"
 expect_replies 0

@@ -46,13 +46,23 @@ end
 local err = mt.conninfo(conn, host or "mx.sender.example", ip or "192.0.2.25")
 if err ~= nil then fail("conninfo", err) end
 if reply(conn, "connect") ~= SMFIR_CONTINUE then return end
-err = mt.helo(conn, "mx.sender.example")
-if err ~= nil then fail("helo", err) end
-if reply(conn, "helo") ~= SMFIR_CONTINUE then return end
+-- Like Postfix, send HELO and MAIL only if the filter did not ask the
+-- MTA to skip them in option negotiation (SMFIP_NOHELO, SMFIP_NOMAIL).
+if not mt.test_option(conn, SMFIP_NOHELO) then
+	err = mt.helo(conn, "mx.sender.example")
+	if err ~= nil then fail("helo", err) end
+	if reply(conn, "helo") ~= SMFIR_CONTINUE then return end
+else
+	print("helo: skipped")
+end
 mt.macro(conn, SMFIC_MAIL, "i", qid or "4ABCDEF123")
-err = mt.mailfrom(conn, "<bounce@ca.example>")
-if err ~= nil then fail("mailfrom", err) end
-if reply(conn, "mail") ~= SMFIR_CONTINUE then return end
+if not mt.test_option(conn, SMFIP_NOMAIL) then
+	err = mt.mailfrom(conn, "<bounce@ca.example>")
+	if err ~= nil then fail("mailfrom", err) end
+	if reply(conn, "mail") ~= SMFIR_CONTINUE then return end
+else
+	print("mail: skipped")
+end
 err = mt.rcptto(conn, "<" .. rcpt .. ">")
 if err ~= nil then fail("rcptto", err) end
 if reply(conn, "rcpt") ~= SMFIR_CONTINUE then return end
