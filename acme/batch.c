@@ -74,17 +74,6 @@ struct worker {
 	unsigned seen_rl;       /* its ratelimit_retries already counted */
 };
 
-static const struct {
-	const char *name;
-	unsigned bit;
-} usage_names[] = {
-	{ "digitalSignature", USAGE_DIGITAL_SIGNATURE },
-	{ "contentCommitment", USAGE_CONTENT_COMMITMENT },
-	{ "nonRepudiation", USAGE_CONTENT_COMMITMENT },
-	{ "keyEncipherment", USAGE_KEY_ENCIPHERMENT },
-	{ "keyAgreement", USAGE_KEY_AGREEMENT },
-};
-
 static double
 since(const struct timespec *t0, clockid_t clk)
 {
@@ -101,8 +90,7 @@ static int
 parse_usage(const char *v, unsigned *out)
 {
 	char tmp[256], *save = NULL, *tok;
-	size_t i;
-	bool found;
+	unsigned bit;
 
 	if (snprintf(tmp, sizeof(tmp), "%s", v) >= (int)sizeof(tmp)) {
 		return -1;
@@ -110,17 +98,11 @@ parse_usage(const char *v, unsigned *out)
 	*out = 0;
 	for (tok = strtok_r(tmp, ",", &save); tok != NULL;
 	     tok = strtok_r(NULL, ",", &save)) {
-		found = false;
-		for (i = 0; i < sizeof(usage_names) / sizeof(usage_names[0]);
-		     i++) {
-			if (strcasecmp(tok, usage_names[i].name) == 0) {
-				*out |= usage_names[i].bit;
-				found = true;
-			}
-		}
-		if (!found) {
+		bit = cli_usage_bit(tok);
+		if (bit == 0) {
 			return -1;
 		}
+		*out |= bit;
 	}
 	return *out != 0 ? 0 : -1;
 }
@@ -444,21 +426,8 @@ clock_sleep(void *arg, unsigned seconds)
 static enum key_type
 line_key_type(const struct cli *c, const struct batch_line *l)
 {
-	if (l->key != KEY_TYPE_MAX) {
-		/* "rsa" / "ec" parse to the default size of the family */
-		return l->key;
-	}
-	if (c->key_type == KEYTYPE_EC) {
-		return c->key_size == 384 ? KEY_EC384 : KEY_EC256;
-	}
-	switch (c->key_size) {
-	case 3072:
-		return KEY_RSA3072;
-	case 4096:
-		return KEY_RSA4096;
-	default:
-		return KEY_RSA2048;
-	}
+	/* "rsa" / "ec" on the line parse to the default size of the family */
+	return l->key != KEY_TYPE_MAX ? l->key : flow_key_type(c);
 }
 
 /* The certificate key stored with the order state before any ACME

@@ -430,16 +430,27 @@ add_email(struct cli *c, const char *v)
 	return 0;
 }
 
-static int
-add_usage(struct cli *c, const char *v)
+unsigned
+cli_usage_bit(const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(usage_names) / sizeof(usage_names[0]); i++) {
-		if (strcasecmp(v, usage_names[i].name) == 0) {
-			c->usage |= usage_names[i].bit;
-			return 0;
+		if (strcasecmp(name, usage_names[i].name) == 0) {
+			return usage_names[i].bit;
 		}
+	}
+	return 0;
+}
+
+static int
+add_usage(struct cli *c, const char *v)
+{
+	unsigned bit = cli_usage_bit(v);
+
+	if (bit != 0) {
+		c->usage |= bit;
+		return 0;
 	}
 	return fail(c, EX_USAGE,
 	    "option '--usage': '%s' is not one of digitalSignature, contentCommitment, keyEncipherment, keyAgreement",

@@ -186,6 +186,9 @@ const char *cli_cmd_name(enum cli_cmd cmd);
 const char *cli_responder_name(enum cli_responder r);
 /* "digitalSignature,keyEncipherment" into out; returns out. */
 char *cli_usage_names(unsigned usage, char *out, size_t outlen);
+/* The USAGE_* bit of a key usage name (case-insensitive, nonRepudiation
+ * as an alias of contentCommitment); 0 if unknown. */
+unsigned cli_usage_bit(const char *name);
 /* RFC 5280 reason code name ("keyCompromise"), or "?" */
 const char *cli_reason_name(int reason);
 

@@ -86,6 +86,10 @@ void flow_signals(void);
 /* Ask for a passphrase twice on the terminal.  malloc'ed or NULL. */
 char *flow_prompt_secret(const char *prompt, bool twice);
 
+/* The certificate key type --key-type / --key-size ask for (RSA 2048 by
+ * default, as the seed client). */
+enum key_type flow_key_type(const struct cli *c);
+
 /* The commands. */
 int flow_cmd_cert(struct flow *f);
 int flow_cmd_renew(struct flow *f);

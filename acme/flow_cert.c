@@ -23,8 +23,8 @@
 #include "acme/store.h"
 #include "common/log.h"
 
-static enum key_type
-cert_key_type(const struct cli *c)
+enum key_type
+flow_key_type(const struct cli *c)
 {
 	if (c->key_type == KEYTYPE_EC) {
 		return c->key_size == 384 ? KEY_EC384 : KEY_EC256;
@@ -596,8 +596,8 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 			}
 		} else {
 			flow_say(f, "generating a %s key",
-			    key_type_name(cert_key_type(f->cli)));
-			so.key = key_generate(cert_key_type(f->cli));
+			    key_type_name(flow_key_type(f->cli)));
+			so.key = key_generate(flow_key_type(f->cli));
 			if (so.key == NULL) {
 				flow_fail(f, EX_SOFTWARE);
 				goto out;
