@@ -331,62 +331,57 @@ out:
 	return rc;
 }
 
-int
-store_order_save_url(const char *config_dir, const struct store_order *o)
+/* Write one file of an order's state directory (created 0700), 0600,
+ * atomically.  0 / -1 (logged). */
+static int
+order_write(const char *config_dir, const struct store_order *o,
+    const char *name, const void *data, size_t len)
 {
-	char *dir = NULL, *ipath = NULL;
-	struct buf b;
+	char *dir = order_file(config_dir, o, NULL);
+	char *path = order_file(config_dir, o, name);
 	int rc = -1;
 
-	buf_init(&b, 0);
-	dir = order_file(config_dir, o, NULL);
-	ipath = order_file(config_dir, o, "order.info");
-	if (dir == NULL || ipath == NULL) {
+	if (dir == NULL || path == NULL) {
 		log_err("out of memory");
 		goto out;
 	}
-	if (mkdirs(dir) != 0) {
-		goto out;
-	}
-	if (buf_printf(&b, "url: %s\ncreated: %ld\n", o->url ? o->url : "",
-		(long)time(NULL)) != 0 ||
-	    fs_write_atomic(ipath, b.data, b.len, 0600) != 0) {
+	if (mkdirs(dir) != 0 || fs_write_atomic(path, data, len, 0600) != 0) {
 		goto out;
 	}
 	rc = 0;
 out:
-	buf_free(&b);
-	free(ipath);
+	free(path);
 	free(dir);
+	return rc;
+}
+
+int
+store_order_save_url(const char *config_dir, const struct store_order *o)
+{
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b, 0);
+	if (buf_printf(&b, "url: %s\ncreated: %ld\n", o->url ? o->url : "",
+		(long)time(NULL)) == 0) {
+		rc = order_write(config_dir, o, "order.info", b.data, b.len);
+	}
+	buf_free(&b);
 	return rc;
 }
 
 int
 store_order_save_key(const char *config_dir, const struct store_order *o)
 {
-	char *dir = NULL, *kpath = NULL;
 	struct buf pem;
 	int rc = -1;
 
 	buf_init(&pem, 0);
-	dir = order_file(config_dir, o, NULL);
-	kpath = order_file(config_dir, o, "privkey.pem");
-	if (dir == NULL || kpath == NULL) {
-		log_err("out of memory");
-		goto out;
+	if (key_to_pem(o->key, &pem) == 0) {
+		rc = order_write(
+		    config_dir, o, "privkey.pem", pem.data, pem.len);
 	}
-	if (mkdirs(dir) != 0) {
-		goto out;
-	}
-	if (key_to_pem(o->key, &pem) != 0 ||
-	    fs_write_atomic(kpath, pem.data, pem.len, 0600) != 0) {
-		goto out;
-	}
-	rc = 0;
-out:
 	buf_free_secret(&pem);
-	free(kpath);
-	free(dir);
 	return rc;
 }
 
