@@ -266,11 +266,8 @@ cli_usage_names(unsigned usage, char *out, size_t outlen)
 	return out;
 }
 
-static int fail(struct cli *c, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct cli *c, int code, const char *fmt, ...)
+int
+cli_fail(struct cli *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -368,7 +365,7 @@ parse_int(
 	long n;
 
 	if (conf_parse_long(v, min, max, &n) != 0) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "option '%s': '%s' is not a number from %ld to %ld", opt, v,
 		    min, max);
 	}
@@ -381,7 +378,7 @@ static int
 take_secret(struct cli *c, const char *opt, char **dst, char *v)
 {
 	if (*v == '\0') {
-		return fail(c, EX_USAGE, "option '%s': empty value", opt);
+		return cli_fail(c, EX_USAGE, "option '%s': empty value", opt);
 	}
 	if (*dst != NULL) {
 		explicit_bzero(*dst, strlen(*dst));
@@ -389,7 +386,7 @@ take_secret(struct cli *c, const char *opt, char **dst, char *v)
 	}
 	*dst = strdup(v);
 	if (*dst == NULL) {
-		return fail(c, EX_OSERR, "out of memory");
+		return cli_fail(c, EX_OSERR, "out of memory");
 	}
 	explicit_bzero(v, strlen(v));
 	return 0;
@@ -399,7 +396,7 @@ static int
 set_responder(struct cli *c, enum cli_responder r, const char *opt)
 {
 	if (c->responder != RESP_AUTO && c->responder != r) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "option '%s' conflicts with the %s responder chosen before; use only one of --spool, --file-validate, --imap, --tb, --outlook",
 		    opt, cli_responder_name(c->responder));
 	}
@@ -414,16 +411,17 @@ add_email(struct cli *c, const char *v)
 	size_t i;
 
 	if (!cli_valid_address(v, &why)) {
-		return fail(c, EX_USAGE, "option '--email': '%s': %s", v, why);
+		return cli_fail(
+		    c, EX_USAGE, "option '--email': '%s': %s", v, why);
 	}
 	for (i = 0; i < c->n_emails; i++) {
 		if (challenge_addr_equal(c->emails[i], v)) {
-			return fail(c, EX_USAGE,
+			return cli_fail(c, EX_USAGE,
 			    "option '--email': '%s' given twice", v);
 		}
 	}
 	if (c->n_emails >= CLI_EMAIL_MAX) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "option '--email': more than %d addresses", CLI_EMAIL_MAX);
 	}
 	c->emails[c->n_emails++] = v;
@@ -452,7 +450,7 @@ add_usage(struct cli *c, const char *v)
 		c->usage |= bit;
 		return 0;
 	}
-	return fail(c, EX_USAGE,
+	return cli_fail(c, EX_USAGE,
 	    "option '--usage': '%s' is not one of digitalSignature, contentCommitment, keyEncipherment, keyAgreement",
 	    v);
 }
@@ -468,7 +466,7 @@ set_reason(struct cli *c, const char *v)
 			return 0;
 		}
 	}
-	return fail(c, EX_USAGE,
+	return cli_fail(c, EX_USAGE,
 	    "option '--reason': '%s' is not one of unspecified, keycompromise, affiliationchanged, superseded, cessationofoperation",
 	    v);
 }
@@ -483,7 +481,7 @@ set_smtp_method(struct cli *c, const char *v)
 	} else if (strcasecmp(v, "plain") == 0) {
 		c->smtp_method = SMTP_PLAIN;
 	} else {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "option '--smtp-method': '%s' is not one of STARTTLS, SSL, plain",
 		    v);
 	}
@@ -494,7 +492,7 @@ static int
 set_url(struct cli *c, const char *opt, const char *v, const char **dst)
 {
 	if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "option '%s': '%s' is not an http(s):// URL", opt, v);
 	}
 	*dst = v;
@@ -505,7 +503,7 @@ static int
 set_nonempty(struct cli *c, const char *opt, const char *v, const char **dst)
 {
 	if (*v == '\0') {
-		return fail(c, EX_USAGE, "option '%s': empty value", opt);
+		return cli_fail(c, EX_USAGE, "option '%s': empty value", opt);
 	}
 	*dst = v;
 	return 0;
@@ -544,11 +542,11 @@ handle(struct cli *c, int ch, char *arg, const char *opt)
 		return 0;
 	case OPT_CONTACT:
 		if (!cli_valid_address(arg, &why)) {
-			return fail(c, EX_USAGE, "option '--contact': '%s': %s",
-			    arg, why);
+			return cli_fail(c, EX_USAGE,
+			    "option '--contact': '%s': %s", arg, why);
 		}
 		if (c->n_contact >= CLI_CONTACT_MAX) {
-			return fail(c, EX_USAGE,
+			return cli_fail(c, EX_USAGE,
 			    "option '--contact': more than %d addresses",
 			    CLI_CONTACT_MAX);
 		}
@@ -622,7 +620,7 @@ handle(struct cli *c, int ch, char *arg, const char *opt)
 		    strcasecmp(arg, "ecdsa") == 0) {
 			c->key_type = KEYTYPE_EC;
 		} else {
-			return fail(c, EX_USAGE,
+			return cli_fail(c, EX_USAGE,
 			    "option '--key-type': '%s' is not one of rsa, ec",
 			    arg);
 		}
@@ -632,7 +630,7 @@ handle(struct cli *c, int ch, char *arg, const char *opt)
 	case OPT_TOKEN_RULE:
 		c->token_rule = challenge_rule_parse(arg);
 		if (c->token_rule >= TOKEN_RULE_MAX) {
-			return fail(c, EX_USAGE,
+			return cli_fail(c, EX_USAGE,
 			    "option '--token-rule': '%s' is not one of octet, string",
 			    arg);
 		}
@@ -720,7 +718,7 @@ handle(struct cli *c, int ch, char *arg, const char *opt)
 	default:
 		break;
 	}
-	return fail(c, EX_SOFTWARE, "option '%s' not handled", opt);
+	return cli_fail(c, EX_SOFTWARE, "option '%s' not handled", opt);
 }
 
 /* The name of the option getopt just returned, for messages. */
@@ -742,104 +740,106 @@ check(struct cli *c)
 	size_t i;
 
 	if (c->cmd == CMD_NONE) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "a command is required: cert, renew, revoke, account, spool or batch");
 	}
 	if (c->cmd == CMD_CERT && c->n_emails == 0) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "cert: at least one -e/--email address is required");
 	}
 	if (c->cmd == CMD_BATCH && c->batch_file == NULL) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "batch: the batch file is required (smime-acme batch FILE)");
 	}
 	if (c->cmd != CMD_BATCH &&
 	    (c->concurrency != 0 || c->results != NULL || c->stats)) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "--concurrency, --results and --stats apply to batch only");
 	}
 	if ((c->delivery_hook != NULL || c->no_delivery_hook) &&
 	    c->cmd != CMD_CERT && c->cmd != CMD_RENEW && c->cmd != CMD_BATCH) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "--delivery-hook and --no-delivery-hook apply to cert, renew and batch only");
 	}
 	if (c->delivery_hook != NULL && c->no_delivery_hook) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "--delivery-hook and --no-delivery-hook exclude each other");
 	}
 	if (c->cmd == CMD_REVOKE && c->cert_path == NULL) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "revoke: --cert-path (PEM certificate or PKCS#12) is required");
 	}
 	if (c->reason >= 0 && c->cmd != CMD_REVOKE) {
-		return fail(c, EX_USAGE, "--reason applies to revoke only");
+		return cli_fail(c, EX_USAGE, "--reason applies to revoke only");
 	}
 	if ((c->rollover || c->deactivate) && c->cmd != CMD_ACCOUNT) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "--rollover and --deactivate apply to the account command only");
 	}
 	if (c->rollover && c->deactivate) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "--rollover and --deactivate exclude each other");
 	}
 	if (c->no_passphrase &&
 	    (c->passphrase != NULL || c->passphrase_file != NULL ||
 		c->passphrase_env != NULL)) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "--no-passphrase and a passphrase option exclude each other");
 	}
 	if (c->quiet && c->verbose > 0) {
-		return fail(c, EX_USAGE, "-q and -v exclude each other");
+		return cli_fail(c, EX_USAGE, "-q and -v exclude each other");
 	}
 	if (c->test && c->server != NULL) {
-		return fail(
+		return cli_fail(
 		    c, EX_USAGE, "-t/--test and --server exclude each other");
 	}
 	if (c->tb_unsafe && c->responder != RESP_TB) {
-		return fail(c, EX_USAGE, "--tb-unsafe needs --tb");
+		return cli_fail(c, EX_USAGE, "--tb-unsafe needs --tb");
 	}
 	if ((c->tb_profile != NULL || c->tb_bin != NULL) &&
 	    c->responder != RESP_TB) {
-		return fail(c, EX_USAGE, "--tb-profile and --tb-bin need --tb");
+		return cli_fail(
+		    c, EX_USAGE, "--tb-profile and --tb-bin need --tb");
 	}
 	if (c->outlook_account != NULL && c->responder != RESP_OUTLOOK) {
-		return fail(c, EX_USAGE, "--outlook-account needs --outlook");
+		return cli_fail(
+		    c, EX_USAGE, "--outlook-account needs --outlook");
 	}
 	if (c->responder != RESP_IMAP &&
 	    (c->login != NULL || c->host != NULL || c->port != 0 || c->ssl ||
 		c->smtp_method != SMTP_AUTO || c->smtp_login != NULL ||
 		c->smtp_host != NULL || c->smtp_port != 0 ||
 		c->mail_ca_bundle != NULL)) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "IMAP/SMTP options (--login, --host, --port, --ssl, --smtp-*) need --imap");
 	}
 	if (c->responder == RESP_IMAP && c->host == NULL) {
-		return fail(
+		return cli_fail(
 		    c, EX_USAGE, "--imap needs --host (the IMAP server)");
 	}
 	if (c->key_type == KEYTYPE_EC && c->key_size != 0 &&
 	    c->key_size != 256 && c->key_size != 384) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "option '--key-size': EC keys are 256 (P-256) or 384 (P-384)");
 	}
 	if (c->key_type == KEYTYPE_RSA && c->key_size != 0 &&
 	    c->key_size != 2048 && c->key_size != 3072 && c->key_size != 4096) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "option '--key-size': RSA keys are 2048, 3072 or 4096 bits");
 	}
 	if (c->eab_kid != NULL && c->eab_hmac == NULL &&
 	    c->eab_hmac_file == NULL) {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "--eab-kid needs --eab-hmac or --eab-hmac-file");
 	}
 	if (c->eab_kid == NULL &&
 	    (c->eab_hmac != NULL || c->eab_hmac_file != NULL)) {
-		return fail(c, EX_USAGE, "--eab-hmac needs --eab-kid");
+		return cli_fail(c, EX_USAGE, "--eab-hmac needs --eab-kid");
 	}
 	for (i = 0; i < c->n_emails; i++) {
 		if (c->cmd != CMD_CERT && c->cmd != CMD_RENEW &&
 		    c->cmd != CMD_SPOOL) {
-			return fail(c, EX_USAGE,
+			return cli_fail(c, EX_USAGE,
 			    "-e/--email does not apply to the %s command",
 			    cli_cmd_name(c->cmd));
 		}
@@ -873,17 +873,17 @@ cli_parse(struct cli *c, int argc, char **argv)
 		}
 		if (ch == '?') {
 			if (optopt != 0) {
-				return fail(c, EX_USAGE,
+				return cli_fail(c, EX_USAGE,
 				    "unknown option '-%c' (see --help)",
 				    optopt);
 			}
-			return fail(c, EX_USAGE,
+			return cli_fail(c, EX_USAGE,
 			    "unknown or ambiguous option '%s' (see --help)",
 			    argv[optind - 1]);
 		}
 		if (ch == ':') {
-			return fail(c, EX_USAGE, "option '%s' needs a value",
-			    argv[optind - 1]);
+			return cli_fail(c, EX_USAGE,
+			    "option '%s' needs a value", argv[optind - 1]);
 		}
 		rc = handle(c, ch, optarg, opt_name(ch, idx, tmp, sizeof(tmp)));
 		if (rc != 0) {
@@ -896,7 +896,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		if (c->cmd != CMD_NONE) {
-			return fail(c, EX_USAGE, "unexpected argument '%s'",
+			return cli_fail(c, EX_USAGE, "unexpected argument '%s'",
 			    argv[optind]);
 		}
 		for (i = 1; i < CMD_MAX; i++) {
@@ -906,7 +906,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 			}
 		}
 		if (c->cmd == CMD_NONE) {
-			return fail(c, EX_USAGE,
+			return cli_fail(c, EX_USAGE,
 			    "unknown command '%s': use cert, renew, revoke, account, spool or batch",
 			    argv[optind]);
 		}

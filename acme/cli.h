@@ -189,6 +189,10 @@ char *cli_usage_names(unsigned usage, char *out, size_t outlen);
 /* The USAGE_* bit of a key usage name (case-insensitive, nonRepudiation
  * as an alias of contentCommitment); 0 if unknown. */
 unsigned cli_usage_bit(const char *name);
+/* Record the message for a bad command line in c->err (cli.c and
+ * cli_secret.c); returns code. */
+int cli_fail(struct cli *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* RFC 5280 reason code name ("keyCompromise"), or "?" */
 const char *cli_reason_name(int reason);
 

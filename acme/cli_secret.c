@@ -16,20 +16,6 @@
 
 #include "acme/cli.h"
 
-static int fail(struct cli *c, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct cli *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->err, sizeof(c->err), fmt, ap);
-	va_end(ap);
-	return code;
-}
-
 /* The first line of a file, without its line end. */
 static int
 read_secret_file(struct cli *c, const char *opt, const char *path, char **dst)
@@ -41,12 +27,12 @@ read_secret_file(struct cli *c, const char *opt, const char *path, char **dst)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		return fail(c, EX_NOINPUT, "option '%s': %s: %s", opt, path,
+		return cli_fail(c, EX_NOINPUT, "option '%s': %s: %s", opt, path,
 		    strerror(errno));
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n < 0) {
-		fail(c, EX_NOINPUT, "option '%s': %s: %s", opt, path,
+		cli_fail(c, EX_NOINPUT, "option '%s': %s: %s", opt, path,
 		    strerror(errno));
 		goto out;
 	}
@@ -54,8 +40,8 @@ read_secret_file(struct cli *c, const char *opt, const char *path, char **dst)
 	len = strcspn(buf, "\r\n");
 	buf[len] = '\0';
 	if (len == 0) {
-		rc = fail(c, EX_USAGE, "option '%s': %s: empty first line", opt,
-		    path);
+		rc = cli_fail(c, EX_USAGE, "option '%s': %s: empty first line",
+		    opt, path);
 		goto out;
 	}
 	if (*dst != NULL) {
@@ -64,7 +50,7 @@ read_secret_file(struct cli *c, const char *opt, const char *path, char **dst)
 	}
 	*dst = strdup(buf);
 	if (*dst == NULL) {
-		rc = fail(c, EX_OSERR, "out of memory");
+		rc = cli_fail(c, EX_OSERR, "out of memory");
 		goto out;
 	}
 	rc = 0;
@@ -80,7 +66,7 @@ read_secret_env(struct cli *c, const char *opt, const char *var, char **dst)
 	const char *v = getenv(var);
 
 	if (v == NULL || *v == '\0') {
-		return fail(c, EX_USAGE,
+		return cli_fail(c, EX_USAGE,
 		    "option '%s': environment variable %s is unset or empty",
 		    opt, var);
 	}
@@ -90,7 +76,7 @@ read_secret_env(struct cli *c, const char *opt, const char *var, char **dst)
 	}
 	*dst = strdup(v);
 	if (*dst == NULL) {
-		return fail(c, EX_OSERR, "out of memory");
+		return cli_fail(c, EX_OSERR, "out of memory");
 	}
 	return 0;
 }
