@@ -271,3 +271,35 @@ pid_alive() {
 	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
+
+# --- requester tests: collect failed conditions in $why, one verdict each
+
+# sa ARGS...: the requester ($SA) as root (allowed), output in $T/out,
+# exit code in $rc; never fails itself
+sa() {
+	"$SA" --allow-root "$@" >"$T/out" 2>&1
+	rc=$?
+	return 0
+}
+
+# want CONDITION-TEXT CMD...: append to $why unless CMD succeeds
+want() {
+	local text=$1
+	shift
+	"$@" >/dev/null 2>&1 || why="$why; $text"
+}
+
+# verdict NAME: PASS if $why is empty, else FAIL with the reasons and the
+# tail of $T/out; clears $why
+verdict() {
+	if [ -z "$why" ]; then
+		pass "$1"
+	else
+		fail "$1" "${why#; } (rc=${rc:-?}; $(tail -1 "$T/out" 2>/dev/null))"
+		sed 's/^/    | /' "$T/out" | tail -15
+	fi
+	why=""
+}
+
+# certdir CONFIG_DIR ADDRESS: the directory of a stored certificate set
+certdir() { printf '%s/certs/%s\n' "$1" "$2"; }

@@ -36,72 +36,29 @@ if ! world_up --milter "inet:127.0.0.1:$MPORT"; then
 	e2e_finish
 fi
 MILTER_PID=
-stop_milter() {
-	if [ -n "$MILTER_PID" ]; then
-		kill "$MILTER_PID" 2>/dev/null
-		wait "$MILTER_PID" 2>/dev/null
-		MILTER_PID=
-	fi
-}
-trap 'stop_milter; world_down' EXIT
+trap 'milter_stop; world_down' EXIT
 
 T=$WORLD_DIR/rh
 mkdir -p "$T"
 chmod 755 "$WORLD_DIR" "$T"
 SPOOL=$T/spool
-mkdir -p "$SPOOL/entries" "$SPOOL/work" "$SPOOL/tmp"
-chgrp -R nogroup "$SPOOL"
-chmod 2770 "$SPOOL" "$SPOOL"/*
+spool_setup "$SPOOL"
 CONF=$T/smime-acme.conf
-cat >"$CONF" <<EOF
-Socket inet:$MPORT@127.0.0.1
-UserID nobody:nogroup
-Syslog no
-SpoolDirectory $SPOOL
-SendmailPath $SENDMAIL
-TestDKIMKeys $DKIM_KEYS
-IncompleteWait 5
-Server $CA_URL
-CABundle $CA_TRUST
-SpoolPostAfter 60
-SpoolTimeout 120
-EOF
-chmod 644 "$CONF"
+conf_write "$CONF" "$MPORT" "$SPOOL" "IncompleteWait 5" "SpoolPostAfter 60" \
+	"SpoolTimeout 120"
 # the same, with a delivery hook that fails
 CONF_FAIL=$T/hookfail.conf
 cp "$CONF" "$CONF_FAIL"
 echo "DeliveryHook exit 3" >>"$CONF_FAIL"
 
-"$MILTER" -c "$CONF" -f >"$T/milter.log" 2>&1 &
-MILTER_PID=$!
-for _ in $(seq 50); do
-	ss -Hltn "sport = :$MPORT" | grep -q . && break
-	sleep 0.1
-done
-if ! ss -Hltn "sport = :$MPORT" | grep -q .; then
+if ! milter_start "$CONF" "$MPORT" "$T/milter.log"; then
 	sed 's/^/    milter: /' "$T/milter.log"
 	fail renew-hook-milter "the milter did not start"
 	e2e_finish
 fi
 
-# sa ARGS...: the requester as root (allowed), output in $T/out, rc in $rc
-sa() {
-	"$SA" --allow-root "$@" >"$T/out" 2>&1
-	rc=$?
-	return 0
-}
 COMMON=(-n --agree-tos --conf "$CONF" --finalize-delay 0)
 why=""
-verdict() { # verdict NAME: PASS if $why is empty
-	if [ -z "$why" ]; then
-		pass "$1"
-	else
-		fail "$1" "${why#; } (rc=${rc:-?}; $(tail -1 "$T/out" 2>/dev/null))"
-		sed 's/^/    | /' "$T/out" | tail -15
-	fi
-	why=""
-}
-certdir() { printf '%s/certs/%s\n' "$1" "$2"; }
 serial() { openssl x509 -in "$(certdir "$1" "$2")/cert.pem" -noout -serial; }
 # envval FILE NAME: the value of NAME=... in an env(1) dump
 envval() { sed -n "s/^$2=//p" "$1" | head -1; }

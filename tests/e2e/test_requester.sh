@@ -65,29 +65,8 @@ if [ -x "$MILTER" ]; then
 fi
 
 CA_BASE=https://127.0.0.1:$CA_HTTPS_PORT
-# sa ARGS...: the requester as root (allowed), output in $T/out, rc in $rc
-sa() {
-	"$SA" --allow-root "$@" >"$T/out" 2>&1
-	rc=$?
-	return 0
-}
 COMMON=(-n --agree-tos --conf "$CONF" --finalize-delay 0)
 why=""
-want() { # want CONDITION-TEXT CMD...: append to $why unless CMD succeeds
-	local text=$1
-	shift
-	"$@" >/dev/null 2>&1 || why="$why; $text"
-}
-verdict() { # verdict NAME: PASS if $why is empty
-	if [ -z "$why" ]; then
-		pass "$1"
-	else
-		fail "$1" "${why#; } (rc=${rc:-?}; $(tail -1 "$T/out" 2>/dev/null))"
-		sed 's/^/    | /' "$T/out" | tail -15
-	fi
-	why=""
-}
-certdir() { printf '%s/certs/%s\n' "$1" "$2"; }
 x509text() { openssl x509 -in "$(certdir "$1" "$2")/cert.pem" -noout -text; }
 has() { grep -q -- "$2" <<<"$1"; }
 mode_of() { stat -L -c %a "$1"; }
