@@ -6,9 +6,18 @@
 #   make demo       bring up the mail world and certify an address end to end
 #   make lint lint-man format format-check install clean bench
 #
-# Sources are found by directory: common/*.c, dkim/*.c, acme/*.c (main.c is
-# the requester's entry point), milter/*.c (main.c is the milter's), and
-# tests/unit/test_*.c, each a cmocka program linked against all libraries.
+# Sources are found by directory, one static library per layer:
+#   common/*.c      libcommon   both programs (no library but GnuTLS hashes)
+#   dkim/*.c        libdkimv    the libopendkim wrapper
+#   acme/pki/*.c    libpki      keys, CSR, certificates, PKCS#12 (GnuTLS)
+#   acme/proto/*.c  libproto    the RFC 8555 client: http, json, jws, acme,
+#                               acct, order (uses pki, never app)
+#   acme/app/*.c    libapp      the requester: cli, flows, batch, store,
+#                               responders (app/main.c is its entry point)
+#   milter/*.c      libmilt     the milter (milter/main.c is its entry point)
+# The link lines below list each layer above the ones it may use, and
+# `make lint` refuses an #include that points up (doc/layout.md).
+# tests/unit/test_*.c are cmocka programs linked against all libraries.
 
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
@@ -61,7 +70,9 @@ endif
 
 COMMON_SRC := $(wildcard common/*.c)
 DKIM_SRC   := $(wildcard dkim/*.c)
-ACME_SRC   := $(filter-out acme/main.c,$(wildcard acme/*.c))
+PKI_SRC    := $(wildcard acme/pki/*.c)
+PROTO_SRC  := $(wildcard acme/proto/*.c)
+APP_SRC    := $(filter-out acme/app/main.c,$(wildcard acme/app/*.c))
 MILT_SRC   := $(filter-out milter/main.c,$(wildcard milter/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TLIB_SRC   := $(wildcard tests/lib/*.c)
@@ -71,10 +82,12 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 LIBCOMMON := $(B)/libcommon.a
 LIBDKIM   := $(B)/libdkimv.a
-LIBACME   := $(B)/libacme.a
+LIBPKI    := $(B)/libpki.a
+LIBPROTO  := $(B)/libproto.a
+LIBAPP    := $(B)/libapp.a
 LIBMILT   := $(B)/libmilt.a
 LIBTEST   := $(B)/libtest.a
-ALLLIBS   := $(LIBMILT) $(LIBACME) $(LIBDKIM) $(LIBCOMMON)
+ALLLIBS   := $(LIBMILT) $(LIBAPP) $(LIBPROTO) $(LIBPKI) $(LIBDKIM) $(LIBCOMMON)
 
 REQUESTER := $(B)/smime-acme
 MILTER    := $(B)/smime-acme-milter
@@ -97,11 +110,14 @@ $(1): $(call obj,$(2))
 endef
 $(eval $(call mklib,$(LIBCOMMON),$(COMMON_SRC)))
 $(eval $(call mklib,$(LIBDKIM),$(DKIM_SRC)))
-$(eval $(call mklib,$(LIBACME),$(ACME_SRC)))
+$(eval $(call mklib,$(LIBPKI),$(PKI_SRC)))
+$(eval $(call mklib,$(LIBPROTO),$(PROTO_SRC)))
+$(eval $(call mklib,$(LIBAPP),$(APP_SRC)))
 $(eval $(call mklib,$(LIBMILT),$(MILT_SRC)))
 $(eval $(call mklib,$(LIBTEST),$(TLIB_SRC)))
 
-$(REQUESTER): $(call obj,acme/main.c) $(LIBACME) $(LIBDKIM) $(LIBCOMMON)
+$(REQUESTER): $(call obj,acme/app/main.c) $(LIBAPP) $(LIBPROTO) $(LIBPKI) \
+              $(LIBDKIM) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -140,8 +156,14 @@ bench: all $(TPROG_BIN)
 
 lint: lint-man
 	$(Q)! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol|system|popen)[[:space:]]*\(' \
-	    common/*.[ch] acme/*.[ch] milter/*.[ch] dkim/*.[ch] \
-	    || { echo "lint: banned function (STYLE.md 5)"; exit 1; }
+	    $(SRC_DIRS:=/*.[ch]) \
+	    || { echo "lint: banned function (doc/style.md)"; exit 1; }
+	$(Q)! grep -nE '#include "acme/app/' acme/proto/*.[ch] acme/pki/*.[ch] \
+	    || { echo "lint: the protocol and PKI layers never include app/"; exit 1; }
+	$(Q)! grep -nE '#include "acme/proto/' acme/pki/*.[ch] \
+	    || { echo "lint: the PKI layer never includes proto/"; exit 1; }
+	$(Q)! grep -nE '#include "(acme|milter)/' common/*.[ch] dkim/*.[ch] \
+	    || { echo "lint: common/ and dkim/ include neither program"; exit 1; }
 
 lint-man:
 	$(Q)for m in acme/*.1 milter/*.8 conf/*.5; do \
@@ -149,7 +171,8 @@ lint-man:
 	    mandoc -Tlint -W warning "$$m" || exit 1; \
 	done
 
-FMT_SRC = $(wildcard common/*.[ch] acme/*.[ch] milter/*.[ch] dkim/*.[ch] \
+SRC_DIRS = common dkim acme/pki acme/proto acme/app milter
+FMT_SRC = $(wildcard $(SRC_DIRS:=/*.[ch]) \
           tests/unit/*.[ch] tests/lib/*.[ch] tests/interop/*.[ch])
 format:
 	$(Q)clang-format -i $(FMT_SRC)

@@ -23,10 +23,10 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
-#include "acme/cert.h"
-#include "acme/csr.h"
-#include "acme/key.h"
-#include "acme/p12.h"
+#include "acme/pki/cert.h"
+#include "acme/pki/csr.h"
+#include "acme/pki/key.h"
+#include "acme/pki/p12.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
 

@@ -16,11 +16,11 @@
 #include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
-#include "acme/acct.h"
-#include "acme/acme.h"
-#include "acme/cert.h"
-#include "acme/key.h"
-#include "acme/order.h"
+#include "acme/proto/acct.h"
+#include "acme/proto/acme.h"
+#include "acme/pki/cert.h"
+#include "acme/pki/key.h"
+#include "acme/proto/order.h"
 #include "common/log.h"
 
 static int failures;

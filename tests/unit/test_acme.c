@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "acme/acme.h"
-#include "acme/order.h"
+#include "acme/proto/acme.h"
+#include "acme/proto/order.h"
 
 static unsigned slept;
 

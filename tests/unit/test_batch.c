@@ -1,5 +1,5 @@
 /*
- * Unit tests for acme/batch.c: the batch file line syntax.
+ * Unit tests for acme/app/batch.c: the batch file line syntax.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "acme/batch.h"
+#include "acme/app/batch.h"
 
 static void
 test_blank_and_comment(void **state)

@@ -1,5 +1,5 @@
 /*
- * test_cli: the requester's command line (acme/cli.c).  Table-driven:
+ * test_cli: the requester's command line (acme/app/cli.c).  Table-driven:
  * every option of the seed client is accepted, and each bad input gives
  * the documented sysexits code and a message naming the problem.
  */
@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "acme/cli.h"
+#include "acme/app/cli.h"
 
 #define ARGV_MAX 48
 

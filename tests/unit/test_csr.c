@@ -15,8 +15,8 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "acme/csr.h"
-#include "acme/key.h"
+#include "acme/pki/csr.h"
+#include "acme/pki/key.h"
 
 static struct key *k;
 

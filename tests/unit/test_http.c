@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "acme/http.h"
+#include "acme/proto/http.h"
 
 #define NOW 784111777L /* Sun, 06 Nov 1994 08:49:37 GMT */
 

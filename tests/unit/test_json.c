@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "acme/json.h"
+#include "acme/proto/json.h"
 
 #define S(x) x, strlen(x)
 

@@ -17,8 +17,8 @@
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 
-#include "acme/jws.h"
-#include "acme/key.h"
+#include "acme/proto/jws.h"
+#include "acme/pki/key.h"
 #include "common/b64url.h"
 
 static char *

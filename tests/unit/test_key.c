@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "acme/key.h"
+#include "acme/pki/key.h"
 #include "common/b64url.h"
 
 static const char rfc7638_n[] =

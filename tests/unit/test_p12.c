@@ -22,9 +22,9 @@
 #include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
 
-#include "acme/cert.h"
-#include "acme/key.h"
-#include "acme/p12.h"
+#include "acme/pki/cert.h"
+#include "acme/pki/key.h"
+#include "acme/pki/p12.h"
 #include "common/b64url.h"
 
 static struct key *ca_key, *leaf_key;

@@ -1,5 +1,5 @@
 /*
- * test_store: the requester's files (acme/store.c): account key 0600 and
+ * test_store: the requester's files (acme/app/store.c): account key 0600 and
  * reload (a key readable by others is refused), order state keyed by the
  * address set (order and domain case do not matter), certificate sets
  * published through a symlink and listed back for renew.
@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "acme/key.h"
-#include "acme/store.h"
+#include "acme/pki/key.h"
+#include "acme/app/store.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
 

@@ -1,0 +1,168 @@
+/*
+ * flow_account: the account command (show, --rollover to a new ES256 key,
+ * --deactivate) and the spool command (list pending entries: address,
+ * state, expiry; never token-part2).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "acme/app/flow.h"
+#include "acme/proto/acct.h"
+#include "acme/app/store.h"
+#include "common/log.h"
+#include "common/spool.h"
+
+int
+flow_cmd_account(struct flow *f)
+{
+	struct acme_account a;
+	struct key *nk = NULL;
+	size_t i;
+
+	memset(&a, 0, sizeof(a));
+	if (flow_connect(f) != 0 || flow_account(f, false) != 0) {
+		return f->ex;
+	}
+	if (f->cli->rollover) {
+		if (f->cli->dry_run) {
+			flow_say(f, "dry run: would replace the account key");
+			return 0;
+		}
+		nk = key_generate(KEY_EC256);
+		if (nk == NULL) {
+			flow_fail(f, EX_SOFTWARE);
+			return f->ex;
+		}
+		if (store_account_next(f->config_dir, f->server, nk) != 0) {
+			key_free(nk);
+			return EX_CANTCREAT;
+		}
+		if (acct_key_change(f->ac, nk) != 0) {
+			(void)store_account_next(
+			    f->config_dir, f->server, NULL);
+			key_free(nk);
+			flow_acme_fail(f, "key rollover");
+			return f->ex;
+		}
+		if (store_account_save(
+			f->config_dir, f->server, nk, acme_kid(f->ac)) != 0) {
+			log_err(
+			    "the CA now knows the new account key but it could not be stored; it is kept as account.key.next");
+			key_free(nk);
+			return EX_CANTCREAT;
+		}
+		(void)store_account_next(f->config_dir, f->server, NULL);
+		key_free(f->account_key);
+		f->account_key = nk;
+		flow_say(f, "account key replaced");
+		return 0;
+	}
+	if (f->cli->deactivate) {
+		if (f->cli->dry_run) {
+			flow_say(f, "dry run: would deactivate the account");
+			return 0;
+		}
+		if (acct_deactivate(f->ac, &a) != 0) {
+			flow_acme_fail(f, "deactivate");
+			return f->ex;
+		}
+		json_account_free(&a);
+		flow_say(f, "account deactivated");
+		return 0;
+	}
+	if (acct_fetch(f->ac, &a) != 0) {
+		flow_acme_fail(f, "account");
+		return f->ex;
+	}
+	if (f->cli->json) {
+		struct buf b;
+		buf_init(&b, 0);
+		buf_puts(&b, "{\"server\":");
+		json_quote(&b, f->server);
+		buf_puts(&b, ",\"account\":");
+		json_quote(&b, acme_kid(f->ac) ? acme_kid(f->ac) : "");
+		buf_puts(&b, ",\"status\":");
+		json_quote(&b, json_status_name(a.status));
+		buf_puts(&b, ",\"thumbprint\":");
+		json_quote(&b, f->thumbprint);
+		buf_puts(&b, "}\n");
+		if (b.data != NULL) {
+			fputs(b.data, stdout);
+		}
+		buf_free(&b);
+	} else {
+		printf(
+		    "server:     %s\naccount:    %s\nstatus:     %s\nkey:        %s\nthumbprint: %s\n",
+		    f->server, acme_kid(f->ac) ? acme_kid(f->ac) : "?",
+		    json_status_name(a.status),
+		    key_type_name(key_get_type(f->account_key)), f->thumbprint);
+		for (i = 0; i < a.n_contact; i++) {
+			printf("contact:    %s\n", a.contact[i]);
+		}
+	}
+	json_account_free(&a);
+	return 0;
+}
+
+static int
+print_entry(const struct spool_entry *e, void *arg)
+{
+	const struct flow *f = arg;
+	char ts[32];
+	struct tm tm;
+	size_t i;
+
+	for (i = 0; f->cli->n_emails > 0 && i < f->cli->n_emails; i++) {
+		if (challenge_addr_equal(e->mailbox, f->cli->emails[i])) {
+			break;
+		}
+	}
+	if (f->cli->n_emails > 0 && i == f->cli->n_emails) {
+		return 0;
+	}
+	gmtime_r(&e->expires, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (f->cli->json) {
+		struct buf b;
+		buf_init(&b, 0);
+		buf_puts(&b, "{\"address\":");
+		json_quote(&b, e->mailbox);
+		buf_puts(&b, ",\"state\":");
+		json_quote(&b, spool_state_name(e->state));
+		buf_puts(&b, ",\"from\":");
+		json_quote(&b, e->from);
+		buf_printf(&b, ",\"expires\":\"%s\"}\n", ts);
+		if (b.data != NULL) {
+			fputs(b.data, stdout);
+		}
+		buf_free(&b);
+	} else {
+		printf("%-40s %-10s %s%s%s\n", e->mailbox,
+		    spool_state_name(e->state), ts, e->reason[0] ? "  " : "",
+		    e->reason);
+	}
+	return 0;
+}
+
+int
+flow_cmd_spool(struct flow *f)
+{
+	struct spool *sp;
+	int rc;
+
+	if (f->spool_dir == NULL) {
+		log_err(
+		    "no spool: use --spool DIR or SpoolDirectory in smime-acme.conf");
+		return EX_USAGE;
+	}
+	sp = spool_open(f->spool_dir, false, -1, (gid_t)-1);
+	if (sp == NULL) {
+		return EX_NOINPUT;
+	}
+	rc = spool_foreach(sp, print_entry, f);
+	spool_close(sp);
+	return rc < 0 ? EX_IOERR : 0;
+}

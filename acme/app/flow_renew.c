@@ -1,0 +1,265 @@
+/*
+ * flow_renew: the renew command.  Every certificate set under
+ * CONFIG/certs whose certificate expires within the window (--renew-within
+ * days, default 30, or earlier when the CA's RFC 9773 renewalInfo window
+ * has started;
+ * --force: all) is issued again for the same addresses and key usage,
+ * keeping the key unless --rotate-key.  -e limits renewal to sets holding
+ * that address.  Exit 0 when everything due was renewed (or nothing was
+ * due).  Made for timers: with nothing due it prints nothing at all (no
+ * connection is made without any stored set, and the passphrase is
+ * settled only once a set is due); otherwise one line per renewed set
+ * (issuance progress only with -v), then the sets not due.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "acme/app/flow.h"
+#include "acme/pki/cert.h"
+#include "acme/proto/order.h"
+#include "acme/app/store.h"
+#include "common/buf.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+
+struct renew_state {
+	struct flow *f;
+	unsigned due, done, failed, candidates;
+	bool connected;
+	bool pp_settled;    /* flow_cert_passphrase() done */
+	struct buf not_due; /* lines, printed only when something was due */
+};
+
+static bool
+wanted(const struct flow *f, const struct store_lineage *l)
+{
+	size_t i, k;
+
+	if (f->cli->n_emails == 0) {
+		return true;
+	}
+	for (i = 0; i < f->cli->n_emails; i++) {
+		for (k = 0; k < l->n_addrs; k++) {
+			if (challenge_addr_equal(
+				f->cli->emails[i], l->addrs[k])) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Is l due?  1 yes, 0 no, -1 error. */
+static int
+is_due(struct renew_state *st, const struct store_lineage *l,
+    struct cert_chain *chain)
+{
+	struct flow *f = st->f;
+	struct acme_renewal_info ri;
+	time_t na = 0, now = time(NULL);
+
+	if (cert_not_after(&chain->certs[0], &na) != 0) {
+		return -1;
+	}
+	if (f->cli->force) {
+		return 1;
+	}
+	/* RFC 9773 can only make renewal earlier than the day window */
+	if (st->connected) {
+		memset(&ri, 0, sizeof(ri));
+		if (order_renewal_info(f->ac, &chain->certs[0], &ri, NULL) ==
+		    0) {
+			bool ari_due = ri.start <= now;
+			log_info("%s: renewalInfo window starts %ld", l->name,
+			    (long)ri.start);
+			json_renewal_info_free(&ri);
+			if (ari_due) {
+				return 1;
+			}
+		}
+	}
+	return na - now <= (time_t)f->cli->renew_days * 86400;
+}
+
+/* Is l one of ours to look at (-e, same server)? */
+static bool
+candidate(const struct flow *f, const struct store_lineage *l, bool say)
+{
+	if (!wanted(f, l)) {
+		return false;
+	}
+	if (l->server != NULL && strcmp(l->server, f->server) != 0) {
+		if (say) {
+			log_info("%s: issued by %s, not %s; skipped", l->name,
+			    l->server, f->server);
+		}
+		return false;
+	}
+	return true;
+}
+
+static int
+count_one(const struct store_lineage *l, void *arg)
+{
+	struct renew_state *st = arg;
+
+	if (candidate(st->f, l, false)) {
+		st->candidates++;
+	}
+	return 0;
+}
+
+static void
+day_of(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (strftime(out, outlen, "%Y-%m-%d", &tm) == 0) {
+		snprintf(out, outlen, "?");
+	}
+}
+
+static int
+renew_one(const struct store_lineage *l, void *arg)
+{
+	struct renew_state *st = arg;
+	struct flow *f = st->f;
+	struct cert_chain chain;
+	struct key *k = NULL;
+	char *path = NULL, *pem = NULL, *id = NULL;
+	const char *addrs[100];
+	char day[16];
+	time_t na = 0;
+	size_t len, i;
+	int due;
+
+	memset(&chain, 0, sizeof(chain));
+	if (!candidate(f, l, true)) {
+		return 0;
+	}
+	path = store_path(l->dir, "cert.pem");
+	pem = path != NULL ? fs_read_file(path, 1024 * 1024, &len) : NULL;
+	if (pem == NULL || cert_chain_parse_pem(pem, len, &chain) != 0) {
+		log_err("%s: cannot read the certificate", l->name);
+		st->failed++;
+		goto out;
+	}
+	due = is_due(st, l, &chain);
+	if (due < 0) {
+		log_err("%s: cannot read the certificate's expiry", l->name);
+		st->failed++;
+		goto out;
+	}
+	if (due == 0) {
+		(void)cert_not_after(&chain.certs[0], &na);
+		day_of(na, day, sizeof(day));
+		(void)buf_printf(&st->not_due,
+		    "%s: not due for renewal (expires %s)\n", l->name, day);
+		goto out;
+	}
+	st->due++;
+	flow_say(f, "%s: renewing", l->name);
+	if (!st->pp_settled) {
+		/* only now: a timer run with nothing due needs no decision */
+		if (flow_cert_passphrase(f) != 0) {
+			goto out;
+		}
+		st->pp_settled = true;
+	}
+	free(path);
+	path = store_path(l->dir, "privkey.pem");
+	if (!f->cli->rotate_key && path != NULL) {
+		k = key_load_file(path);
+		if (k == NULL) {
+			log_err("%s: cannot load the key; use --rotate-key",
+			    l->name);
+			st->failed++;
+			goto out;
+		}
+	}
+	for (i = 0; i < l->n_addrs; i++) {
+		addrs[i] = l->addrs[i];
+	}
+	id = f->cli->dry_run ? NULL : cert_id(&chain.certs[0]);
+	if (acme_get_directory(f->ac) == NULL ||
+	    acme_get_directory(f->ac)->renewal_info == NULL) {
+		free(id);
+		id = NULL;
+	}
+	if (flow_issue(f, addrs, l->n_addrs, l->usage, k, id) != 0) {
+		st->failed++;
+		f->ex = 0; /* keep going; reported at the end */
+		goto out;
+	}
+	st->done++;
+	if (!f->cli->quiet && f->cli->dry_run) {
+		fprintf(stderr,
+		    "smime-acme: %s: due; dry run: nothing renewed\n", l->name);
+	} else if (!f->cli->quiet) {
+		day_of(f->stored_not_after, day, sizeof(day));
+		fprintf(stderr, "smime-acme: %s: renewed, valid until %s\n",
+		    l->name, day);
+	}
+out:
+	free(id);
+	key_free(k);
+	cert_chain_free(&chain);
+	free(pem);
+	free(path);
+	if (st->due > 0 && !st->pp_settled) {
+		return -1; /* no passphrase decision: f->ex says why */
+	}
+	return flow_stopping() ? -1 : 0;
+}
+
+int
+flow_cmd_renew(struct flow *f)
+{
+	struct renew_state st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	st.f = f;
+	buf_init(&st.not_due, 0);
+	f->renewing = true;
+	f->terse = true;
+	if (store_certs_foreach(f->config_dir, count_one, &st) < 0) {
+		rc = EX_NOINPUT;
+		goto out;
+	}
+	if (st.candidates > 0) {
+		if (flow_connect(f) != 0 || flow_account(f, true) != 0) {
+			rc = f->ex;
+			goto out;
+		}
+		st.connected = true;
+		if (store_certs_foreach(f->config_dir, renew_one, &st) < 0) {
+			rc = f->ex ? f->ex : EX_SOFTWARE;
+			goto out;
+		}
+	}
+	/* nothing due: not a word, for cron and timers */
+	if (!f->cli->quiet && st.not_due.data != NULL &&
+	    (st.due > 0 || f->cli->verbose > 0)) {
+		const char *p = st.not_due.data, *nl;
+		while ((nl = strchr(p, '\n')) != NULL) {
+			fprintf(stderr, "smime-acme: %.*s\n", (int)(nl - p), p);
+			p = nl + 1;
+		}
+	}
+	if (st.failed > 0) {
+		log_err("renew: %u certificate(s) not renewed", st.failed);
+	}
+	if (f->cli->json) {
+		printf("{\"due\":%u,\"renewed\":%u,\"failed\":%u}\n", st.due,
+		    st.done, st.failed);
+	}
+	rc = st.failed ? EX_UNAVAILABLE : 0;
+out:
+	buf_free(&st.not_due);
+	return rc;
+}

@@ -1,0 +1,183 @@
+/*
+ * flow_revoke: the revoke command.  --cert-path is a PEM certificate or a
+ * PKCS#12 (passphrase from the options or asked).  The request is signed
+ * by the account key when we have an account for the server, else (or
+ * when the CA refuses it: not the issuing account) by the certificate's
+ * own key: --key-path or the key inside the PKCS#12.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "acme/app/flow.h"
+#include "acme/pki/cert.h"
+#include "acme/proto/order.h"
+#include "acme/pki/p12.h"
+#include "acme/app/store.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+
+#define CERT_FILE_MAX (1024u * 1024)
+
+static bool
+contains(const char *data, size_t len, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	for (i = 0; i + n <= len; i++) {
+		if (memcmp(data + i, needle, n) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A PEM certificate (not an armoured PKCS#12). */
+static bool
+is_pem(const char *data, size_t len)
+{
+	return contains(data, len, "-----BEGIN CERTIFICATE") &&
+	    !contains(data, len, "-----BEGIN PKCS12");
+}
+
+/* Load --cert-path into chain (and *key from a PKCS#12). */
+static int
+load_cert(struct flow *f, struct cert_chain *chain, struct key **key)
+{
+	struct cli *c = f->cli;
+	char *data = NULL, *pp = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	data = fs_read_file(c->cert_path, CERT_FILE_MAX, &len);
+	if (data == NULL) {
+		log_err_errno("%s: cannot read the certificate", c->cert_path);
+		return flow_fail(f, EX_NOINPUT);
+	}
+	if (is_pem(data, len)) {
+		if (cert_chain_parse_pem(data, len, chain) != 0) {
+			log_err("%s: not a PEM certificate", c->cert_path);
+			flow_fail(f, EX_DATAERR);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	/* PKCS#12: try the given passphrase, or none, then ask */
+	if (p12_read(data, len, c->passphrase, key, chain) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (errno == EACCES && c->passphrase == NULL && f->interactive) {
+		pp =
+		    flow_prompt_secret("Passphrase of the PKCS#12 file", false);
+		if (pp != NULL && p12_read(data, len, pp, key, chain) == 0) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (errno == EACCES) {
+		log_err("%s: wrong or missing passphrase for the PKCS#12 file",
+		    c->cert_path);
+	} else {
+		log_err("%s: neither a PEM certificate nor a readable PKCS#12",
+		    c->cert_path);
+	}
+	flow_fail(f, EX_DATAERR);
+out:
+	if (pp != NULL) {
+		explicit_bzero(pp, strlen(pp));
+		free(pp);
+	}
+	free(data);
+	return rc;
+}
+
+int
+flow_cmd_revoke(struct flow *f)
+{
+	struct cli *c = f->cli;
+	struct cert_chain chain;
+	struct key *ckey = NULL, *acct_key = NULL;
+	char *kid = NULL;
+	int r, rc;
+
+	memset(&chain, 0, sizeof(chain));
+	if (load_cert(f, &chain, &ckey) != 0) {
+		goto out;
+	}
+	if (c->key_path != NULL) {
+		key_free(ckey);
+		ckey = key_load_file(c->key_path);
+		if (ckey == NULL) {
+			log_err("%s: cannot load the private key", c->key_path);
+			flow_fail(f, EX_NOINPUT);
+			goto out;
+		}
+	}
+	if (ckey != NULL && !cert_matches_key(&chain.certs[0], ckey)) {
+		log_err("the private key does not belong to %s", c->cert_path);
+		flow_fail(f, EX_DATAERR);
+		goto out;
+	}
+	if (c->dry_run) {
+		flow_say(f, "dry run: would revoke %s (reason %s)",
+		    c->cert_path,
+		    cli_reason_name(c->reason >= 0 ? c->reason : 0));
+		goto out;
+	}
+	if (flow_connect(f) != 0) {
+		goto out;
+	}
+	r = store_account_load(f->config_dir, f->server, &acct_key, &kid);
+	key_free(acct_key);
+	free(kid);
+	acct_key = NULL;
+	rc = -1;
+	/* the certificate's own key, when asked for it (--key-path) */
+	if (ckey != NULL && c->key_path != NULL) {
+		flow_say(f, "revoking %s, signed with the certificate key",
+		    c->cert_path);
+		rc = order_revoke(f->ac, &chain.certs[0], c->reason, ckey);
+	} else if (r == 0) {
+		if (flow_account(f, false) != 0) {
+			goto out;
+		}
+		flow_say(f, "revoking %s, signed with the account key",
+		    c->cert_path);
+		rc = order_revoke(f->ac, &chain.certs[0], c->reason, NULL);
+		if (rc != 0 && ckey != NULL &&
+		    strcmp(json_problem_short(acme_last_problem(f->ac)),
+			"alreadyRevoked") != 0) {
+			flow_say(f,
+			    "the account may not be the issuer; trying the certificate key");
+			rc = order_revoke(
+			    f->ac, &chain.certs[0], c->reason, ckey);
+		}
+	} else if (ckey != NULL) {
+		flow_say(f, "revoking %s, signed with the certificate key",
+		    c->cert_path);
+		rc = order_revoke(f->ac, &chain.certs[0], c->reason, ckey);
+	} else {
+		log_err(
+		    "no account for %s and no certificate key: use --key-path or a PKCS#12",
+		    f->server);
+		flow_fail(f, EX_NOINPUT);
+		goto out;
+	}
+	if (rc != 0) {
+		flow_acme_fail(f, "revoke");
+		goto out;
+	}
+	flow_say(f, "%s revoked", c->cert_path);
+	if (c->json) {
+		printf("{\"status\":\"revoked\",\"reason\":%d}\n",
+		    c->reason >= 0 ? c->reason : 0);
+	}
+out:
+	key_free(ckey);
+	cert_chain_free(&chain);
+	return f->ex;
+}

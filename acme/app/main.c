@@ -1,0 +1,135 @@
+/*
+ * smime-acme: the requester.  Parses the command line (cli.c), loads
+ * smime-acme.conf, refuses root without --allow-root, sets up logging and
+ * runs one command (flow_*.c).  Only main() exits; the exit status is a
+ * sysexits(3) code, listed in smime-acme(1).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "acme/proto/acme.h"
+#include "acme/app/batch.h"
+#include "acme/app/cli.h"
+#include "acme/app/flow.h"
+#include "common/conf.h"
+#include "common/log.h"
+
+static int
+run(struct cli *c, const struct config *conf)
+{
+	struct flow f;
+	int rc;
+
+	rc = flow_init(&f, c, conf);
+	if (rc != 0) {
+		flow_free(&f);
+		return rc;
+	}
+	switch (c->cmd) {
+	case CMD_CERT:
+		rc = flow_cmd_cert(&f);
+		break;
+	case CMD_RENEW:
+		rc = flow_cmd_renew(&f);
+		break;
+	case CMD_REVOKE:
+		rc = flow_cmd_revoke(&f);
+		break;
+	case CMD_ACCOUNT:
+		rc = flow_cmd_account(&f);
+		break;
+	case CMD_SPOOL:
+		rc = flow_cmd_spool(&f);
+		break;
+	case CMD_BATCH: {
+		struct batch_opts bo = { 0 };
+		bo.file = c->batch_file;
+		bo.concurrency = (unsigned)c->concurrency;
+		bo.results = c->results;
+		bo.json = c->json;
+		bo.stats = c->stats;
+		rc = batch_run(&f, &bo);
+		break;
+	}
+	default:
+		rc = EX_SOFTWARE;
+		break;
+	}
+	flow_free(&f);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config *conf = NULL;
+	struct cli c;
+	enum log_level lvl;
+	int rc;
+
+	log_init("smime-acme", false, LOG_USER, true);
+	rc = cli_parse(&c, argc, argv);
+	if (rc == CLI_HELP) {
+		cli_print_help("smime-acme", true);
+		rc = 0;
+		goto out;
+	}
+	if (rc == CLI_VERSION) {
+		printf("smime-acme %s\n", VERSION);
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "smime-acme: %s\n", c.err);
+		if (rc == EX_USAGE) {
+			cli_print_help("smime-acme", false);
+		}
+		goto out;
+	}
+	lvl = c.quiet
+	    ? LOG_LVL_ERR
+	    : (c.verbose >= 2
+		      ? LOG_LVL_DEBUG
+		      : (c.verbose == 1 ? LOG_LVL_INFO : LOG_LVL_NOTICE));
+	log_set_level(lvl);
+	if (c.syslog) {
+		log_init("smime-acme", true, LOG_USER, true);
+	}
+	if (geteuid() == 0 && !c.allow_root) {
+		fprintf(stderr,
+		    "smime-acme: refusing to run as root (it never needs it); use --allow-root to insist\n");
+		rc = EX_NOPERM;
+		goto out;
+	}
+	rc = cli_resolve_secrets(&c);
+	if (rc != 0) {
+		fprintf(stderr, "smime-acme: %s\n", c.err);
+		goto out;
+	}
+	conf = c.conf_path != NULL ? conf_load(c.conf_path, false)
+				   : conf_load(CONF_DEFAULT_PATH, true);
+	if (conf == NULL) {
+		rc = EX_CONFIG;
+		goto out;
+	}
+	if (c.password != NULL && c.password_file == NULL &&
+	    c.password_env == NULL) {
+		log_info(
+		    "--password on the command line is visible to other users while it runs; --password-file or --password-env are safer");
+	}
+	flow_signals();
+	if (acme_global_init() != 0) {
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	rc = run(&c, conf);
+	acme_global_cleanup();
+out:
+	conf_free(conf);
+	cli_free(&c);
+	return rc;
+}

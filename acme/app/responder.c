@@ -1,0 +1,69 @@
+/*
+ * responder: the table of responders and what they share: the one POST of
+ * a challenge, the digest (common/challenge.h) and the printable response
+ * block.  Mail header extraction for the responders that read whole
+ * challenge mails lives in responder_mail.c.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "acme/proto/order.h"
+#include "acme/app/responder.h"
+#include "common/log.h"
+
+const struct responder_ops *
+responder_get(enum cli_responder r)
+{
+	switch (r) {
+	case RESP_SPOOL:
+		return &responder_spool_ops;
+	case RESP_INTERACTIVE:
+		return &responder_tty_ops;
+	case RESP_FILE:
+		return &responder_file_ops;
+	case RESP_IMAP:
+		return &responder_imap_ops;
+	case RESP_TB:
+		return &responder_tb_ops;
+	default:
+		break;
+	}
+	return NULL;
+}
+
+int
+responder_post(struct responder_job *j)
+{
+	if (j->posted) {
+		return 0;
+	}
+	log_info("%s: POST challenge", j->addr);
+	if (order_challenge_respond(j->f->ac, j->challenge_url, NULL) != 0) {
+		return flow_acme_fail(j->f, j->addr);
+	}
+	j->posted = true;
+	return 0;
+}
+
+int
+responder_digest(const struct responder_job *j, const char *part1,
+    char out[CHALLENGE_DIGEST_LEN + 1])
+{
+	if (challenge_response(
+		part1, j->token2, j->f->thumbprint, j->f->rule, out) != 0) {
+		log_err(
+		    "%s: cannot compute the response (token not base64url?)",
+		    j->addr);
+		return flow_fail(j->f, EX_DATAERR);
+	}
+	return 0;
+}
+
+int
+responder_block(const char *digest, struct buf *out)
+{
+	return buf_printf(out,
+	    "-----BEGIN ACME RESPONSE-----\n%s\n-----END ACME RESPONSE-----\n",
+	    digest);
+}

@@ -1,0 +1,219 @@
+/*
+ * responder_file: the file hand-off for automation (--file-validate),
+ * documented in smime-acme(1).  In WORK (the -w directory), per address:
+ *
+ *   ADDR.request    written by us: To, From (the CA's sender), Expires
+ *   ADDR.challenge  written by the automation: the challenge mail (whole
+ *                   message, checked like the milter minus DKIM) or only
+ *                   its Subject line
+ *   ADDR.response   written by us: the complete reply mail, ready for
+ *                   "sendmail -t" (From, To, Subject "Re: ACME: ...",
+ *                   In-Reply-To, the BEGIN/END ACME RESPONSE block)
+ *
+ * We POST the challenge once the automation has removed ADDR.response
+ * (sent) or created ADDR.sent.  All four files are removed at the end.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acme/app/responder_mail.h"
+#include "acme/app/store.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+
+static char *
+work_file(const struct responder_job *j, const char *ext)
+{
+	char name[CHALLENGE_ADDR_MAX + 32];
+
+	snprintf(name, sizeof(name), "%s.%s", j->addr, ext);
+	return store_path(j->f->work_dir, name);
+}
+
+static int
+fl_prepare(struct responder_job *j)
+{
+	if (fs_mkdirs(j->f->work_dir, 0700) != 0) {
+		log_err_errno("%s: cannot create", j->f->work_dir);
+		return flow_fail(j->f, EX_CANTCREAT);
+	}
+	return 0;
+}
+
+static int
+fl_arm(struct responder_job *j)
+{
+	char *p = work_file(j, "request");
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b, 0);
+	if (p == NULL ||
+	    buf_printf(&b, "To: %s\nFrom: %s\nExpires: %ld\n", j->addr, j->from,
+		(long)j->expires) != 0) {
+		flow_fail(j->f, EX_OSERR);
+		goto out;
+	}
+	if (fs_write_atomic(p, b.data, b.len, 0644) != 0) {
+		flow_fail(j->f, EX_CANTCREAT);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	free(p);
+	return rc;
+}
+
+/* Token-part1 from the challenge file: a whole mail or a Subject line. */
+static int
+read_challenge(struct responder_job *j, const char *text, size_t len,
+    char *part1, size_t plen)
+{
+	struct resp_mail m;
+	const char *why = NULL, *s = text;
+	char line[2048];
+	int rc = -1;
+
+	memset(&m, 0, sizeof(m));
+	if (resp_mail_parse(text, len, &m) == 0 && m.from != NULL) {
+		if (resp_mail_check(j, &m, part1, plen, &why) != 0) {
+			log_err(
+			    "%s: the challenge file is not a valid challenge mail: %s",
+			    j->addr, why);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	while (*s == ' ' || *s == '\t') {
+		s++;
+	}
+	if (strncasecmp(s, "Subject:", 8) == 0) {
+		s += 8;
+	}
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(s, "\r\n"), s);
+	s = line;
+	while (*s == ' ' || *s == '\t') {
+		s++;
+	}
+	if (challenge_parse_subject(s, part1, plen, &why) != 0) {
+		log_err("%s: the challenge file holds no challenge Subject: %s",
+		    j->addr, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	resp_mail_free(&m);
+	return rc;
+}
+
+static int
+fl_wait(struct responder_job *j)
+{
+	struct flow *f = j->f;
+	char *chal = work_file(j, "challenge"),
+	     *resp = work_file(j, "response");
+	char *sent = work_file(j, "sent");
+	char part1[CHALLENGE_TOKEN_MAX + 1];
+	char *text = NULL;
+	struct resp_mail m;
+	struct buf mail;
+	size_t len;
+	time_t start = time(NULL);
+	int rc = -1;
+
+	memset(&m, 0, sizeof(m));
+	buf_init(&mail, 0);
+	if (chal == NULL || resp == NULL || sent == NULL) {
+		flow_fail(f, EX_OSERR);
+		goto out;
+	}
+	flow_say(f, "waiting for %s (the challenge mail to %s from %s)", chal,
+	    j->addr, j->from);
+	while ((text = fs_read_file(chal, 1024 * 1024, &len)) == NULL) {
+		if (errno != ENOENT) {
+			log_err_errno("%s", chal);
+			flow_fail(f, EX_NOINPUT);
+			goto out;
+		}
+		if (time(NULL) - start >= f->timeout) {
+			log_err("%s: no challenge file within %d s", j->addr,
+			    f->timeout);
+			flow_fail(f, EX_TEMPFAIL);
+			goto out;
+		}
+		if (!flow_sleep_ms(FLOW_SPOOL_POLL_MS)) {
+			flow_fail(f, EX_TEMPFAIL);
+			goto out;
+		}
+	}
+	if (read_challenge(j, text, len, part1, sizeof(part1)) != 0) {
+		flow_fail(f, EX_DATAERR);
+		goto out;
+	}
+	(void)resp_mail_parse(text, len, &m);
+	if (resp_mail_compose(j, &m, part1, &mail) != 0) {
+		flow_fail(f, EX_SOFTWARE);
+		goto out;
+	}
+	if (fs_write_atomic(resp, mail.data, mail.len, 0600) != 0) {
+		flow_fail(f, EX_CANTCREAT);
+		goto out;
+	}
+	flow_say(
+	    f, "wrote %s; send it, then remove it (or create %s)", resp, sent);
+	while (fs_exists(resp) && !fs_exists(sent)) {
+		if (time(NULL) - start >= f->timeout) {
+			log_err("%s: the response was not sent within %d s",
+			    j->addr, f->timeout);
+			flow_fail(f, EX_TEMPFAIL);
+			goto out;
+		}
+		if (!flow_sleep_ms(FLOW_SPOOL_POLL_MS)) {
+			flow_fail(f, EX_TEMPFAIL);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	resp_mail_free(&m);
+	buf_free(&mail);
+	free(text);
+	free(sent);
+	free(resp);
+	free(chal);
+	return rc;
+}
+
+static void
+fl_finish(struct responder_job *j, bool ok)
+{
+	static const char *const ext[] = { "request", "challenge", "response",
+		"sent" };
+	size_t i;
+	char *p;
+
+	(void)ok;
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		p = work_file(j, ext[i]);
+		if (p != NULL) {
+			(void)unlink(p);
+		}
+		free(p);
+	}
+}
+
+const struct responder_ops responder_file_ops = {
+	.name = "file",
+	.prepare = fl_prepare,
+	.arm = fl_arm,
+	.wait = fl_wait,
+	.finish = fl_finish,
+};

@@ -1,0 +1,116 @@
+/*
+ * store: the requester's files under the configuration directory.
+ *
+ *   CONFIG/accounts/<hash of directory URL>/account.key   (0600, PEM)
+ *   CONFIG/accounts/<hash of directory URL>/account.info  (server, kid)
+ *   CONFIG/orders/<hash of server + address set>/order.info, privkey.pem
+ *   CONFIG/certs/<first address> -> .<first address>.<time>/ (symlink)
+ *       cert.pem chain.pem fullchain.pem privkey.pem (0600)
+ *       <first address>.p12 (0600) lineage.info
+ *
+ * Every file is written with fs_write_atomic(); a certificate set is
+ * written into a fresh directory and published by renaming a symlink, so
+ * a reader never sees half a set.  Info files are "key: value" lines.
+ * Called by the flow_*.c commands.
+ */
+#ifndef ACME_APP_STORE_H
+#define ACME_APP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "acme/pki/key.h"
+#include "common/buf.h"
+
+#define STORE_HASH_LEN 64
+
+/* Hex SHA-256 of s (STORE_HASH_LEN + NUL).  0 / -1. */
+int store_hash_hex(const char *s, char out[STORE_HASH_LEN + 1]);
+
+/* malloc'ed "a/b" (b may hold further slashes); NULL on ENOMEM. */
+char *store_path(const char *a, const char *b);
+
+/*
+ * The account of server under config_dir.  0 loaded (*key, *kid set,
+ * caller frees), 1 none stored, -1 error (unreadable or not a private
+ * key; logged).  A key file readable by group or others is refused.
+ */
+int store_account_load(
+    const char *config_dir, const char *server, struct key **key, char **kid);
+/* Write the key (0600) and then the info file.  0 / -1 (logged). */
+int store_account_save(const char *config_dir, const char *server,
+    const struct key *key, const char *kid);
+
+/*
+ * Stage the next account key (key rollover) as account.key.next (0600)
+ * before the CA is asked to switch, so that it survives a crash between
+ * the switch and the final save; key NULL removes the staged file.
+ * 0 / -1 (logged).
+ */
+int store_account_next(
+    const char *config_dir, const char *server, const struct key *key);
+
+/* A resumable order: URL and the certificate key made for it. */
+struct store_order {
+	char id[STORE_HASH_LEN + 1]; /* hash of server + address set */
+	char *url;                   /* NULL until newOrder returned */
+	struct key *key;             /* NULL until generated */
+	bool lost; /* loaded: newOrder was sent, its URL never stored */
+};
+
+/* Fill o->id for the (sorted, domain-lower-cased) address set.  0 / -1. */
+int store_order_id(const char *server, const char *const *addrs, size_t n,
+    struct store_order *o);
+/* Load what is stored for o->id.  0 (fields that exist are set) / -1.
+ * An order.info without a URL sets o->lost (see store_order_save_url). */
+int store_order_load(const char *config_dir, struct store_order *o);
+/*
+ * Persist the URL / the key (0600).  0 / -1 (logged).  With o->url NULL,
+ * store_order_save_url records that newOrder is about to be sent: a run
+ * killed before the URL is stored leaves that mark, and the next run
+ * looks for the order at the CA instead of ordering again.
+ */
+int store_order_save_url(const char *config_dir, const struct store_order *o);
+int store_order_save_key(const char *config_dir, const struct store_order *o);
+/* Forget the order (after the certificate set is stored). */
+int store_order_remove(const char *config_dir, const struct store_order *o);
+void store_order_free(struct store_order *o);
+
+/* One certificate set to publish. */
+struct store_certset {
+	const char *const *addrs;
+	size_t n_addrs;
+	const char *cert_pem;      /* end-entity */
+	const char *chain_pem;     /* issuers */
+	const char *fullchain_pem; /* both */
+	const struct buf *key_pem; /* secret */
+	const unsigned char *p12;  /* holds the key */
+	size_t p12_len;
+	unsigned usage;       /* CSR_KU_* bits requested, for renew */
+	const char *key_type; /* key_type_name() */
+	const char *server;
+};
+
+/* Write the set and publish it; *dir (may be NULL) receives the
+ * published path (malloc'ed).  0 / -1 (logged; nothing published). */
+int store_certs_save(
+    const char *config_dir, const struct store_certset *s, char **dir);
+
+/* A published certificate set, as read back for renew. */
+struct store_lineage {
+	char *name; /* first address */
+	char *dir;  /* CONFIG/certs/<name> */
+	char *addrs[100];
+	size_t n_addrs;
+	unsigned usage;
+	char *key_type;
+	char *server;
+};
+
+/* Call fn for every set under CONFIG/certs (sorted by name); stops on a
+ * non-zero return, which is returned.  0 / -1. */
+int store_certs_foreach(const char *config_dir,
+    int (*fn)(const struct store_lineage *l, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,1087 @@
+/*
+ * json: the only Jansson user.  CA replies become typed structs here and
+ * request payloads are built here; no other file sees raw JSON objects.
+ * Parsers zero the output first and free what they filled on failure, so
+ * a caller can always call the matching *_free().  Strings are copied;
+ * nothing points into Jansson memory after a call returns.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "acme/proto/acme.h"
+#include "acme/proto/json.h"
+#include "acme/pki/cert.h"
+#include "common/log.h"
+
+#define JSON_MAX_ITEMS 1000 /* array members accepted (identifiers, ...) */
+#define JSON_MAX_DEPTH 4    /* subproblem nesting */
+
+static const char *const status_names[ACME_ST_MAX] = { "unknown", "pending",
+	"ready", "processing", "valid", "invalid", "expired", "deactivated",
+	"revoked" };
+
+enum acme_status
+json_status_parse(const char *s)
+{
+	int i;
+
+	if (s == NULL) {
+		return ACME_ST_UNKNOWN;
+	}
+	for (i = 1; i < ACME_ST_MAX; i++) {
+		if (strcmp(s, status_names[i]) == 0) {
+			return (enum acme_status)i;
+		}
+	}
+	return ACME_ST_UNKNOWN;
+}
+
+const char *
+json_status_name(enum acme_status st)
+{
+	if ((unsigned)st >= ACME_ST_MAX) {
+		return "unknown";
+	}
+	return status_names[st];
+}
+
+static int
+json_digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	while (n-- > 0) {
+		if (**p < '0' || **p > '9') {
+			return -1;
+		}
+		v = v * 10 + (**p - '0');
+		(*p)++;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+json_parse_time(const char *s, time_t *out)
+{
+	struct tm tm;
+	const char *p = s;
+	int y, mo, d, h, mi, se, oh, om, sign;
+	time_t t;
+
+	if (s == NULL) {
+		return -1;
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (json_digits(&p, 4, &y) < 0 || *p++ != '-' ||
+	    json_digits(&p, 2, &mo) < 0 || *p++ != '-' ||
+	    json_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't')) {
+		return -1;
+	}
+	p++;
+	if (json_digits(&p, 2, &h) < 0 || *p++ != ':' ||
+	    json_digits(&p, 2, &mi) < 0 || *p++ != ':' ||
+	    json_digits(&p, 2, &se) < 0) {
+		return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9') {
+			return -1;
+		}
+		while (*p >= '0' && *p <= '9') {
+			p++;
+		}
+	}
+	oh = om = 0;
+	sign = 1;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (json_digits(&p, 2, &oh) < 0 || *p++ != ':' ||
+		    json_digits(&p, 2, &om) < 0) {
+			return -1;
+		}
+	} else {
+		return -1;
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || se > 60) {
+		return -1;
+	}
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	if ((t = timegm(&tm)) == (time_t)-1) {
+		return -1;
+	}
+	*out = t - sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+/* Load text as a JSON object; NULL (logged with what) if it is not one. */
+static json_t *
+json_load_object(const char *text, size_t len, const char *what)
+{
+	json_error_t err;
+	json_t *root;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (root == NULL) {
+		log_err("%s: bad JSON: line %d: %s", what, err.line, err.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		log_err("%s: JSON is not an object", what);
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+/*
+ * Copy the string member key of obj into *out.  Absent (or null) is fine
+ * unless required; a non-string is an error.  0 / -1.
+ */
+static int
+json_str(
+    json_t *obj, const char *key, bool required, char **out, const char *what)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required) {
+			log_err("%s: missing \"%s\"", what, key);
+			return -1;
+		}
+		return 0;
+	}
+	if (!json_is_string(v)) {
+		log_err("%s: \"%s\" is not a string", what, key);
+		return -1;
+	}
+	if ((*out = strdup(json_string_value(v))) == NULL) {
+		log_err_errno("%s: strdup", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+json_status_member(
+    json_t *obj, bool required, enum acme_status *out, const char *what)
+{
+	char *s = NULL;
+
+	if (json_str(obj, "status", required, &s, what) < 0) {
+		return -1;
+	}
+	*out = json_status_parse(s);
+	free(s);
+	return 0;
+}
+
+static int
+json_time_member(json_t *obj, const char *key, time_t *out, const char *what)
+{
+	char *s = NULL;
+	int rc = 0;
+
+	*out = 0;
+	if (json_str(obj, key, false, &s, what) < 0) {
+		return -1;
+	}
+	if (s != NULL && json_parse_time(s, out) < 0) {
+		log_err("%s: \"%s\" is not an RFC 3339 time", what, key);
+		rc = -1;
+	}
+	free(s);
+	return rc;
+}
+
+void
+json_strings_free(char **v, size_t n)
+{
+	/* one free routine for string arrays, in the layer below */
+	cert_strings_free(v, n);
+}
+
+/* An array of strings (absent = empty unless required). */
+static int
+json_str_array(json_t *obj, const char *key, bool required, char ***out,
+    size_t *n, const char *what)
+{
+	json_t *a = json_object_get(obj, key), *v;
+	size_t i, cnt;
+
+	*out = NULL;
+	*n = 0;
+	if (a == NULL || json_is_null(a)) {
+		if (required) {
+			log_err("%s: missing \"%s\"", what, key);
+			return -1;
+		}
+		return 0;
+	}
+	if (!json_is_array(a) || json_array_size(a) > JSON_MAX_ITEMS) {
+		log_err("%s: \"%s\" is not an array (or too long)", what, key);
+		return -1;
+	}
+	cnt = json_array_size(a);
+	if (cnt == 0) {
+		return 0;
+	}
+	if ((*out = calloc(cnt, sizeof(char *))) == NULL) {
+		log_err_errno("%s: calloc", what);
+		return -1;
+	}
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v)) {
+			log_err("%s: \"%s\" holds a non-string", what, key);
+			goto fail;
+		}
+		if (((*out)[i] = strdup(json_string_value(v))) == NULL) {
+			log_err_errno("%s: strdup", what);
+			goto fail;
+		}
+		*n = i + 1;
+	}
+	return 0;
+fail:
+	json_strings_free(*out, *n);
+	*out = NULL;
+	*n = 0;
+	return -1;
+}
+
+static int
+json_identifier_obj(json_t *v, struct acme_identifier *id, const char *what)
+{
+	memset(id, 0, sizeof(*id));
+	if (!json_is_object(v)) {
+		log_err("%s: identifier is not an object", what);
+		return -1;
+	}
+	if (json_str(v, "type", true, &id->type, what) < 0 ||
+	    json_str(v, "value", true, &id->value, what) < 0) {
+		json_identifier_free(id);
+		return -1;
+	}
+	return 0;
+}
+
+void
+json_identifier_free(struct acme_identifier *id)
+{
+	if (id == NULL) {
+		return;
+	}
+	free(id->type);
+	free(id->value);
+	id->type = id->value = NULL;
+}
+
+/* ---- problem documents ---- */
+
+static int json_problem_obj(json_t *obj, struct acme_problem *p, int depth);
+
+static int
+json_problem_obj(json_t *obj, struct acme_problem *p, int depth)
+{
+	const char *what = "problem document";
+	json_t *v, *sub;
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	if (json_str(obj, "type", false, &p->type, what) < 0 ||
+	    json_str(obj, "detail", false, &p->detail, what) < 0 ||
+	    json_str(obj, "instance", false, &p->instance, what) < 0) {
+		goto fail;
+	}
+	v = json_object_get(obj, "status");
+	if (json_is_integer(v)) {
+		p->status = (long)json_integer_value(v);
+	}
+	v = json_object_get(obj, "identifier");
+	if (v != NULL && !json_is_null(v) &&
+	    json_identifier_obj(v, &p->identifier, what) < 0) {
+		goto fail;
+	}
+	sub = json_object_get(obj, "subproblems");
+	if (sub == NULL || json_is_null(sub)) {
+		return 0;
+	}
+	if (!json_is_array(sub) || json_array_size(sub) > JSON_MAX_ITEMS ||
+	    depth >= JSON_MAX_DEPTH) {
+		log_err("%s: bad \"subproblems\"", what);
+		goto fail;
+	}
+	if (json_array_size(sub) == 0) {
+		return 0;
+	}
+	p->sub = calloc(json_array_size(sub), sizeof(*p->sub));
+	if (p->sub == NULL) {
+		log_err_errno("%s: calloc", what);
+		goto fail;
+	}
+	json_array_foreach(sub, i, v)
+	{
+		if (!json_is_object(v)) {
+			log_err("%s: subproblem is not an object", what);
+			goto fail;
+		}
+		if (json_problem_obj(v, &p->sub[i], depth + 1) < 0) {
+			goto fail;
+		}
+		p->n_sub = i + 1;
+	}
+	return 0;
+fail:
+	json_problem_free(p);
+	return -1;
+}
+
+void
+json_problem_free(struct acme_problem *p)
+{
+	size_t i;
+
+	if (p == NULL) {
+		return;
+	}
+	free(p->type);
+	free(p->detail);
+	free(p->instance);
+	json_identifier_free(&p->identifier);
+	for (i = 0; i < p->n_sub; i++) {
+		json_problem_free(&p->sub[i]);
+	}
+	free(p->sub);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+json_parse_problem(const char *text, size_t len, struct acme_problem *out)
+{
+	json_t *root;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = json_load_object(text, len, "problem document")) == NULL) {
+		return -1;
+	}
+	rc = json_problem_obj(root, out, 0);
+	json_decref(root);
+	return rc;
+}
+
+static char *
+json_strdup_or_null(const char *s, bool *fail)
+{
+	char *r;
+
+	if (s == NULL) {
+		return NULL;
+	}
+	if ((r = strdup(s)) == NULL) {
+		*fail = true;
+	}
+	return r;
+}
+
+static int
+json_problem_copy(struct acme_problem *dst, const struct acme_problem *src)
+{
+	bool fail = false;
+	size_t i;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->type = json_strdup_or_null(src->type, &fail);
+	dst->detail = json_strdup_or_null(src->detail, &fail);
+	dst->instance = json_strdup_or_null(src->instance, &fail);
+	dst->status = src->status;
+	dst->identifier.type = json_strdup_or_null(src->identifier.type, &fail);
+	dst->identifier.value =
+	    json_strdup_or_null(src->identifier.value, &fail);
+	if (!fail && src->n_sub > 0) {
+		dst->sub = calloc(src->n_sub, sizeof(*dst->sub));
+		if (dst->sub == NULL) {
+			fail = true;
+		}
+		for (i = 0; !fail && i < src->n_sub; i++) {
+			if (json_problem_copy(&dst->sub[i], &src->sub[i]) < 0) {
+				fail = true;
+			}
+			dst->n_sub = i + 1;
+		}
+	}
+	if (fail) {
+		json_problem_free(dst);
+		return -1;
+	}
+	return 0;
+}
+
+struct acme_problem *
+json_problem_dup(const struct acme_problem *p)
+{
+	struct acme_problem *d;
+
+	if ((d = malloc(sizeof(*d))) == NULL) {
+		return NULL;
+	}
+	if (json_problem_copy(d, p) < 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+const char *
+json_problem_short(const struct acme_problem *p)
+{
+	size_t n = strlen(ACME_ERR_PREFIX);
+
+	if (p == NULL || p->type == NULL) {
+		return "";
+	}
+	if (strncmp(p->type, ACME_ERR_PREFIX, n) == 0) {
+		return p->type + n;
+	}
+	return p->type;
+}
+
+int
+json_problem_format(const struct acme_problem *p, struct buf *out)
+{
+	size_t i;
+	int rc;
+
+	rc =
+	    buf_printf(out, "%s: %s", p->type != NULL ? p->type : "about:blank",
+		p->detail != NULL ? p->detail : "(no detail)");
+	for (i = 0; rc == 0 && i < p->n_sub; i++) {
+		const struct acme_problem *s = &p->sub[i];
+
+		rc = buf_printf(out, "; %s%s%s: %s: %s",
+		    s->identifier.type != NULL ? s->identifier.type : "",
+		    s->identifier.type != NULL ? " " : "",
+		    s->identifier.value != NULL ? s->identifier.value : "-",
+		    s->type != NULL ? s->type : "about:blank",
+		    s->detail != NULL ? s->detail : "(no detail)");
+	}
+	return rc;
+}
+
+/* The optional "error" member of an order or challenge. */
+static int
+json_error_member(json_t *obj, struct acme_problem **out, const char *what)
+{
+	json_t *v = json_object_get(obj, "error");
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		return 0;
+	}
+	if (!json_is_object(v)) {
+		log_err("%s: \"error\" is not an object", what);
+		return -1;
+	}
+	if ((*out = calloc(1, sizeof(**out))) == NULL) {
+		log_err_errno("%s: calloc", what);
+		return -1;
+	}
+	if (json_problem_obj(v, *out, 0) < 0) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+json_error_free(struct acme_problem **p)
+{
+	if (*p != NULL) {
+		json_problem_free(*p);
+		free(*p);
+		*p = NULL;
+	}
+}
+
+/* ---- directory ---- */
+
+int
+json_parse_directory(const char *text, size_t len, struct acme_directory *out)
+{
+	const char *what = "directory";
+	json_t *root, *meta, *v;
+	const char *k;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = json_load_object(text, len, what)) == NULL) {
+		return -1;
+	}
+	if (json_str(root, "newNonce", true, &out->new_nonce, what) < 0 ||
+	    json_str(root, "newAccount", true, &out->new_account, what) < 0 ||
+	    json_str(root, "newOrder", true, &out->new_order, what) < 0 ||
+	    json_str(root, "newAuthz", false, &out->new_authz, what) < 0 ||
+	    json_str(root, "revokeCert", false, &out->revoke_cert, what) < 0 ||
+	    json_str(root, "keyChange", false, &out->key_change, what) < 0 ||
+	    json_str(root, "renewalInfo", false, &out->renewal_info, what) <
+		0) {
+		goto out;
+	}
+	meta = json_object_get(root, "meta");
+	if (json_is_object(meta)) {
+		if (json_str(meta, "termsOfService", false,
+			&out->terms_of_service, what) < 0 ||
+		    json_str(meta, "website", false, &out->website, what) < 0 ||
+		    json_str_array(meta, "caaIdentities", false,
+			&out->caa_identities, &out->n_caa, what) < 0) {
+			goto out;
+		}
+		out->eab_required = json_is_true(
+		    json_object_get(meta, "externalAccountRequired"));
+		v = json_object_get(meta, "profiles");
+		if (json_is_object(v) && json_object_size(v) > 0 &&
+		    json_object_size(v) <= JSON_MAX_ITEMS) {
+			out->profiles =
+			    calloc(json_object_size(v), sizeof(char *));
+			if (out->profiles == NULL) {
+				goto out;
+			}
+			i = 0;
+			json_t *pv;
+			json_object_foreach(v, k, pv)
+			{
+				(void)pv;
+				if ((out->profiles[i] = strdup(k)) == NULL) {
+					goto out;
+				}
+				out->n_profiles = ++i;
+			}
+		}
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc < 0) {
+		json_directory_free(out);
+	}
+	return rc;
+}
+
+void
+json_directory_free(struct acme_directory *d)
+{
+	if (d == NULL) {
+		return;
+	}
+	free(d->new_nonce);
+	free(d->new_account);
+	free(d->new_order);
+	free(d->new_authz);
+	free(d->revoke_cert);
+	free(d->key_change);
+	free(d->renewal_info);
+	free(d->terms_of_service);
+	free(d->website);
+	json_strings_free(d->caa_identities, d->n_caa);
+	json_strings_free(d->profiles, d->n_profiles);
+	memset(d, 0, sizeof(*d));
+}
+
+/* ---- account ---- */
+
+int
+json_parse_account(const char *text, size_t len, struct acme_account *out)
+{
+	const char *what = "account";
+	json_t *root;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = json_load_object(text, len, what)) == NULL) {
+		return -1;
+	}
+	if (json_status_member(root, false, &out->status, what) < 0 ||
+	    json_str_array(root, "contact", false, &out->contact,
+		&out->n_contact, what) < 0 ||
+	    json_str(root, "orders", false, &out->orders, what) < 0) {
+		goto out;
+	}
+	out->tos_agreed =
+	    json_is_true(json_object_get(root, "termsOfServiceAgreed"));
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc < 0) {
+		json_account_free(out);
+	}
+	return rc;
+}
+
+int
+json_parse_orders_list(const char *text, size_t len, char ***urls, size_t *n)
+{
+	const char *what = "orders list";
+	json_t *root;
+	int rc;
+
+	*urls = NULL;
+	*n = 0;
+	if ((root = json_load_object(text, len, what)) == NULL) {
+		return -1;
+	}
+	rc = json_str_array(root, "orders", true, urls, n, what) < 0 ? -1 : 0;
+	json_decref(root);
+	return rc;
+}
+
+void
+json_account_free(struct acme_account *a)
+{
+	if (a == NULL) {
+		return;
+	}
+	json_strings_free(a->contact, a->n_contact);
+	free(a->orders);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- order ---- */
+
+int
+json_parse_order(const char *text, size_t len, struct acme_order *out)
+{
+	const char *what = "order";
+	json_t *root, *ids, *v;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = json_load_object(text, len, what)) == NULL) {
+		return -1;
+	}
+	if (json_status_member(root, true, &out->status, what) < 0 ||
+	    json_time_member(root, "expires", &out->expires, what) < 0 ||
+	    json_str_array(root, "authorizations", true, &out->authorizations,
+		&out->n_authorizations, what) < 0 ||
+	    json_str(root, "finalize", true, &out->finalize, what) < 0 ||
+	    json_str(root, "certificate", false, &out->certificate, what) < 0 ||
+	    json_str(root, "profile", false, &out->profile, what) < 0 ||
+	    json_error_member(root, &out->error, what) < 0) {
+		goto out;
+	}
+	ids = json_object_get(root, "identifiers");
+	if (!json_is_array(ids) || json_array_size(ids) > JSON_MAX_ITEMS) {
+		log_err("%s: \"identifiers\" missing or not an array", what);
+		goto out;
+	}
+	if (json_array_size(ids) > 0) {
+		out->identifiers =
+		    calloc(json_array_size(ids), sizeof(*out->identifiers));
+		if (out->identifiers == NULL) {
+			log_err_errno("%s: calloc", what);
+			goto out;
+		}
+	}
+	json_array_foreach(ids, i, v)
+	{
+		if (json_identifier_obj(v, &out->identifiers[i], what) < 0) {
+			goto out;
+		}
+		out->n_identifiers = i + 1;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc < 0) {
+		json_order_free(out);
+	}
+	return rc;
+}
+
+void
+json_order_free(struct acme_order *o)
+{
+	size_t i;
+
+	if (o == NULL) {
+		return;
+	}
+	for (i = 0; i < o->n_identifiers; i++) {
+		json_identifier_free(&o->identifiers[i]);
+	}
+	free(o->identifiers);
+	json_strings_free(o->authorizations, o->n_authorizations);
+	free(o->finalize);
+	free(o->certificate);
+	free(o->profile);
+	json_error_free(&o->error);
+	memset(o, 0, sizeof(*o));
+}
+
+/* ---- challenge and authorization ---- */
+
+static int
+json_challenge_obj(json_t *obj, struct acme_challenge *c)
+{
+	const char *what = "challenge";
+
+	memset(c, 0, sizeof(*c));
+	if (json_str(obj, "type", true, &c->type, what) < 0 ||
+	    json_str(obj, "url", true, &c->url, what) < 0 ||
+	    json_status_member(obj, true, &c->status, what) < 0 ||
+	    json_str(obj, "token", false, &c->token, what) < 0 ||
+	    json_str(obj, "from", false, &c->from, what) < 0 ||
+	    json_time_member(obj, "validated", &c->validated, what) < 0 ||
+	    json_error_member(obj, &c->error, what) < 0) {
+		json_challenge_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+int
+json_parse_challenge(const char *text, size_t len, struct acme_challenge *out)
+{
+	json_t *root;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = json_load_object(text, len, "challenge")) == NULL) {
+		return -1;
+	}
+	rc = json_challenge_obj(root, out);
+	json_decref(root);
+	return rc;
+}
+
+void
+json_challenge_free(struct acme_challenge *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	free(c->type);
+	free(c->url);
+	if (c->token != NULL) {
+		/* token-part2 is half of the secret the reply proves. */
+		explicit_bzero(c->token, strlen(c->token));
+		free(c->token);
+	}
+	free(c->from);
+	json_error_free(&c->error);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+json_parse_authz(const char *text, size_t len, struct acme_authz *out)
+{
+	const char *what = "authorization";
+	json_t *root, *ch, *v;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = json_load_object(text, len, what)) == NULL) {
+		return -1;
+	}
+	v = json_object_get(root, "identifier");
+	if (v == NULL) {
+		log_err("%s: missing \"identifier\"", what);
+		goto out;
+	}
+	if (json_identifier_obj(v, &out->identifier, what) < 0 ||
+	    json_status_member(root, true, &out->status, what) < 0 ||
+	    json_time_member(root, "expires", &out->expires, what) < 0) {
+		goto out;
+	}
+	out->wildcard = json_is_true(json_object_get(root, "wildcard"));
+	ch = json_object_get(root, "challenges");
+	if (!json_is_array(ch) || json_array_size(ch) > JSON_MAX_ITEMS) {
+		log_err("%s: \"challenges\" missing or not an array", what);
+		goto out;
+	}
+	if (json_array_size(ch) > 0) {
+		out->challenges =
+		    calloc(json_array_size(ch), sizeof(*out->challenges));
+		if (out->challenges == NULL) {
+			log_err_errno("%s: calloc", what);
+			goto out;
+		}
+	}
+	json_array_foreach(ch, i, v)
+	{
+		if (!json_is_object(v)) {
+			log_err("%s: challenge is not an object", what);
+			goto out;
+		}
+		if (json_challenge_obj(v, &out->challenges[i]) < 0) {
+			goto out;
+		}
+		out->n_challenges = i + 1;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	if (rc < 0) {
+		json_authz_free(out);
+	}
+	return rc;
+}
+
+void
+json_authz_free(struct acme_authz *a)
+{
+	size_t i;
+
+	if (a == NULL) {
+		return;
+	}
+	json_identifier_free(&a->identifier);
+	for (i = 0; i < a->n_challenges; i++) {
+		json_challenge_free(&a->challenges[i]);
+	}
+	free(a->challenges);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- renewal info ---- */
+
+int
+json_parse_renewal_info(
+    const char *text, size_t len, struct acme_renewal_info *out)
+{
+	const char *what = "renewal info";
+	json_t *root, *w;
+	char *s = NULL, *e = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = json_load_object(text, len, what)) == NULL) {
+		return -1;
+	}
+	w = json_object_get(root, "suggestedWindow");
+	if (!json_is_object(w)) {
+		log_err("%s: missing \"suggestedWindow\"", what);
+		goto out;
+	}
+	if (json_str(w, "start", true, &s, what) < 0 ||
+	    json_str(w, "end", true, &e, what) < 0 ||
+	    json_str(root, "explanationURL", false, &out->explanation_url,
+		what) < 0) {
+		goto out;
+	}
+	if (json_parse_time(s, &out->start) < 0 ||
+	    json_parse_time(e, &out->end) < 0 || out->end < out->start) {
+		log_err("%s: bad suggestedWindow", what);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(s);
+	free(e);
+	json_decref(root);
+	if (rc < 0) {
+		json_renewal_info_free(out);
+	}
+	return rc;
+}
+
+void
+json_renewal_info_free(struct acme_renewal_info *r)
+{
+	if (r == NULL) {
+		return;
+	}
+	free(r->explanation_url);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- builders ---- */
+
+int
+json_quote(struct buf *out, const char *s)
+{
+	json_t *str;
+	char *enc;
+	int rc;
+
+	if ((str = json_string(s)) == NULL) {
+		errno = EINVAL; /* not UTF-8 */
+		return -1;
+	}
+	enc = json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT);
+	json_decref(str);
+	if (enc == NULL) {
+		return -1;
+	}
+	rc = buf_puts(out, enc);
+	free(enc);
+	return rc;
+}
+
+/* Serialise root compactly (keys in insertion order); consumes root. */
+static char *
+json_finish(json_t *root, const char *what)
+{
+	char *s;
+
+	if (root == NULL) {
+		log_err("%s: cannot build JSON", what);
+		return NULL;
+	}
+	s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (s == NULL) {
+		log_err("%s: cannot serialise JSON", what);
+	}
+	return s;
+}
+
+static json_t *
+json_string_array(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+char *
+json_build_new_account(const char *const *contact, size_t n_contact,
+    bool agree_tos, const char *eab_jws, bool only_existing)
+{
+	json_t *root = json_object(), *eab;
+	json_error_t err;
+
+	if (root == NULL) {
+		return NULL;
+	}
+	if (only_existing) {
+		json_object_set_new(root, "onlyReturnExisting", json_true());
+		return json_finish(root, "newAccount");
+	}
+	if (n_contact > 0) {
+		json_t *c = json_string_array(contact, n_contact);
+
+		if (c == NULL || json_object_set_new(root, "contact", c) < 0) {
+			json_decref(root);
+			return json_finish(NULL, "newAccount");
+		}
+	}
+	if (agree_tos) {
+		json_object_set_new(root, "termsOfServiceAgreed", json_true());
+	}
+	if (eab_jws != NULL) {
+		eab = json_loads(eab_jws, 0, &err);
+		if (eab == NULL ||
+		    json_object_set_new(root, "externalAccountBinding", eab) <
+			0) {
+			json_decref(root);
+			return json_finish(NULL, "newAccount");
+		}
+	}
+	return json_finish(root, "newAccount");
+}
+
+char *
+json_build_new_order(const struct acme_identifier *ids, size_t n,
+    const char *replaces, const char *profile)
+{
+	json_t *root = json_object(), *a = json_array(), *id;
+	size_t i;
+
+	if (root == NULL || a == NULL) {
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		id = json_pack(
+		    "{s:s, s:s}", "type", ids[i].type, "value", ids[i].value);
+		if (id == NULL || json_array_append_new(a, id) < 0) {
+			goto fail;
+		}
+	}
+	json_object_set_new(root, "identifiers", a);
+	a = NULL;
+	if (replaces != NULL) {
+		json_object_set_new(root, "replaces", json_string(replaces));
+	}
+	if (profile != NULL) {
+		json_object_set_new(root, "profile", json_string(profile));
+	}
+	return json_finish(root, "newOrder");
+fail:
+	json_decref(a);
+	json_decref(root);
+	return json_finish(NULL, "newOrder");
+}
+
+char *
+json_build_finalize(const char *csr_b64url)
+{
+	return json_finish(json_pack("{s:s}", "csr", csr_b64url), "finalize");
+}
+
+char *
+json_build_revoke(const char *cert_b64url, int reason)
+{
+	json_t *root = json_pack("{s:s}", "certificate", cert_b64url);
+
+	if (root != NULL && reason >= 0) {
+		json_object_set_new(root, "reason", json_integer(reason));
+	}
+	return json_finish(root, "revokeCert");
+}
+
+char *
+json_build_status(const char *status)
+{
+	return json_finish(json_pack("{s:s}", "status", status), "status");
+}
+
+char *
+json_build_key_change(const char *account_url, const char *old_jwk)
+{
+	json_error_t err;
+	json_t *jwk = json_loads(old_jwk, 0, &err);
+
+	if (jwk == NULL) {
+		return json_finish(NULL, "keyChange");
+	}
+	return json_finish(
+	    json_pack("{s:s, s:o}", "account", account_url, "oldKey", jwk),
+	    "keyChange");
+}
+
+char *
+json_build_contact(const char *const *contact, size_t n_contact)
+{
+	json_t *a = json_string_array(contact, n_contact);
+
+	if (a == NULL) {
+		return json_finish(NULL, "account update");
+	}
+	return json_finish(json_pack("{s:o}", "contact", a), "account update");
+}
