@@ -16,7 +16,7 @@
 #                               responders (app/main.c is its entry point)
 #   milter/*.c      libmilt     the milter (milter/main.c is its entry point)
 # The link lines below list each layer above the ones it may use, and
-# `make lint` refuses an #include that points up (doc/layout.md).
+# `make lint` refuses an #include that points up (doc/design.md §4).
 # tests/unit/test_*.c are cmocka programs linked against all libraries.
 
 VERSION   = 0.1.0
