@@ -17,7 +17,9 @@
 #   milter/*.c      libmilt     the milter (milter/main.c is its entry point)
 # The link lines below list each layer above the ones it may use, and
 # `make lint` refuses an #include that points up (doc/design.md §4).
-# tests/unit/test_*.c are cmocka programs linked against all libraries.
+# tests/unit/test_*.c are cmocka programs linked against all libraries and
+# libtest.a (tests/lib/*.c: certificates made at test time), which the
+# interop test and the benchmarks link too.
 
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local

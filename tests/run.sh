@@ -5,7 +5,8 @@
 #   tests/run.sh [SUITE...]      default: unit milter interop ca e2e
 #
 # Suites:
-#   unit     every $B/tests/test_* (cmocka); one result per program
+#   unit     every $B/tests/test_* (cmocka); one result per test case,
+#            named program/case
 #   other    tests/SUITE/check.sh, which prints "PASS: name", "FAIL: name"
 #            or "SKIP: name: why" lines and exits non-zero on a failure.
 # Environment: B (build directory, default build), SAN, KEEP=1 keeps the
@@ -31,6 +32,48 @@ count() {
 	done
 }
 
+# unit_cases PROGRAM: run one cmocka program with subunit output and print
+# one line per case, "PASS: program/case", "FAIL: program/case" or "SKIP:
+# program/case: skipped".  A case that started but never reported (the
+# program crashed in it) is a FAIL, and so is a program that exits non-zero
+# without naming a failed case (e.g. a crash before the first case).
+unit_cases() {
+	_n=$(basename "$1")
+	_rc=0
+	CMOCKA_MESSAGE_OUTPUT=subunit "$1" >"$log/$_n.out" 2>"$log/$_n.err" ||
+	    _rc=$?
+	# (a result line is matched at the end of a line: the code under test
+	# may have written to stdout without a newline)
+	awk -v prog="$_n" -v rc="$_rc" '
+		function ends(s) { return substr($0, length($0) - length(s) + 1) == s }
+		function done(verdict, extra) {
+			print verdict ": " prog "/" cur extra
+			if (verdict == "FAIL")
+				failed = 1
+			cur = ""
+		}
+		cur != "" && ends("success: " cur) { done("PASS", ""); next }
+		cur != "" && ends("skip: " cur) { done("SKIP", ": skipped"); next }
+		cur != "" && (ends("failure: " cur " [") || ends("error: " cur " [") ||
+		    ends("failure: " cur) || ends("error: " cur)) { done("FAIL", ""); next }
+		/^test: / {
+			if (cur != "")
+				done("FAIL", " (no result)")
+			cur = substr($0, 7)
+		}
+		END {
+			if (cur != "")
+				done("FAIL", " (no result: exit " rc ")")
+			if (rc != 0 && !failed)
+				print "FAIL: " prog " (exit " rc ")"
+		}' "$log/$_n.out"
+	if [ "$_rc" -ne 0 ]; then
+		grep -v -e '^test: ' -e 'success: ' -e 'skip: ' "$log/$_n.out" |
+		    awk '{ print "    " $0 }' | tail -30
+		awk '{ print "    stderr: " $0 }' "$log/$_n.err" | tail -20
+	fi
+}
+
 for s in $suites; do
 	echo "== suite $s"
 	out="$log/$s.out"
@@ -38,13 +81,7 @@ for s in $suites; do
 	if [ "$s" = unit ]; then
 		for t in "$B"/tests/test_*; do
 			[ -x "$t" ] || continue
-			n=$(basename "$t")
-			if "$t" >"$log/$n.log" 2>&1; then
-				echo "PASS: $n" | tee -a "$out"
-			else
-				echo "FAIL: $n" | tee -a "$out"
-				sed 's/^/    /' "$log/$n.log" | tail -40
-			fi
+			unit_cases "$t" | tee -a "$out"
 		done
 	elif [ -x "tests/$s/check.sh" ]; then
 		rc=0

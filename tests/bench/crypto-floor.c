@@ -29,6 +29,7 @@
 #include "acme/pki/p12.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
+#include "tests/lib/testcert.h"
 
 struct floor {
 	enum key_type type;
@@ -52,30 +53,16 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* a certificate from the throwaway CA (testcert_make), serial 01 SSSSSS */
 static gnutls_x509_crt_t
 make_crt(const struct key *subj, const struct key *issuer_key,
     gnutls_x509_crt_t issuer, const char *cn, unsigned serial)
 {
-	gnutls_x509_crt_t crt;
 	unsigned char ser[4] = { 0x01, (unsigned char)(serial >> 16),
 		(unsigned char)(serial >> 8), (unsigned char)serial };
 
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return NULL;
-	gnutls_x509_crt_set_version(crt, 3);
-	gnutls_x509_crt_set_serial(crt, ser, sizeof(ser));
-	gnutls_x509_crt_set_activation_time(crt, time(NULL) - 60);
-	gnutls_x509_crt_set_expiration_time(crt, time(NULL) + 86400);
-	gnutls_x509_crt_set_dn_by_oid(
-	    crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)strlen(cn));
-	gnutls_x509_crt_set_basic_constraints(crt, issuer == NULL, -1);
-	if (gnutls_x509_crt_set_pubkey(crt, key_gnutls_pubkey(subj)) < 0 ||
-	    gnutls_x509_crt_privkey_sign(crt, issuer != NULL ? issuer : crt,
-		key_gnutls_privkey(issuer_key), GNUTLS_DIG_SHA256, 0) < 0) {
-		gnutls_x509_crt_deinit(crt);
-		return NULL;
-	}
-	return crt;
+	return testcert_make(
+	    subj, issuer_key, issuer, cn, ser, sizeof(ser), NULL);
 }
 
 static int

@@ -34,6 +34,8 @@ B=${B:-build}
 case $B in /*) ;; *) B=$TOP/$B ;; esac
 # shellcheck disable=SC2034 # used by the benchmarks that source this
 PY=/usr/bin/python3
+# shellcheck source=tests/lib/postfix.sh
+. "$TOP/tests/lib/postfix.sh"
 
 BENCH_PIDS=()
 PF_CONF=
@@ -251,94 +253,31 @@ add_listener() {
 # add_listener, ports from PORT_BASE+1), start it and the sink on
 # PORT_BASE.
 postfix_up() {
-	local i=1 l name m
+	local i=1 l name m smtpd=""
 	SINK_PORT=$PORT_BASE
 	for l in "${LISTENERS[@]}"; do
 		name=${l%%=*}
+		m=${l#*=}
 		PORT[$name]=$((PORT_BASE + i))
 		i=$((i + 1))
+		[ -z "$smtpd" ] || smtpd+=$'\n'
+		smtpd+="$HOST:${PORT[$name]} inet n - n - - smtpd"
+		[ -z "$m" ] || smtpd+=" -o smtpd_milters=${MSPEC[$m]}"
 	done
 	rm -rf "$PF_CONF" "$QDIR" "$WORK/data"
-	mkdir -p "$PF_CONF" "$QDIR" "$WORK/data"
-	chown postfix "$WORK/data"
-	cat >"$PF_CONF/main.cf" <<EOF
-# private Postfix instance of the smime-acme benchmarks (tests/bench/)
-compatibility_level = 3.6
-queue_directory = $QDIR
-data_directory = $WORK/data
-command_directory = /usr/sbin
-daemon_directory = /usr/lib/postfix/sbin
-shlib_directory = /usr/lib/postfix
-meta_directory = /etc/postfix
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = $WORK/maillog
-maillog_file_prefixes = $WORK
-myhostname = mx.bench.test
-mydomain = bench.test
+	postfix_conf "$PF_CONF" "$QDIR" "$WORK/data" "$WORK/maillog" bench.test \
+	    "$smtpd" <<EOF || die "cannot write $PF_CONF"
+# the smime-acme benchmarks (tests/bench/): everything relayed to the sink
 myorigin = \$myhostname
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-inet_interfaces = $HOST
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
 relayhost = [$HOST]:$SINK_PORT
 smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_peername_lookup = no
-smtp_host_lookup = native
-biff = no
-append_dot_mydomain = no
-notify_classes =
-smtputf8_enable = no
-# measure the milter, not Postfix's throttles
-in_flow_delay = 0
 default_process_limit = 250
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-smtpd_client_message_rate_limit = 0
-smtpd_client_recipient_rate_limit = 0
 default_destination_concurrency_limit = 20
 smtp_destination_concurrency_limit = 20
-# milters per listener in master.cf; a broken milter must show up as errors
-smtpd_milters =
+# a broken milter must show up as errors
 non_smtpd_milters =
 milter_default_action = tempfail
-milter_protocol = 6
 EOF
-	{
-		for l in "${LISTENERS[@]}"; do
-			name=${l%%=*}
-			m=${l#*=}
-			if [ -n "$m" ]; then
-				echo "$HOST:${PORT[$name]} inet n - n - - smtpd -o smtpd_milters=${MSPEC[$m]}"
-			else
-				echo "$HOST:${PORT[$name]} inet n - n - - smtpd"
-			fi
-		done
-		cat <<'EOF'
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
-	} >"$PF_CONF/master.cf"
 	: >"$WORK/maillog"
 	postfix -c "$PF_CONF" check >"$WORK/postfix-check.log" 2>&1 ||
 		die "postfix check failed: $(tail -3 "$WORK/postfix-check.log")"

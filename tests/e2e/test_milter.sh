@@ -203,22 +203,31 @@ try:
         data = open(f, "rb").read()
         if ch["token"].encode() in data and f != files[0]:
             leaks.append("token-part2 in %s" % f)
-    # the real digest: token-part1 comes from the challenge mail's Subject
+    # the real digest: token-part1 comes from the challenge mail's Subject.
+    # The milter injects the reply before the MX has queued the challenge
+    # mail itself, so the CA may validate before that mail is delivered:
+    # wait for it (up to 20 s)
     raw = None
-    for d in ("new", "cur"):
-        md = os.path.join(env["MAILDIR_BASE"], "example.test", addr.split("@")[0], "Maildir", d)
-        for f in sorted(os.listdir(md)) if os.path.isdir(md) else []:
-            m = open(os.path.join(md, f), "rb").read()
-            if b"X-ACME-Challenge:" in m and ch["token"].encode() not in m:
-                try:
-                    p1 = parse_challenge_subject(subject_of(m))
-                except Exception:
-                    continue
-                dg = rfc8823_response(p1, ch["token"], c.thumbprint(), rule)
-                for f2 in files:
-                    if dg.encode() in open(f2, "rb").read():
-                        leaks.append("digest in %s" % f2)
-                raw = m
+    end = time.time() + 20
+    while raw is None:
+        for d in ("new", "cur"):
+            md = os.path.join(env["MAILDIR_BASE"], "example.test", addr.split("@")[0], "Maildir", d)
+            for f in sorted(os.listdir(md)) if os.path.isdir(md) else []:
+                m = open(os.path.join(md, f), "rb").read()
+                if b"X-ACME-Challenge:" in m and ch["token"].encode() not in m:
+                    try:
+                        p1 = parse_challenge_subject(subject_of(m))
+                    except Exception:
+                        continue
+                    dg = rfc8823_response(p1, ch["token"], c.thumbprint(), rule)
+                    for f2 in files:
+                        if dg.encode() in open(f2, "rb").read():
+                            leaks.append("digest in %s" % f2)
+                    raw = m
+        if raw is None and time.time() >= end:
+            break
+        if raw is None:
+            time.sleep(0.2)
     if raw is None:
         leaks.append("challenge mail (with X-ACME-Challenge) not delivered to %s" % addr)
     result(not leaks, "; ".join(leaks), "%s-%s-no-secret-in-entry-or-logs" % (w, rule))

@@ -26,42 +26,21 @@
 #include "acme/pki/key.h"
 #include "acme/pki/p12.h"
 #include "common/b64url.h"
+#include "tests/lib/testcert.h"
 
 static struct key *ca_key, *leaf_key;
 static struct cert_chain chain; /* leaf, CA */
 
+/* serial 00 8a NN: the leading zero octet must survive (cert_serial) */
 static gnutls_x509_crt_t
 make_crt(const struct key *subj, const struct key *issuer_key,
-    gnutls_x509_crt_t issuer, const char *cn, bool is_ca, unsigned serial)
+    gnutls_x509_crt_t issuer, const char *cn, unsigned serial)
 {
-	gnutls_x509_crt_t crt;
 	unsigned char ser[3] = { 0x00, 0x8a, (unsigned char)serial };
-	unsigned char kid[20];
-	size_t kl = sizeof(kid);
+	gnutls_x509_crt_t crt = testcert_make(subj, issuer_key, issuer, cn, ser,
+	    sizeof(ser), issuer != NULL ? "alice@example.com" : NULL);
 
-	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
-	gnutls_x509_crt_set_version(crt, 3);
-	gnutls_x509_crt_set_serial(crt, ser, sizeof(ser));
-	gnutls_x509_crt_set_activation_time(crt, time(NULL) - 60);
-	gnutls_x509_crt_set_expiration_time(crt, time(NULL) + 86400);
-	gnutls_x509_crt_set_dn_by_oid(
-	    crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)strlen(cn));
-	assert_int_equal(
-	    gnutls_x509_crt_set_pubkey(crt, key_gnutls_pubkey(subj)), 0);
-	gnutls_x509_crt_set_basic_constraints(crt, is_ca, -1);
-	gnutls_x509_crt_get_key_id(crt, 0, kid, &kl);
-	gnutls_x509_crt_set_subject_key_id(crt, kid, kl);
-	if (!is_ca) {
-		gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_RFC822NAME,
-		    "alice@example.com", 17, GNUTLS_FSAN_APPEND);
-		kl = sizeof(kid);
-		gnutls_x509_crt_get_key_id(issuer, 0, kid, &kl);
-		gnutls_x509_crt_set_authority_key_id(crt, kid, kl);
-	}
-	assert_int_equal(
-	    gnutls_x509_crt_privkey_sign(crt, issuer != NULL ? issuer : crt,
-		key_gnutls_privkey(issuer_key), GNUTLS_DIG_SHA256, 0),
-	    0);
+	assert_non_null(crt);
 	return crt;
 }
 
@@ -85,8 +64,8 @@ setup(void **state)
 	key_global_init();
 	ca_key = key_generate(KEY_EC256);
 	leaf_key = key_generate(KEY_RSA2048);
-	ca = make_crt(ca_key, ca_key, NULL, "Test Root", true, 1);
-	leaf = make_crt(leaf_key, ca_key, ca, "alice@example.com", false, 2);
+	ca = make_crt(ca_key, ca_key, NULL, "Test Root", 1);
+	leaf = make_crt(leaf_key, ca_key, ca, "alice@example.com", 2);
 	add(leaf);
 	add(ca);
 	gnutls_x509_crt_deinit(ca);

@@ -2,17 +2,64 @@
  * Unit tests for milter/smime.c: which Content-Types announce an S/MIME
  * signature, and the refusals that need no certificate (malformed bodies,
  * no trust list).  Real signatures are checked by tests/milter/check.sh.
+ * The trust list is a real one: a throwaway root made at test time
+ * (tests/lib/testcert).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "acme/pki/key.h"
 #include "milter/smime.h"
+#include "tests/lib/testcert.h"
+
+/* A trust list holding one self-signed root, read from a file in a
+ * temporary directory (DIR, removed by trust_close). */
+static struct smime_trust *
+trust_open(char *dir, size_t dirsz)
+{
+	static const unsigned char serial[] = { 0x01 };
+	struct key *k;
+	gnutls_x509_crt_t root;
+	struct smime_trust *t;
+	char path[256];
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, dirsz, "%s/smime-acme-test.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/roots.pem", dir);
+	assert_int_equal(key_global_init(), 0);
+	k = key_generate(KEY_EC256);
+	assert_non_null(k);
+	root = testcert_make(
+	    k, k, NULL, "Test Root", serial, sizeof(serial), NULL);
+	assert_non_null(root);
+	assert_int_equal(testcert_write_pem(root, path), 0);
+	gnutls_x509_crt_deinit(root);
+	key_free(k);
+	t = smime_trust_open(path);
+	assert_non_null(t);
+	return t;
+}
+
+static void
+trust_close(struct smime_trust *t, const char *dir)
+{
+	char path[256];
+
+	smime_trust_close(t);
+	snprintf(path, sizeof(path), "%s/roots.pem", dir);
+	unlink(path);
+	rmdir(dir);
+}
 
 static void
 test_is_signed(void **state)
@@ -82,6 +129,8 @@ test_refusals(void **state)
 	};
 	struct challenge_mail m;
 	struct smime_result r;
+	struct smime_trust *t;
+	char dir[200];
 	size_t i;
 
 	(void)state;
@@ -92,19 +141,19 @@ test_refusals(void **state)
 	    smime_verify(NULL, ms, (const unsigned char *)"x", 1, &m, &r), 0);
 	assert_false(r.pass);
 	assert_string_equal(r.reason, "S/MIME: no SMIMETrustFile");
+	/* with one, the body is looked at */
+	t = trust_open(dir, sizeof(dir));
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		/* a trust list is needed to get past the first check: any
-		 * non-NULL handle does, it is not used before the signature
-		 * parses */
-		assert_int_equal(smime_verify((const struct smime_trust *)&m,
-				     v[i].ct, (const unsigned char *)v[i].body,
-				     strlen(v[i].body), &m, &r),
+		assert_int_equal(
+		    smime_verify(t, v[i].ct, (const unsigned char *)v[i].body,
+			strlen(v[i].body), &m, &r),
 		    0);
 		assert_false(r.pass);
 		if (strncmp(r.reason, v[i].reason, strlen(v[i].reason)) != 0)
 			fail_msg("case %zu: reason '%s', want '%s'", i,
 			    r.reason, v[i].reason);
 	}
+	trust_close(t, dir);
 }
 
 int

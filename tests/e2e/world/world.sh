@@ -37,6 +37,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../../.." && pwd)
 CA_PROG=${CA_PROG:-$TOP/tests/ca/smime-test-ca.py}
 WAIT_S=${WORLD_WAIT:-20}	# seconds each part may take to answer
+# shellcheck source=tests/lib/postfix.sh
+. "$TOP/tests/lib/postfix.sh"
 
 log() { printf 'world: %s\n' "$*" >&2; }
 die() {
@@ -270,8 +272,6 @@ EOF
 write_postfix_conf() {
 	local etc=$DIR/postfix/etc spool=$DIR/postfix/spool data=$DIR/postfix/data
 	local mx_milters="" submit_milters="" nonsmtpd_milters=""
-	mkdir -p "$etc" "$spool" "$data"
-	chown postfix "$data"
 	if [ -n "$MILTER" ]; then
 		mx_milters="{ $MILTER, default_action=accept }"
 	fi
@@ -279,31 +279,17 @@ write_postfix_conf() {
 		submit_milters="{ inet:$HOST:$OPENDKIM_PORT, default_action=accept }"
 		nonsmtpd_milters=$submit_milters
 	fi
-	cat >"$etc/main.cf" <<EOF
-# Private Postfix instance of the test world: MX for $MAIL_DOMAIN on
-# 127.0.0.1:$MX_PORT, submission on 127.0.0.1:$SUBMIT_PORT.
-compatibility_level = 3.6
-queue_directory = $spool
-data_directory = $data
-command_directory = /usr/sbin
-daemon_directory = /usr/lib/postfix/sbin
-shlib_directory = /usr/lib/postfix
-meta_directory = /etc/postfix
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = $DIR/postfix/maillog
-maillog_file_prefixes = $DIR
+	postfix_conf "$etc" "$spool" "$data" "$DIR/postfix/maillog" "$MAIL_DOMAIN" \
+	    "# MX: inbound mail for $MAIL_DOMAIN (and ca.test relay from loopback)
+$HOST:$MX_PORT inet n - n - - smtpd -o syslog_name=postfix-world/mx -o smtpd_milters=\$mx_milters
+# submission for $MAIL_DOMAIN users, signed by OpenDKIM
+$HOST:$SUBMIT_PORT inet n - n - - smtpd -o syslog_name=postfix-world/submit -o smtpd_milters=\$submit_milters" \
+	    "maildir   unix  -       n       n       -       -       pipe
+  flags=DRhu user=mail:mail argv=$PY $DIR/bin/maildir-deliver.py $DIR/mail \${recipient}" <<EOF ||
+# The test world: MX for $MAIL_DOMAIN on 127.0.0.1:$MX_PORT, submission on
+# 127.0.0.1:$SUBMIT_PORT.
 syslog_name = postfix-world
-myhostname = mx.$MAIL_DOMAIN
-mydomain = $MAIL_DOMAIN
 myorigin = \$mydomain
-mydestination =
-local_recipient_maps =
-alias_maps =
-alias_database =
-inet_interfaces = $HOST
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions =
 relay_domains = $CA_DOMAIN
@@ -318,58 +304,18 @@ maildir_destination_recipient_limit = 1
 transport_maps = inline:{ $CA_DOMAIN=smtp:[$HOST]:$CA_SMTP_PORT }
 default_transport = error:no delivery outside the test world
 relay_transport = error:no delivery outside the test world
-# no DNS, no throttling
+# no DNS, quick retries
 smtp_dns_support_level = disabled
-smtp_host_lookup = native
-smtpd_peername_lookup = no
-in_flow_delay = 0
 queue_run_delay = 2s
 minimal_backoff_time = 2s
 maximal_backoff_time = 10s
 smtp_connect_timeout = 5s
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-smtpd_client_message_rate_limit = 0
-smtpd_client_recipient_rate_limit = 0
-biff = no
-append_dot_mydomain = no
-notify_classes =
-smtputf8_enable = no
-# milters: per listener in master.cf
 mx_milters = $mx_milters
 submit_milters = $submit_milters
-smtpd_milters =
 non_smtpd_milters = $nonsmtpd_milters
 milter_default_action = accept
-milter_protocol = 6
 EOF
-	cat >"$etc/master.cf" <<EOF
-# MX: inbound mail for $MAIL_DOMAIN (and ca.test relay from loopback)
-$HOST:$MX_PORT inet n - n - - smtpd -o syslog_name=postfix-world/mx -o smtpd_milters=\$mx_milters
-# submission for $MAIL_DOMAIN users, signed by OpenDKIM
-$HOST:$SUBMIT_PORT inet n - n - - smtpd -o syslog_name=postfix-world/submit -o smtpd_milters=\$submit_milters
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-maildir   unix  -       n       n       -       -       pipe
-  flags=DRhu user=mail:mail argv=$PY $DIR/bin/maildir-deliver.py $DIR/mail \${recipient}
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+	    die "cannot write the Postfix configuration in $etc"
 	: >"$DIR/postfix/maillog"
 	mkdir -p "$DIR/bin"
 	cp "$HERE/smtp-inject.py" "$HERE/maildir-deliver.py" "$DIR/bin/"

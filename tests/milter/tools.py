@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""tests/milter/tools.py: the helpers of tests/milter/check.sh.
+
+  rand NOCTETS                 random base64url text of NOCTETS octets
+  digest P1 P2 THUMB RULE      the RFC 8823 response for a token rule
+  sign KEY DOMAIN IN OUT [OMIT-HEADER...]   DKIM-sign a mail (selector sel)
+  verify KEYS MAIL             exit 0 if the mail's DKIM signature passes
+  key ADDR                     the spool file name of an address
+  smime MODE CERT KEY CHAIN RAW OUT [TAMPER]   S/MIME-sign a challenge mail
+
+Needs Debian's python3-dkim and, for smime, openssl.
+"""
+import base64, hashlib, os, sys, dkim
+
+def d(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
+def e(b): return base64.urlsafe_b64encode(b).rstrip(b'=').decode()
+
+REQ = ['from', 'sender', 'reply-to', 'to', 'cc', 'subject', 'date',
+       'in-reply-to', 'references', 'message-id', 'auto-submitted',
+       'content-type', 'content-transfer-encoding']
+cmd = sys.argv[1]
+if cmd == 'rand':            # rand NOCTETS
+    print(e(os.urandom(int(sys.argv[2]))))
+elif cmd == 'digest':        # digest P1 P2 THUMB RULE
+    p1, p2, tp, rule = sys.argv[2:6]
+    tok = e(d(p1) + d(p2)) if rule == 'octet' else p1 + p2
+    print(e(hashlib.sha256((tok + '.' + tp).encode()).digest()))
+elif cmd == 'sign':          # sign KEY DOMAIN IN OUT [OMIT-HEADER]
+    key, dom, src, dst = sys.argv[2:6]
+    hs = [h for h in REQ if h not in sys.argv[6:]]
+    msg = open(src, 'rb').read()
+    sig = dkim.sign(msg, b'sel', dom.encode(), open(key, 'rb').read(),
+                    include_headers=[h.encode() for h in hs])
+    open(dst, 'wb').write(sig + msg)
+elif cmd == 'verify':        # verify KEYS MAIL: exit 0 if DKIM passes
+    keys = {}
+    for line in open(sys.argv[2]):
+        n, v = line.split(' ', 1)
+        keys[n + '.'] = v.strip().encode()
+    def dns(name, timeout=5):
+        return keys.get(name.decode(), b'')
+    sys.exit(0 if dkim.verify(open(sys.argv[3], 'rb').read(),
+                              dnsfunc=dns) else 1)
+elif cmd == 'key':           # key ADDR: spool file name
+    a = sys.argv[2]
+    l, _, dom = a.rpartition('@')
+    print(hashlib.sha256((l + '@' + dom.lower()).encode()).hexdigest())
+elif cmd == 'smime':         # smime MODE CERT KEY CHAIN RAW OUT [TAMPER]
+    # RAW (a challenge mail from mkmail) S/MIME-signed by CERT/KEY: the
+    # signed entity is a message/rfc822 copy of RAW (header protection);
+    # MODE signed (multipart/signed) or mime (application/pkcs7-mime)
+    import subprocess, tempfile
+    mode, cert, key, chain, src, dst = sys.argv[2:8]
+    tamper = sys.argv[8] if len(sys.argv) > 8 else ''
+    raw = open(src, 'rb').read()
+    hdr, _, _ = raw.partition(b'\r\n\r\n')
+    outer = [l for l in hdr.split(b'\r\n')
+             if not l.lower().startswith((b'content-type:', b'mime-version:'))]
+    inner = (b'Content-Type: message/rfc822; forwarded=no\r\n'
+             b'Content-Transfer-Encoding: 7bit\r\n\r\n' + raw)
+    with tempfile.TemporaryDirectory() as td:
+        open(td + '/in', 'wb').write(inner)
+        args = ['openssl', 'smime', '-sign', '-binary', '-md', 'sha256',
+                '-in', td + '/in', '-signer', cert, '-inkey', key,
+                '-certfile', chain, '-outform', 'DER', '-out', td + '/sig']
+        if mode == 'mime':
+            args.append('-nodetach')
+        subprocess.run(args, check=True)
+        sig = open(td + '/sig', 'rb').read()
+    b64 = base64.encodebytes(sig).replace(b'\n', b'\r\n')
+    if tamper == 'content':
+        inner = inner.replace(b'This is an ACME challenge.', b'This is an ACME challenge!')
+    if tamper == 'to':        # outer To differs from the signed one
+        outer = [b'To: bob@mail.example' if l.lower().startswith(b'to:') else l
+                 for l in outer]
+    out = b'\r\n'.join(outer) + b'\r\nMIME-Version: 1.0\r\n'
+    if mode == 'mime':
+        out += (b'Content-Type: application/pkcs7-mime; smime-type=signed-data;'
+                b' name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n' + b64)
+    else:
+        bd = b'=_b_' + os.urandom(6).hex().encode()
+        out += (b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";'
+                b' micalg=sha-256; boundary="' + bd + b'"\r\n\r\n'
+                b'This is an S/MIME signed message.\r\n--' + bd + b'\r\n' + inner +
+                b'\r\n--' + bd + b'\r\nContent-Type: application/pkcs7-signature;'
+                b' name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n'
+                b'Content-Disposition: attachment; filename=smime.p7s\r\n\r\n' + b64 +
+                b'\r\n--' + bd + b'--\r\n')
+    open(dst, 'wb').write(out)
