@@ -124,13 +124,13 @@ else
 fi
 
 # ------------------------------------------------------ throwaway root
-# Everything below runs inside deploy-root.sh in a private mount namespace
-# whose / is an overlay (upper layer on a tmpfs) of the host's /.
+# Everything below runs in a private mount namespace whose / is an overlay
+# (upper layer on a tmpfs) of the host's / (tests/lib/throwaway-root.sh).
 R=$T/root
 mkdir -p "$R"
 t1=$(date +%s)
-unshare -m --propagation private bash "$here/deploy-root.sh" "$R" "$deb" \
-    "$top" >"$T/root.log" 2>&1
+unshare -m --propagation private bash "$top/tests/lib/throwaway-root.sh" \
+    "$R" "$top" bash "$here/deploy-steps.sh" "$deb" "$top" >"$T/root.log" 2>&1
 rc=$?
 grep -E '^(PASS|FAIL|SKIP): ' "$T/root.log"
 if [ "$rc" -ne 0 ] || grep -q '^FAIL: ' "$T/root.log"; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/deploy/deploy-steps.sh DEB TOP: inside the throwaway root of
-# deploy-root.sh, follow smime-acme-deploy(7) literally: install the
+# tests/lib/throwaway-root.sh, follow smime-acme-deploy(7) literally: install the
 # package, compare every directory of its "Files and modes" table, then
 # configure, check, start the milter as its unit does, and certify an
 # address as the requester's user through the Postfix world (which stands
