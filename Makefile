@@ -97,7 +97,7 @@ UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TPROG_BIN := $(patsubst %.c,$(B)/%,$(TPROG_SRC))
 
 .PHONY: all check check-unit tests demo lint lint-man format \
-        format-check install clean bench
+        format-check install uninstall deb clean bench
 all: $(REQUESTER) $(MILTER)
 
 $(B)/obj/%.o: %.c
@@ -168,7 +168,7 @@ lint: lint-man
 	    || { echo "lint: common/ and dkim/ include neither program"; exit 1; }
 
 lint-man:
-	$(Q)for m in acme/*.1 milter/*.8 conf/*.5; do \
+	$(Q)for m in acme/*.1 milter/*.8 conf/*.5 doc/*.7; do \
 	    [ -f "$$m" ] || continue; \
 	    mandoc -Tlint -W warning "$$m" || exit 1; \
 	done
@@ -182,17 +182,65 @@ format:
 format-check:
 	$(Q)clang-format --dry-run --Werror $(FMT_SRC)
 
-install: all
+# Installed files (smime-acme-deploy(7) lists owners and modes; the users,
+# groups and directories come from the sysusers.d and tmpfiles.d files,
+# applied by `systemd-sysusers` and `systemd-tmpfiles --create`, or by the
+# Debian package's maintainer scripts).
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DOCDIR      ?= $(PREFIX)/share/doc/smime-acme
+UNITS_IN    := $(wildcard contrib/systemd/*.in)
+UNITS_GEN   := $(patsubst contrib/systemd/%.in,$(B)/systemd/%,$(UNITS_IN))
+MAN_PAGES   := $(wildcard acme/*.1 conf/*.5 doc/*.7 milter/*.8)
+INSTALLED    = $(BINDIR)/smime-acme $(SBINDIR)/smime-acme-milter \
+               $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+               $(foreach u,$(UNITS_GEN) contrib/systemd/smime-acme-renew.timer,$(UNITDIR)/$(notdir $(u))) \
+               $(SYSUSERSDIR)/smime-acme.conf $(TMPFILESDIR)/smime-acme.conf \
+               $(SYSCONFDIR)/smime-acme.conf.sample \
+               $(DOCDIR)/smime-acme.mc $(DOCDIR)/main.cf.snippet
+
+$(B)/systemd/%: contrib/systemd/%.in Makefile
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@
+
+# The configuration file itself is installed only where none exists yet
+# (an administrator's file is never overwritten); the sample always is.
+install: all $(UNITS_GEN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(DOCDIR)
 	install -m 755 $(REQUESTER) $(DESTDIR)$(BINDIR)/smime-acme
 	install -m 755 $(MILTER) $(DESTDIR)$(SBINDIR)/smime-acme-milter
-	for m in acme/*.1; do [ -f $$m ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done; true
-	for m in conf/*.5; do [ -f $$m ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
-	for m in milter/*.8; do [ -f $$m ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man8/; done; true
-	[ -f conf/smime-acme.conf.sample ] && install -m 644 \
-	    conf/smime-acme.conf.sample $(DESTDIR)$(SYSCONFDIR)/smime-acme.conf.sample; true
+	for m in $(MAN_PAGES); do \
+	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
+	install -m 644 $(UNITS_GEN) contrib/systemd/smime-acme-renew.timer \
+	    $(DESTDIR)$(UNITDIR)/
+	install -m 644 contrib/systemd/smime-acme.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/smime-acme.conf
+	install -m 644 contrib/systemd/smime-acme.tmpfiles \
+	    $(DESTDIR)$(TMPFILESDIR)/smime-acme.conf
+	install -m 644 conf/smime-acme.conf.sample \
+	    $(DESTDIR)$(SYSCONFDIR)/smime-acme.conf.sample
+	[ -e $(DESTDIR)$(SYSCONFDIR)/smime-acme.conf ] || install -m 644 \
+	    conf/smime-acme.conf.sample $(DESTDIR)$(SYSCONFDIR)/smime-acme.conf
+	install -m 644 contrib/sendmail/smime-acme.mc \
+	    contrib/postfix/main.cf.snippet $(DESTDIR)$(DOCDIR)/
+
+# Removes what install put there, except the configuration file an
+# administrator may have edited, and never the spool or any key.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# A Debian binary package from this tree (contrib/debian/), built with
+# dpkg-buildpackage in $(B)/deb and checked with lintian.
+deb:
+	$(Q)B=$(B) contrib/debian/build.sh
 
 clean:
 	rm -rf build

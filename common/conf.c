@@ -290,7 +290,16 @@ conf_load(const char *path, bool missing_ok)
 	if (text == NULL) {
 		if (errno == ENOENT && missing_ok)
 			return c;
-		log_err_errno("%s: cannot read configuration", path);
+		if (missing_ok) {
+			/* the default file: say how to do without it */
+			log_err("%s: cannot read the default configuration: "
+				"%s; name another file (smime-acme --conf FILE, "
+				"smime-acme-milter -c FILE), or ask for read "
+				"access to this one",
+			    path, strerror(errno));
+		} else {
+			log_err_errno("%s: cannot read configuration", path);
+		}
 		goto fail;
 	}
 	if ((c->path = strdup(path)) == NULL)

@@ -32,6 +32,9 @@ clang-format
 procps
 psmisc
 iproute2
+debhelper
+lintian
+fakeroot
 "
 
 missing=""

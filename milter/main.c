@@ -1,6 +1,6 @@
 /*
- * smime-acme-milter: options and startup (STYLE.md §7).  Order: options ->
- * config (-e, -n exit here) -> openlog -> spool and DKIM library ->
+ * smime-acme-milter: options and startup (doc/design.md §7).  Order:
+ * options -> config -> preflight.c as UserID (-e, -n exit here) -> openlog -> spool and DKIM library ->
  * smfi_setconn (Socket validated here first) -> smfi_register -> umask ->
  * smfi_opensocket -> chown/chmod the socket -> pid file opened -> drop
  * privileges (UserID; root without UserID is refused) -> daemonise unless
@@ -36,6 +36,7 @@
 #include "dkim/dkimv.h"
 #include "milter/callbacks.h"
 #include "milter/ctx.h"
+#include "milter/preflight.h"
 #include "milter/reply.h"
 #include "milter/smime.h"
 #include "milter/sockspec.h"
@@ -113,35 +114,19 @@ resolve_user(
 static int
 check_config(const struct config *cfg, const struct sockspec *ss)
 {
-	size_t i;
 	int rc = 0;
 
+	/* readability of keys and files: preflight.c, as UserID */
 	(void)ss;
-	if (cfg->test_dkim_keys != NULL && access(cfg->test_dkim_keys, R_OK)) {
-		log_err_errno("TestDKIMKeys: %s", cfg->test_dkim_keys);
-		rc = -1;
-	}
-	for (i = 0; i < cfg->n_signing; i++) {
-		if (access(cfg->signing[i].keyfile, R_OK) == -1) {
-			log_err_errno("SigningKey %s: %s",
-			    cfg->signing[i].domain, cfg->signing[i].keyfile);
-			rc = -1;
-		}
-	}
 	if ((cfg->inject == NULL || strcasecmp(cfg->inject, "smtp") != 0) &&
-	    (cfg->sendmail_path == NULL || cfg->sendmail_path[0] != '/' ||
-		access(cfg->sendmail_path, X_OK) == -1)) {
-		log_err("SendmailPath: %s: not an executable absolute path",
+	    (cfg->sendmail_path == NULL || cfg->sendmail_path[0] != '/')) {
+		log_err("SendmailPath: %s: not an absolute path",
 		    cfg->sendmail_path != NULL ? cfg->sendmail_path : "(none)");
 		rc = -1;
 	}
 	if (cfg->inject != NULL && strcasecmp(cfg->inject, "smtp") == 0 &&
 	    cfg->submit_user != NULL && cfg->submit_pass_file == NULL) {
 		log_err("SubmitUser needs SubmitPasswordFile");
-		rc = -1;
-	}
-	if (cfg->smime_trust != NULL && access(cfg->smime_trust, R_OK) == -1) {
-		log_err_errno("SMIMETrustFile: %s", cfg->smime_trust);
 		rc = -1;
 	}
 	if (cfg->incomplete_wait < 0 || cfg->incomplete_wait > 120) {
@@ -265,6 +250,10 @@ main(int argc, char *argv[])
 	} else if (as_root) {
 		log_err("refusing to run as root without UserID");
 		rc = o.check ? EX_CONFIG : EX_NOPERM;
+		goto out;
+	}
+	if (preflight_check(cfg, &ss, drop, uid, gid, uname) < 0) {
+		rc = EX_CONFIG;
 		goto out;
 	}
 	if (o.check) {

@@ -2,7 +2,7 @@
 # tests/run.sh: run the test suites and print one closing line
 # "N passed, N failed" (", N skipped").  Called by `make check`.
 #
-#   tests/run.sh [SUITE...]      default: unit milter interop ca e2e
+#   tests/run.sh [SUITE...]      default: unit milter interop ca e2e deploy
 #
 # Suites:
 #   unit     every $B/tests/test_* (cmocka); one result per test case,
@@ -16,7 +16,7 @@ B=${B:-build}
 export B
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
-suites=${*:-unit milter interop ca e2e}
+suites=${*:-unit milter interop ca e2e deploy}
 pass=0 fail=0 skip=0
 failed=""
 log=$(mktemp -d "${TMPDIR:-/tmp}/smime-acme-check.XXXXXX")

@@ -4,6 +4,7 @@
  * runs one command (flow_*.c).  Only main() exits; the exit status is a
  * sysexits(3) code, listed in smime-acme(1).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,15 @@ main(int argc, char **argv)
 	conf = c.conf_path != NULL ? conf_load(c.conf_path, false)
 				   : conf_load(CONF_DEFAULT_PATH, true);
 	if (conf == NULL) {
+		rc = EX_CONFIG;
+		goto out;
+	}
+	/* a CA bundle that cannot be read is a configuration error, not a
+	 * network failure to retry later */
+	if (conf->ca_bundle != NULL && access(conf->ca_bundle, R_OK) < 0) {
+		log_err("%s: CABundle: %s: %s",
+		    conf->path != NULL ? conf->path : "(defaults)",
+		    conf->ca_bundle, strerror(errno));
 		rc = EX_CONFIG;
 		goto out;
 	}
