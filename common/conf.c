@@ -292,10 +292,11 @@ conf_load(const char *path, bool missing_ok)
 			return c;
 		if (missing_ok) {
 			/* the default file: say how to do without it */
-			log_err("%s: cannot read the default configuration: "
-				"%s; name another file (smime-acme --conf FILE, "
-				"smime-acme-milter -c FILE), or ask for read "
-				"access to this one",
+			log_err(
+			    "%s: cannot read the default configuration: "
+			    "%s; name another file (smime-acme --conf FILE, "
+			    "smime-acme-milter -c FILE), or ask for read "
+			    "access to this one",
 			    path, strerror(errno));
 		} else {
 			log_err_errno("%s: cannot read configuration", path);
