@@ -544,6 +544,28 @@ expect_state awaiting
 [ -z "$(ls "$C/spool/work")" ] || why="$why; entry left in work/"
 result injection-failure-releases-entry
 
+# A FIFO planted in entries/ (spool group): the milter and `smime-acme
+# spool` refuse it as not a regular file instead of blocking on open(2)
+newcase spool-fifo
+_f=$C/spool/entries/$(tool key "$ADDR")
+mkfifo -m 660 "$_f"
+[ -z "$RUNAS" ] || chown "$RUNAS:nogroup" "$_f"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+timeout 60 miltertest -w -s "$LUA" -D milter="$MILTER" -D conf="$C/conf" \
+    -D sock="local:$C/milter.sock" -D msg="$C/mail" -D rcpt="$ADDR" \
+    >"$C/out" 2>"$C/log"
+echo "exit: $?" >>"$C/out"
+expect "exit: 0"
+expect_log "cannot read spool entry: not a regular file"
+expect_replies 0
+HOME=$C timeout 20 "$top/$B/smime-acme" --allow-root --conf "$C/conf" \
+    -c "$C/cfg" --spool "$C/spool" spool >"$C/sa.out" 2>"$C/sa.err"
+_rc=$?
+[ "$_rc" -eq 0 ] || why="$why; smime-acme spool exited $_rc"
+grep -qF "cannot read spool entry: not a regular file" "$C/sa.err" ||
+    why="$why; smime-acme spool did not report the FIFO"
+result spool-fifo-refused-without-blocking
+
 # --- S/MIME-signed challenges (no DKIM) -----------------------------------------
 # A root and a signer for the CA address (rfc822Name SAN, emailProtection),
 # a signer for another address, and an untrusted root with its own signer.
