@@ -91,6 +91,38 @@ import base64, hashlib, os, sys, dkim
 def d(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
 def e(b): return base64.urlsafe_b64encode(b).rstrip(b'=').decode()
 
+# DER: (tag, header length, total length) of the TLV at b[i:]
+def tlv(b, i):
+    n, h = b[i + 1], 2
+    if n & 0x80:
+        k = n & 0x7f
+        n, h = int.from_bytes(b[i + 2:i + 2 + k], 'big'), 2 + k
+    return b[i], h, h + n
+def der(tag, body):
+    n = len(body)
+    ln = bytes([n]) if n < 0x80 else \
+        bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, 'big')
+    return bytes([tag]) + ln + body
+def kids(b):
+    out, i = [], 0
+    while i < len(b):
+        out.append(b[i:i + tlv(b, i)[2]])
+        i += tlv(b, i)[2]
+    return out
+def cert_first(p7, first):
+    # ContentInfo { oid, [0] { SignedData { ..., [0] certificates, ... } } }
+    ci = kids(p7[tlv(p7, 0)[1]:])
+    sd_wrap = ci[1]
+    sd = sd_wrap[tlv(sd_wrap, 0)[1]:]
+    f = kids(sd[tlv(sd, 0)[1]:])
+    for j, x in enumerate(f):
+        if x[0] == 0xa0:
+            cs = kids(x[tlv(x, 0)[1]:])
+            assert first in cs, 'decoy not in the PKCS#7'
+            cs.remove(first)
+            f[j] = der(0xa0, first + b''.join(cs))
+    return der(0x30, ci[0] + der(0xa0, der(0x30, b''.join(f))))
+
 REQ = ['from', 'sender', 'reply-to', 'to', 'cc', 'subject', 'date',
        'in-reply-to', 'references', 'message-id', 'auto-submitted',
        'content-type', 'content-transfer-encoding']
@@ -143,6 +175,9 @@ elif cmd == 'smime':         # smime MODE CERT KEY CHAIN RAW OUT [TAMPER]
             args.append('-nodetach')
         subprocess.run(args, check=True)
         sig = open(td + '/sig', 'rb').read()
+    if tamper.startswith('first='):   # put this certificate (PEM) first
+        pem = open(tamper[6:]).read().split('-----')[2]
+        sig = cert_first(sig, base64.b64decode(pem))
     b64 = base64.encodebytes(sig).replace(b'\n', b'\r\n')
     if tamper == 'content':
         inner = inner.replace(b'This is an ACME challenge.', b'This is an ACME challenge!')
@@ -569,22 +604,45 @@ result spool-fifo-refused-without-blocking
 # --- S/MIME-signed challenges (no DKIM) -----------------------------------------
 # A root and a signer for the CA address (rfc822Name SAN, emailProtection),
 # a signer for another address, and an untrusted root with its own signer.
-# mkpki NAME ISSUER SAN: NAME.pem/NAME.key signed by ISSUER (self if "")
+# mkpki NAME ISSUER SAN: NAME.pem/NAME.key signed by ISSUER (self if "");
+# SAN is an address (rfc822Name) or an openssl SAN value with a ':'.
+# M_SUBJ (default /CN=NAME), M_EKU (emailProtection), M_SERIAL (random).
 mkpki() {
 	_d=$T/pki
 	mkdir -p "$_d"
 	if [ -z "$2" ]; then
 		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		    -keyout "$_d/$1.key" -out "$_d/$1.pem" -days 2 -subj "/CN=$1" \
+		    -keyout "$_d/$1.key" -out "$_d/$1.pem" -days 2 \
+		    -subj "${M_SUBJ:-/CN=$1}" \
 		    -addext basicConstraints=critical,CA:TRUE \
 		    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
 		return
 	fi
+	case $3 in *:*) _san=$3 ;; *) _san=email:$3 ;; esac
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$_d/$1.key" -out "$_d/$1.csr" -subj "/CN=$1" 2>/dev/null
-	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' "$3" >"$_d/$1.ext"
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\nsubjectAltName=%s\n' \
+	    "${M_EKU:-emailProtection}" "$_san" >"$_d/$1.ext"
 	openssl x509 -req -in "$_d/$1.csr" -CA "$_d/$2.pem" -CAkey "$_d/$2.key" \
-	    -CAcreateserial -days 2 -extfile "$_d/$1.ext" -out "$_d/$1.pem" 2>/dev/null
+	    ${M_SERIAL:+-set_serial "$M_SERIAL"} -CAcreateserial -days 2 \
+	    -extfile "$_d/$1.ext" -out "$_d/$1.pem" 2>/dev/null
+}
+# mkloop: loopa and loopb, two CA certificates that sign each other
+# (loopa's key signs loopb, loopb's key signs loopa), and loopsig, an
+# S/MIME certificate for the CA address issued by loopa
+mkloop() {
+	_d=$T/pki
+	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n' >"$_d/ca.ext"
+	mkpki loopa "" ""
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$_d/loopb.key" -out "$_d/loopb.csr" -subj /CN=loopb 2>/dev/null
+	openssl x509 -req -in "$_d/loopb.csr" -CA "$_d/loopa.pem" -CAkey "$_d/loopa.key" \
+	    -set_serial 2 -days 2 -extfile "$_d/ca.ext" -out "$_d/loopb.pem" 2>/dev/null
+	openssl req -new -key "$_d/loopa.key" -out "$_d/loopa.csr" -subj /CN=loopa 2>/dev/null
+	openssl x509 -req -in "$_d/loopa.csr" -CA "$_d/loopb.pem" -CAkey "$_d/loopb.key" \
+	    -set_serial 3 -days 2 -extfile "$_d/ca.ext" -out "$_d/loopa.pem" 2>/dev/null
+	mkpki loopsig loopa "$CA"
+	cat "$_d/loopa.pem" "$_d/loopb.pem" >"$_d/loop-chain.pem"
 }
 if command -v openssl >/dev/null 2>&1; then
 	mkpki root "" ""
@@ -592,6 +650,15 @@ if command -v openssl >/dev/null 2>&1; then
 	mkpki other root other@ca.example
 	mkpki evilroot "" ""
 	mkpki evil evilroot "$CA"
+	# a decoy named like "other" (issuer CN=root, other's serial) with
+	# SAN = the CA sender, from a look-alike root and without
+	# emailProtection; real signer: other (trusted, another address)
+	M_SUBJ=/CN=root mkpki fakeroot "" ""
+	M_EKU=clientAuth M_SERIAL=0x$(openssl x509 -in "$T/pki/other.pem" -noout -serial | sed 's/^serial=//') \
+	    mkpki decoy fakeroot "$CA"
+	cat "$T/pki/decoy.pem" "$T/pki/root.pem" >"$T/pki/decoy-chain.pem"
+	mkpki utf8 root "otherName:1.3.6.1.5.5.7.8.9;UTF8:$CA"
+	mkloop
 	chmod 755 "$T/pki"
 	chmod 644 "$T/pki"/*
 	SM="SMIMETrustFile $T/pki/root.pem"
@@ -642,7 +709,35 @@ if command -v openssl >/dev/null 2>&1; then
 	newcase smime-untrusted "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
 	mkmail "$C/raw"; tool smime signed "$P/evil.pem" "$P/evil.key" "$P/evilroot.pem" "$C/raw" "$C/mail"
 	run "$ADDR" "$C/mail"
-	refused smime-untrusted-signer "S/MIME: signature does not verify"
+	refused smime-untrusted-signer "S/MIME: signer certificate is not trusted"
+
+	# issue 10 attack 3: the decoy first in the PKCS#7 used to be the
+	# certificate whose SAN was checked, while GnuTLS verified "other"
+	newcase smime-decoy "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"
+	tool smime signed "$P/other.pem" "$P/other.key" "$P/decoy-chain.pem" "$C/raw" "$C/mail" "first=$P/decoy.pem"
+	run "$ADDR" "$C/mail"
+	expect_state awaiting
+	refused smime-decoy-certificate-first "S/MIME: more than one certificate matches the signer"
+
+	# issue 10 attack 2: two certificates signing each other used to send
+	# gnutls_pkcs7_verify into an endless loop; the chain built here stops
+	newcase smime-loop "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"
+	tool smime signed "$P/loopsig.pem" "$P/loopsig.key" "$P/loop-chain.pem" "$C/raw" "$C/mail"
+	_t0=$(date +%s)
+	run "$ADDR" "$C/mail"
+	[ $(($(date +%s) - _t0)) -lt 20 ] || why="$why; took $(($(date +%s) - _t0)) s"
+	refused smime-mutually-signed-certificates-prompt "S/MIME: signer certificate is not trusted"
+
+	# an SmtpUTF8Mailbox SAN equal to From counts, as for the requester
+	newcase smime-utf8 "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/utf8.pem" "$P/utf8.key" "$P/root.pem" "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	expect_replies 1
+	check_reply octet
+	expect_state answered
+	result valid-smime-smtputf8mailbox-san-answered
 
 	newcase smime-disallowed "$SM
 AllowSMIME no"; write_entry "$C" "$ADDR" awaiting "$EXP"
