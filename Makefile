@@ -14,7 +14,9 @@
 #                               acct, order (uses pki, never app)
 #   acme/app/*.c    libapp      the requester: cli, flows, batch, store,
 #                               responders (app/main.c is its entry point)
-#   milter/*.c      libmilt     the milter (milter/main.c is its entry point)
+#   milter/*.c      libmilt     the milter (milter/main.c is its entry point;
+#                               uses pki for cert_emails, the e-mail SAN
+#                               reader of its S/MIME check)
 # The link lines below list each layer above the ones it may use, and
 # `make lint` refuses an #include that points up (doc/design.md §4).
 # tests/unit/test_*.c are cmocka programs linked against all libraries and
@@ -123,7 +125,8 @@ $(REQUESTER): $(call obj,acme/app/main.c) $(LIBAPP) $(LIBPROTO) $(LIBPKI) \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(MILTER): $(call obj,milter/main.c) $(LIBMILT) $(LIBDKIM) $(LIBCOMMON)
+$(MILTER): $(call obj,milter/main.c) $(LIBMILT) $(LIBPKI) $(LIBDKIM) \
+           $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

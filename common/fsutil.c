@@ -118,9 +118,12 @@ fs_read_file(const char *path, size_t max, size_t *lenp)
 	char *data = NULL;
 	size_t len = 0;
 	ssize_t n;
-	int fd, saved;
+	int fd, fl, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: opening a FIFO planted where a file is expected must
+	 * not block; the type is checked on the open descriptor, then
+	 * blocking reads are restored for the regular file */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1)
@@ -129,6 +132,9 @@ fs_read_file(const char *path, size_t max, size_t *lenp)
 		errno = EINVAL;
 		goto fail;
 	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		goto fail;
 	if ((size_t)st.st_size > max) {
 		errno = EFBIG;
 		goto fail;

@@ -16,7 +16,9 @@
 int fs_write_atomic(
     const char *path, const void *data, size_t len, mode_t mode);
 /* Read a whole regular file (at most max bytes) into a malloc'ed
- * NUL-terminated buffer; NULL on error (errno set, EFBIG if too large). */
+ * NUL-terminated buffer; NULL on error (errno set, EFBIG if too large,
+ * EINVAL if path is not a regular file: a FIFO, device or directory is
+ * refused without blocking). */
 char *fs_read_file(const char *path, size_t max, size_t *len);
 /* mkdir -p with the given mode for directories it creates.  0 / -1. */
 int fs_mkdirs(const char *path, mode_t mode);

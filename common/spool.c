@@ -364,11 +364,19 @@ spool_read(const char *path, struct spool_entry *e)
 	const char *why;
 	int rc;
 
+	/* fs_read_file opens with O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC and
+	 * checks the type first: a FIFO planted in entries/ is refused at
+	 * once instead of blocking a milter thread or `smime-acme spool` */
 	text = fs_read_file(path, SPOOL_ENTRY_MAX, &len);
 	if (text == NULL) {
 		if (errno == ENOENT)
 			return 1;
-		log_err_errno("%s: cannot read spool entry", path);
+		if (errno == EINVAL)
+			log_err(
+			    "%s: cannot read spool entry: not a regular file",
+			    path);
+		else
+			log_err_errno("%s: cannot read spool entry", path);
 		return -1;
 	}
 	rc = spool_parse(text, len, e, &why);
@@ -484,16 +492,25 @@ int
 spool_complete(struct spool *sp, const struct spool_entry *e)
 {
 	char work[PATH_MAX];
+	int rc = 0;
 
 	if (spool_path(sp, "work", e->mailbox, work, sizeof(work)) == -1)
 		return -1;
-	if (spool_write(sp, e) == -1)
-		return -1;
+	/*
+	 * Drop the claimed copy (it holds token-part2) before writing
+	 * anything: unlink needs no free space, the write may not get it.
+	 * On a full disk the outcome is then lost, never the secret left
+	 * behind in work/; the requester, finding no entry, keeps polling
+	 * the CA.  Nobody looks the entry up in between: a claimed entry
+	 * already counts as not found.
+	 */
 	if (unlink(work) == -1 && errno != ENOENT) {
 		log_err_errno("%s: cannot remove claimed entry", work);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	if (spool_write(sp, e) == -1)
+		rc = -1;
+	return rc;
 }
 
 int

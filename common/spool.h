@@ -94,8 +94,9 @@ int spool_remove(struct spool *sp, const char *addr);
 int spool_claim(struct spool *sp, const char *addr, struct spool_entry *e);
 /* Put a claimed entry back unchanged (the reply could not be sent). */
 int spool_release(struct spool *sp, const char *addr);
-/* Finish a claim: write e (now SPOOL_ANSWERED or FAILED) back into
- * entries/ atomically and drop the claimed copy.  0 / -1. */
+/* Finish a claim: drop the claimed copy, then write e (now
+ * SPOOL_ANSWERED or FAILED) back into entries/ atomically.  The claimed
+ * copy is removed even when the write fails (full disk).  0 / -1. */
 int spool_complete(struct spool *sp, const struct spool_entry *e);
 
 /* Call fn for every entry (for `smime-acme spool`); stops on non-zero. */

@@ -7,6 +7,12 @@
  * signed-data body; the signed entity must be message/rfc822 (RFC 8551
  * §3.1 header protection).  Everything comes from the sender: every length
  * is checked, reasons are static text plus addresses (never a token).
+ * The signer is picked here, not by GnuTLS: one certificate, named by the
+ * SignerInfo, among at most SMIME_CERTS_MAX; its chain is built here with
+ * a depth bound and no repeats, and that same certificate's signature and
+ * subjectAltName are checked.  The e-mail SANs are read by cert_emails
+ * (acme/pki/cert_san.c), the requester's reader: one rule for both
+ * programs.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -20,13 +26,15 @@
 #include <gnutls/pkcs7.h>
 #include <gnutls/x509.h>
 
+#include "acme/pki/cert.h"
 #include "common/challenge.h"
 #include "common/log.h"
 #include "milter/smime.h"
 
 #define SMIME_HDR_MAX   64   /* header fields of a signed part we look at */
 #define SMIME_VALUE_MAX 2048 /* longest header value we look at */
-#define SMIME_SAN_MAX   64   /* subjectAltNames of a signer we look at */
+#define SMIME_CERTS_MAX 16   /* certificates in one PKCS#7, at most */
+#define SMIME_CHAIN_MAX 8    /* signer and intermediates, at most */
 
 struct smime_trust {
 	gnutls_x509_trust_list_t tl;
@@ -437,74 +445,246 @@ is_signer(gnutls_x509_crt_t crt, const gnutls_pkcs7_signature_info_st *info)
 	return yes;
 }
 
-/* True if crt has an rfc822Name subjectAltName equal to addr. */
-static bool
-san_has(gnutls_x509_crt_t crt, const char *addr)
-{
-	char name[CHALLENGE_ADDR_MAX + 1];
+/* The certificates carried in the PKCS#7, parsed (at most
+ * SMIME_CERTS_MAX: more is refused, not truncated). */
+struct certs {
+	gnutls_x509_crt_t crt[SMIME_CERTS_MAX];
+	gnutls_datum_t der[SMIME_CERTS_MAX]; /* gnutls_free'd */
 	size_t n;
-	unsigned int i;
-	int type;
+};
 
-	for (i = 0; i < SMIME_SAN_MAX; i++) {
-		n = sizeof(name) - 1;
-		type = gnutls_x509_crt_get_subject_alt_name(
-		    crt, i, name, &n, NULL);
-		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
-			continue;
-		if (type < 0)
-			break;
-		if (type != GNUTLS_SAN_RFC822NAME || n >= sizeof(name) ||
-		    memchr(name, '\0', n) != NULL)
-			continue;
-		name[n] = '\0';
-		if (challenge_addr_equal(name, addr))
-			return true;
+static void
+certs_free(struct certs *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		gnutls_x509_crt_deinit(c->crt[i]);
+		gnutls_free(c->der[i].data);
 	}
-	return false;
+	c->n = 0;
 }
 
-/* Find the signer of signature 0 among the certificates in p7 and check
- * its SAN.  0 / -1 with res->reason. */
+/* Parse every certificate of p7 into c.  0 / -1 with res->reason. */
 static int
-check_signer(gnutls_pkcs7_t p7, const char *from, struct smime_result *res)
+certs_load(gnutls_pkcs7_t p7, struct certs *c, struct smime_result *res)
+{
+	gnutls_datum_t raw;
+	int count, rc;
+	size_t i;
+
+	c->n = 0;
+	count = gnutls_pkcs7_get_crt_count(p7);
+	if (count <= 0) {
+		why(res, "S/MIME: signer certificate not in the signature",
+		    NULL);
+		return -1;
+	}
+	if (count > SMIME_CERTS_MAX) {
+		why(res, "S/MIME: too many certificates in the signature",
+		    NULL);
+		return -1;
+	}
+	for (i = 0; i < (size_t)count; i++) {
+		if (gnutls_pkcs7_get_crt_raw2(p7, (unsigned)i, &raw) < 0) {
+			why(res, "S/MIME: a certificate does not parse", NULL);
+			return -1;
+		}
+		rc = gnutls_x509_crt_init(&c->crt[c->n]);
+		if (rc < 0) {
+			gnutls_free(raw.data);
+			why(res, "S/MIME", gnutls_strerror(rc));
+			return -1;
+		}
+		c->der[c->n] = raw;
+		c->n++;
+		rc = gnutls_x509_crt_import(
+		    c->crt[c->n - 1], &raw, GNUTLS_X509_FMT_DER);
+		if (rc < 0) {
+			why(res, "S/MIME: a certificate does not parse",
+			    gnutls_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The index in c of the certificate that the SignerInfo names (issuer and
+ * serial, or subject key id).  Two different certificates with the same
+ * name are refused: which one "the signer" is must not depend on who
+ * picks (a decoy placed first is the forgery of issue 10, attack 3).
+ * -1 with res->reason.
+ */
+static int
+find_signer(const struct certs *c, const gnutls_pkcs7_signature_info_st *info,
+    struct smime_result *res)
+{
+	size_t i;
+	int found = -1;
+
+	for (i = 0; i < c->n; i++) {
+		if (!is_signer(c->crt[i], info))
+			continue;
+		if (found == -1) {
+			found = (int)i;
+		} else if (!gnutls_x509_crt_equals(c->crt[found], c->crt[i])) {
+			why(res,
+			    "S/MIME: more than one certificate matches the signer",
+			    NULL);
+			return -1;
+		}
+	}
+	if (found == -1)
+		why(res, "S/MIME: signer certificate not in the signature",
+		    NULL);
+	return found;
+}
+
+/*
+ * The chain from the signer up: each next certificate is an issuer of the
+ * previous one taken from c, never twice (two certificates signing each
+ * other end the walk instead of looping), at most SMIME_CHAIN_MAX long,
+ * and the walk stops at a certificate whose issuer is trusted or that is
+ * self-issued.  Whether the chain is good is the trust list's judgement.
+ * Returns the chain length (at least 1).
+ */
+static unsigned
+build_chain(const struct smime_trust *t, const struct certs *c, int signer,
+    gnutls_x509_crt_t chain[SMIME_CHAIN_MAX])
+{
+	bool used[SMIME_CERTS_MAX] = { false };
+	gnutls_x509_crt_t cur, iss;
+	unsigned len = 0;
+	size_t i;
+
+	chain[len++] = c->crt[signer];
+	used[signer] = true;
+	while (len < SMIME_CHAIN_MAX) {
+		cur = chain[len - 1];
+		/* flags 0: iss points into the list, nothing to free */
+		if (gnutls_x509_trust_list_get_issuer(t->tl, cur, &iss, 0) == 0)
+			break;
+		if (gnutls_x509_crt_check_issuer(cur, cur))
+			break;
+		for (i = 0; i < c->n; i++) {
+			if (!used[i] &&
+			    gnutls_x509_crt_check_issuer(cur, c->crt[i]))
+				break;
+		}
+		if (i == c->n)
+			break;
+		chain[len++] = c->crt[i];
+		used[i] = true;
+	}
+	return len;
+}
+
+/* Verify chain against the trust list for emailProtection.  0 / -1 with
+ * res->reason. */
+static int
+check_chain(const struct smime_trust *t, gnutls_x509_crt_t *chain, unsigned len,
+    struct smime_result *res)
+{
+	gnutls_typed_vdata_st vd;
+	gnutls_datum_t text = { NULL, 0 };
+	unsigned status = 0;
+	int rc;
+
+	memset(&vd, 0, sizeof(vd));
+	vd.type = GNUTLS_DT_KEY_PURPOSE_OID;
+	vd.data = (unsigned char *)(uintptr_t)GNUTLS_KP_EMAIL_PROTECTION;
+	rc = gnutls_x509_trust_list_verify_crt2(
+	    t->tl, chain, len, &vd, 1, 0, &status, NULL);
+	if (rc < 0) {
+		why(res, "S/MIME: signer certificate is not trusted",
+		    gnutls_strerror(rc));
+		return -1;
+	}
+	if (status != 0) {
+		if (gnutls_certificate_verification_status_print(
+			status, GNUTLS_CRT_X509, &text, 0) < 0)
+			text.data = NULL;
+		/* GnuTLS ends the text with a space */
+		while (text.data != NULL && text.size > 0 &&
+		    text.data[text.size - 1] == ' ')
+			text.data[--text.size] = '\0';
+		why(res, "S/MIME: signer certificate is not trusted",
+		    text.data != NULL ? (const char *)text.data : "rejected");
+		gnutls_free(text.data);
+		return -1;
+	}
+	return 0;
+}
+
+/* True if der has an e-mail subjectAltName (rfc822Name or
+ * SmtpUTF8Mailbox, read by cert_emails as for the requester) equal to
+ * addr. */
+static bool
+san_has(const gnutls_datum_t *der, const char *addr)
+{
+	struct cert c = { der->data, der->size };
+	char **v = NULL;
+	size_t n = 0, i;
+	bool yes = false;
+
+	if (cert_emails(&c, &v, &n) == -1)
+		return false;
+	for (i = 0; i < n && !yes; i++)
+		yes = challenge_addr_equal(v[i], addr);
+	cert_strings_free(v, n);
+	return yes;
+}
+
+/*
+ * Signature 0 of p7: find its signer among the certificates carried,
+ * verify that certificate's chain against the trust list, the signature
+ * with that certificate, and that certificate's SAN against from.  The
+ * certificate checked is the one that verified: there is only one.
+ * gnutls_pkcs7_verify is not used: it picks its own signer and builds
+ * chains without a bound (it loops on two certificates that sign each
+ * other, GnuTLS 3.7.9).  data: the detached content or NULL.  0 / -1
+ * with res->reason.
+ */
+static int
+check_signer(const struct smime_trust *t, gnutls_pkcs7_t p7,
+    const gnutls_datum_t *data, const char *from, struct smime_result *res)
 {
 	gnutls_pkcs7_signature_info_st info;
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t raw;
-	int i, n, rc = -1;
-	bool found = false;
+	gnutls_x509_crt_t chain[SMIME_CHAIN_MAX];
+	struct certs c;
+	unsigned len;
+	int signer, rc, ret = -1;
 
+	memset(&c, 0, sizeof(c));
 	memset(&info, 0, sizeof(info));
 	if (gnutls_pkcs7_get_signature_info(p7, 0, &info) < 0) {
 		why(res, "S/MIME: no signer information", NULL);
 		return -1;
 	}
-	n = gnutls_pkcs7_get_crt_count(p7);
-	for (i = 0; i < n && !found; i++) {
-		if (gnutls_pkcs7_get_crt_raw2(p7, (unsigned)i, &raw) < 0)
-			continue;
-		if (gnutls_x509_crt_init(&crt) >= 0) {
-			if (gnutls_x509_crt_import(
-				crt, &raw, GNUTLS_X509_FMT_DER) >= 0 &&
-			    is_signer(crt, &info)) {
-				found = true;
-				rc = san_has(crt, from) ? 0 : -1;
-			}
-			gnutls_x509_crt_deinit(crt);
-			crt = NULL;
-		}
-		gnutls_free(raw.data);
+	if (certs_load(p7, &c, res) == -1)
+		goto out;
+	signer = find_signer(&c, &info, res);
+	if (signer == -1)
+		goto out;
+	len = build_chain(t, &c, signer, chain);
+	if (check_chain(t, chain, len, res) == -1)
+		goto out;
+	rc = gnutls_pkcs7_verify_direct(p7, c.crt[signer], 0, data, 0);
+	if (rc < 0) {
+		why(res, "S/MIME: signature does not verify",
+		    gnutls_strerror(rc));
+		goto out;
 	}
-	if (!found)
-		why(res, "S/MIME: signer certificate not in the signature",
-		    NULL);
-	else if (rc == -1)
+	if (!san_has(&c.der[signer], from)) {
 		why(res, "S/MIME: signer certificate has no rfc822Name", from);
+		goto out;
+	}
+	ret = 0;
+out:
+	certs_free(&c);
 	gnutls_pkcs7_signature_info_deinit(&info);
-	return rc;
+	return ret;
 }
 
 int
@@ -514,7 +694,6 @@ smime_verify(const struct smime_trust *t, const char *ct,
 {
 	gnutls_pkcs7_t p7 = NULL;
 	gnutls_datum_t sig = { NULL, 0 }, inner = { NULL, 0 }, data;
-	gnutls_typed_vdata_st vd;
 	struct span b = { (const char *)body, len }, content;
 	bool detached;
 	int rc, ret = 0;
@@ -566,17 +745,7 @@ smime_verify(const struct smime_trust *t, const char *ct,
 		content.p = (const char *)inner.data;
 		content.n = inner.size;
 	}
-	memset(&vd, 0, sizeof(vd));
-	vd.type = GNUTLS_DT_KEY_PURPOSE_OID;
-	vd.data = (unsigned char *)(uintptr_t)GNUTLS_KP_EMAIL_PROTECTION;
-	rc = gnutls_pkcs7_verify(
-	    p7, t->tl, &vd, 1, 0, detached ? &data : NULL, 0);
-	if (rc < 0) {
-		why(res, "S/MIME: signature does not verify",
-		    gnutls_strerror(rc));
-		goto out;
-	}
-	if (check_signer(p7, m->from, res) == -1 ||
+	if (check_signer(t, p7, detached ? &data : NULL, m->from, res) == -1 ||
 	    check_inner(content, m, res) == -1)
 		goto out;
 	res->pass = true;

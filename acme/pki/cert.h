@@ -53,7 +53,8 @@ int cert_aki(const struct cert *c, unsigned char **out, size_t *len);
 char *cert_id(const struct cert *c);
 /*
  * The e-mail addresses of the subjectAltName: rfc822Name values and
- * SmtpUTF8Mailbox otherNames (UTF-8), in order.  *out is a malloc'ed
+ * SmtpUTF8Mailbox otherNames (UTF-8), in order.  In cert_san.c: the
+ * milter's S/MIME signer check uses it too (and links only that file).  *out is a malloc'ed
  * array of malloc'ed strings (free with cert_strings_free).  0 / -1;
  * no SAN gives *n = 0.
  */

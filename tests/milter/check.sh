@@ -465,25 +465,70 @@ expect_state awaiting
 [ -z "$(ls "$C/spool/work")" ] || why="$why; entry left in work/"
 result injection-failure-releases-entry
 
+# A FIFO planted in entries/ (spool group): the milter and `smime-acme
+# spool` refuse it as not a regular file instead of blocking on open(2)
+newcase spool-fifo
+_f=$C/spool/entries/$(tool key "$ADDR")
+mkfifo -m 660 "$_f"
+[ -z "$RUNAS" ] || chown "$RUNAS:nogroup" "$_f"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+timeout 60 miltertest -w -s "$LUA" -D milter="$MILTER" -D conf="$C/conf" \
+    -D sock="local:$C/milter.sock" -D msg="$C/mail" -D rcpt="$ADDR" \
+    >"$C/out" 2>"$C/log"
+echo "exit: $?" >>"$C/out"
+expect "exit: 0"
+expect_log "cannot read spool entry: not a regular file"
+expect_replies 0
+HOME=$C timeout 20 "$top/$B/smime-acme" --allow-root --conf "$C/conf" \
+    -c "$C/cfg" --spool "$C/spool" spool >"$C/sa.out" 2>"$C/sa.err"
+_rc=$?
+[ "$_rc" -eq 0 ] || why="$why; smime-acme spool exited $_rc"
+grep -qF "cannot read spool entry: not a regular file" "$C/sa.err" ||
+    why="$why; smime-acme spool did not report the FIFO"
+result spool-fifo-refused-without-blocking
+
 # --- S/MIME-signed challenges (no DKIM) -----------------------------------------
 # A root and a signer for the CA address (rfc822Name SAN, emailProtection),
 # a signer for another address, and an untrusted root with its own signer.
-# mkpki NAME ISSUER SAN: NAME.pem/NAME.key signed by ISSUER (self if "")
+# mkpki NAME ISSUER SAN: NAME.pem/NAME.key signed by ISSUER (self if "");
+# SAN is an address (rfc822Name) or an openssl SAN value with a ':'.
+# M_SUBJ (default /CN=NAME), M_EKU (emailProtection), M_SERIAL (random).
 mkpki() {
 	_d=$T/pki
 	mkdir -p "$_d"
 	if [ -z "$2" ]; then
 		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		    -keyout "$_d/$1.key" -out "$_d/$1.pem" -days 2 -subj "/CN=$1" \
+		    -keyout "$_d/$1.key" -out "$_d/$1.pem" -days 2 \
+		    -subj "${M_SUBJ:-/CN=$1}" \
 		    -addext basicConstraints=critical,CA:TRUE \
 		    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
 		return
 	fi
+	case $3 in *:*) _san=$3 ;; *) _san=email:$3 ;; esac
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$_d/$1.key" -out "$_d/$1.csr" -subj "/CN=$1" 2>/dev/null
-	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' "$3" >"$_d/$1.ext"
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\nsubjectAltName=%s\n' \
+	    "${M_EKU:-emailProtection}" "$_san" >"$_d/$1.ext"
 	openssl x509 -req -in "$_d/$1.csr" -CA "$_d/$2.pem" -CAkey "$_d/$2.key" \
-	    -CAcreateserial -days 2 -extfile "$_d/$1.ext" -out "$_d/$1.pem" 2>/dev/null
+	    ${M_SERIAL:+-set_serial "$M_SERIAL"} -CAcreateserial -days 2 \
+	    -extfile "$_d/$1.ext" -out "$_d/$1.pem" 2>/dev/null
+}
+# mkloop: loopa and loopb, two CA certificates that sign each other
+# (loopa's key signs loopb, loopb's key signs loopa), and loopsig, an
+# S/MIME certificate for the CA address issued by loopa
+mkloop() {
+	_d=$T/pki
+	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n' >"$_d/ca.ext"
+	mkpki loopa "" ""
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$_d/loopb.key" -out "$_d/loopb.csr" -subj /CN=loopb 2>/dev/null
+	openssl x509 -req -in "$_d/loopb.csr" -CA "$_d/loopa.pem" -CAkey "$_d/loopa.key" \
+	    -set_serial 2 -days 2 -extfile "$_d/ca.ext" -out "$_d/loopb.pem" 2>/dev/null
+	openssl req -new -key "$_d/loopa.key" -out "$_d/loopa.csr" -subj /CN=loopa 2>/dev/null
+	openssl x509 -req -in "$_d/loopa.csr" -CA "$_d/loopb.pem" -CAkey "$_d/loopb.key" \
+	    -set_serial 3 -days 2 -extfile "$_d/ca.ext" -out "$_d/loopa.pem" 2>/dev/null
+	mkpki loopsig loopa "$CA"
+	cat "$_d/loopa.pem" "$_d/loopb.pem" >"$_d/loop-chain.pem"
 }
 if command -v openssl >/dev/null 2>&1; then
 	mkpki root "" ""
@@ -491,6 +536,15 @@ if command -v openssl >/dev/null 2>&1; then
 	mkpki other root other@ca.example
 	mkpki evilroot "" ""
 	mkpki evil evilroot "$CA"
+	# a decoy named like "other" (issuer CN=root, other's serial) with
+	# SAN = the CA sender, from a look-alike root and without
+	# emailProtection; real signer: other (trusted, another address)
+	M_SUBJ=/CN=root mkpki fakeroot "" ""
+	M_EKU=clientAuth M_SERIAL=0x$(openssl x509 -in "$T/pki/other.pem" -noout -serial | sed 's/^serial=//') \
+	    mkpki decoy fakeroot "$CA"
+	cat "$T/pki/decoy.pem" "$T/pki/root.pem" >"$T/pki/decoy-chain.pem"
+	mkpki utf8 root "otherName:1.3.6.1.5.5.7.8.9;UTF8:$CA"
+	mkloop
 	chmod 755 "$T/pki"
 	chmod 644 "$T/pki"/*
 	SM="SMIMETrustFile $T/pki/root.pem"
@@ -541,7 +595,35 @@ if command -v openssl >/dev/null 2>&1; then
 	newcase smime-untrusted "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
 	mkmail "$C/raw"; tool smime signed "$P/evil.pem" "$P/evil.key" "$P/evilroot.pem" "$C/raw" "$C/mail"
 	run "$ADDR" "$C/mail"
-	refused smime-untrusted-signer "S/MIME: signature does not verify"
+	refused smime-untrusted-signer "S/MIME: signer certificate is not trusted"
+
+	# issue 10 attack 3: the decoy first in the PKCS#7 used to be the
+	# certificate whose SAN was checked, while GnuTLS verified "other"
+	newcase smime-decoy "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"
+	tool smime signed "$P/other.pem" "$P/other.key" "$P/decoy-chain.pem" "$C/raw" "$C/mail" "first=$P/decoy.pem"
+	run "$ADDR" "$C/mail"
+	expect_state awaiting
+	refused smime-decoy-certificate-first "S/MIME: more than one certificate matches the signer"
+
+	# issue 10 attack 2: two certificates signing each other used to send
+	# gnutls_pkcs7_verify into an endless loop; the chain built here stops
+	newcase smime-loop "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"
+	tool smime signed "$P/loopsig.pem" "$P/loopsig.key" "$P/loop-chain.pem" "$C/raw" "$C/mail"
+	_t0=$(date +%s)
+	run "$ADDR" "$C/mail"
+	[ $(($(date +%s) - _t0)) -lt 20 ] || why="$why; took $(($(date +%s) - _t0)) s"
+	refused smime-mutually-signed-certificates-prompt "S/MIME: signer certificate is not trusted"
+
+	# an SmtpUTF8Mailbox SAN equal to From counts, as for the requester
+	newcase smime-utf8 "$SM"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/utf8.pem" "$P/utf8.key" "$P/root.pem" "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	expect_replies 1
+	check_reply octet
+	expect_state answered
+	result valid-smime-smtputf8mailbox-san-answered
 
 	newcase smime-disallowed "$SM
 AllowSMIME no"; write_entry "$C" "$ADDR" awaiting "$EXP"

@@ -15,6 +15,38 @@ import base64, hashlib, os, sys, dkim
 def d(s): return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4))
 def e(b): return base64.urlsafe_b64encode(b).rstrip(b'=').decode()
 
+# DER: (tag, header length, total length) of the TLV at b[i:]
+def tlv(b, i):
+    n, h = b[i + 1], 2
+    if n & 0x80:
+        k = n & 0x7f
+        n, h = int.from_bytes(b[i + 2:i + 2 + k], 'big'), 2 + k
+    return b[i], h, h + n
+def der(tag, body):
+    n = len(body)
+    ln = bytes([n]) if n < 0x80 else \
+        bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, 'big')
+    return bytes([tag]) + ln + body
+def kids(b):
+    out, i = [], 0
+    while i < len(b):
+        out.append(b[i:i + tlv(b, i)[2]])
+        i += tlv(b, i)[2]
+    return out
+def cert_first(p7, first):
+    # ContentInfo { oid, [0] { SignedData { ..., [0] certificates, ... } } }
+    ci = kids(p7[tlv(p7, 0)[1]:])
+    sd_wrap = ci[1]
+    sd = sd_wrap[tlv(sd_wrap, 0)[1]:]
+    f = kids(sd[tlv(sd, 0)[1]:])
+    for j, x in enumerate(f):
+        if x[0] == 0xa0:
+            cs = kids(x[tlv(x, 0)[1]:])
+            assert first in cs, 'decoy not in the PKCS#7'
+            cs.remove(first)
+            f[j] = der(0xa0, first + b''.join(cs))
+    return der(0x30, ci[0] + der(0xa0, der(0x30, b''.join(f))))
+
 REQ = ['from', 'sender', 'reply-to', 'to', 'cc', 'subject', 'date',
        'in-reply-to', 'references', 'message-id', 'auto-submitted',
        'content-type', 'content-transfer-encoding']
@@ -67,6 +99,9 @@ elif cmd == 'smime':         # smime MODE CERT KEY CHAIN RAW OUT [TAMPER]
             args.append('-nodetach')
         subprocess.run(args, check=True)
         sig = open(td + '/sig', 'rb').read()
+    if tamper.startswith('first='):   # put this certificate (PEM) first
+        pem = open(tamper[6:]).read().split('-----')[2]
+        sig = cert_first(sig, base64.b64decode(pem))
     b64 = base64.encodebytes(sig).replace(b'\n', b'\r\n')
     if tamper == 'content':
         inner = inner.replace(b'This is an ACME challenge.', b'This is an ACME challenge!')

@@ -1,11 +1,17 @@
 /*
  * Unit tests for common/spool.c: format round trip, strict parsing, the
- * claim / release / complete cycle and constant-name lookup by address.
+ * claim / release / complete cycle and constant-name lookup by address,
+ * FIFOs planted in entries/ (refused without blocking) and the work/
+ * cleanup when the final write fails (full disk, simulated with
+ * RLIMIT_FSIZE: write(2) then fails as on a full file system).
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -245,6 +251,143 @@ test_group(void **state)
 	rm_tree(top);
 }
 
+/* Run fn with stderr captured into a malloc'ed string (the log lines). */
+static char *
+capture_log(void (*fn)(void *), void *arg)
+{
+	char path[] = "/tmp/smime-acme-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	char *buf = calloc(1, 4096);
+	ssize_t n;
+
+	assert_true(fd != -1 && saved != -1 && buf != NULL);
+	log_init("test_spool", false, 0, true);
+	dup2(fd, 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	log_init("test_spool", false, 0, false);
+	n = pread(fd, buf, 4095, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return buf;
+}
+
+struct fifo_run {
+	struct spool *sp;
+	int lookup, claim, foreach;
+	unsigned seen;
+};
+
+static int
+count_entry(const struct spool_entry *e, void *arg)
+{
+	(void)e;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+static void
+fifo_calls(void *arg)
+{
+	struct fifo_run *r = arg;
+	struct spool_entry e;
+
+	r->lookup = spool_lookup(r->sp, "mallory@example.test", &e);
+	r->claim = spool_claim(r->sp, "mallory@example.test", &e);
+	r->foreach = spool_foreach(r->sp, count_entry, &r->seen);
+}
+
+/* A FIFO in entries/ (what a spool-group user can plant) is refused at
+ * once by the lookup, the claim and the listing behind `smime-acme
+ * spool`; without O_NONBLOCK the open(2) blocks for ever (the alarm
+ * turns that into a failure). */
+static void
+test_fifo(void **state)
+{
+	struct fifo_run r;
+	struct spool_entry e;
+	char k[65], path[256], *log;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.sp = spool_open(dir, true, -1, (gid_t)-1);
+	assert_non_null(r.sp);
+	fill(&e, "alice@example.test");
+	assert_int_equal(spool_write(r.sp, &e), 0);
+	spool_key("mallory@example.test", k);
+	snprintf(path, sizeof(path), "%s/entries/%s", dir, k);
+	assert_int_equal(mkfifo(path, 0660), 0);
+	alarm(10);
+	log = capture_log(fifo_calls, &r);
+	alarm(0);
+	assert_int_equal(r.lookup, -1);
+	assert_int_equal(r.claim, -1);
+	assert_int_equal(r.foreach, 0);
+	assert_int_equal(r.seen, 1); /* alice's entry, not the FIFO */
+	if (strstr(log, ": cannot read spool entry: not a regular file") ==
+	    NULL)
+		fail_msg("log: %s", log);
+	free(log);
+	/* the claim put the FIFO back where it was */
+	assert_true(spool_has(r.sp, "mallory@example.test"));
+	spool_close(r.sp);
+}
+
+/* The final write of a claim fails (as on a full disk): the claimed copy
+ * in work/, which holds token-part2, is gone all the same. */
+static void
+test_complete_full(void **state)
+{
+	struct spool *sp;
+	struct spool_entry e, f;
+	struct rlimit old, lim;
+	struct sigaction ign, prev;
+	char k[65], path[256];
+	struct dirent *de;
+	struct stat st;
+	DIR *dd;
+	int rc;
+
+	(void)state;
+	sp = spool_open(dir, true, -1, (gid_t)-1);
+	assert_non_null(sp);
+	fill(&e, "alice@example.test");
+	assert_int_equal(spool_write(sp, &e), 0);
+	assert_int_equal(spool_claim(sp, "alice@example.test", &f), 0);
+	f.state = SPOOL_ANSWERED;
+	/* no file may grow past 0 bytes: write(2) fails with EFBIG */
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGXFSZ, &ign, &prev), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 0;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = spool_complete(sp, &f);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(sigaction(SIGXFSZ, &prev, NULL), 0);
+	assert_int_equal(rc, -1);
+	spool_key("alice@example.test", k);
+	snprintf(path, sizeof(path), "%s/work/%s", dir, k);
+	if (stat(path, &st) == 0)
+		fail_msg("%s left behind after a failed write", path);
+	/* and no temporary copy either: entries/ is empty */
+	assert_int_equal(spool_lookup(sp, "alice@example.test", &e), 1);
+	snprintf(path, sizeof(path), "%s/entries", dir);
+	dd = opendir(path);
+	assert_non_null(dd);
+	while ((de = readdir(dd)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			fail_msg("entries/%s left behind", de->d_name);
+	}
+	closedir(dd);
+	spool_close(sp);
+}
+
 int
 main(void)
 {
@@ -253,6 +396,9 @@ main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_complete_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
