@@ -1,7 +1,8 @@
 /*
  * flow: settings resolution, the ACME connection and the account, shared
  * by every command (flow.h), and the one failure classifier.  Precedence:
- * command line, then smime-acme.conf, then built-in defaults.  User-facing progress goes to stderr
+ * command line, then smime-acme.conf, whose unset keys hold the config
+ * table's defaults (common/conf.c).  User-facing progress goes to stderr
  * through flow_say(); an ACME failure is logged once, here, with the CA's
  * "type: detail" (the library logs it at debug only), and every failure
  * is mapped to a sysexits code, a retry class and words by flow_rules.
@@ -402,21 +403,15 @@ flow_settings_init(
 	}
 	f->finalize_delay =
 	    c->finalize_delay >= 0 ? c->finalize_delay : FLOW_FINALIZE_DELAY;
-	if (c->spool_post_after >= 0) {
-		f->post_after = c->spool_post_after;
-	} else if (conf != NULL && conf->spool_post_after > 0) {
-		f->post_after = conf->spool_post_after;
-	} else {
-		f->post_after = FLOW_SPOOL_POST_AFTER;
-	}
+	/* the defaults are the config table's (common/conf.c); 0 is a value */
+	f->post_after = c->spool_post_after >= 0 ? c->spool_post_after
+						 : conf->spool_post_after;
 	if (c->spool_timeout > 0) {
 		f->timeout = c->spool_timeout;
 	} else if (c->timeout > 0) {
 		f->timeout = c->timeout;
-	} else if (conf != NULL && conf->spool_timeout > 0) {
-		f->timeout = conf->spool_timeout;
 	} else {
-		f->timeout = FLOW_SPOOL_TIMEOUT;
+		f->timeout = conf->spool_timeout;
 	}
 
 	f->responder = c->responder;

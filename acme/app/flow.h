@@ -2,7 +2,7 @@
  * flow: the requester's commands (cert, renew, revoke, account, spool) on
  * top of the RFC 8555 library (acme.h, acct.h, order.h).  Three parts:
  * struct flow_settings, the effective settings (command line over
- * smime-acme.conf over defaults), built once and read
+ * smime-acme.conf over the config table's defaults), built once and read
  * only afterwards; struct flow_session, one ACME client and the account it
  * signs with (one per batch worker); struct flow_outcome, what the first
  * failure means (exit code, retry, words), filled by one classifier.
@@ -23,12 +23,10 @@
 #include "acme/pki/key.h"
 #include "common/conf.h"
 
-#define FLOW_FINALIZE_DELAY   5    /* seconds after "ready" (CASTLE) */
-#define FLOW_SPOOL_POST_AFTER 120  /* seconds before POSTing anyway */
-#define FLOW_SPOOL_TIMEOUT    1800 /* seconds for a whole authorization */
-#define FLOW_SPOOL_POLL_MS    200
-#define FLOW_FINALIZE_TRIES   3  /* finalize attempts on a 5xx */
-#define FLOW_HOOK_TIMEOUT     60 /* seconds for the delivery hook */
+#define FLOW_FINALIZE_DELAY 5 /* seconds after "ready" (CASTLE) */
+#define FLOW_SPOOL_POLL_MS  200
+#define FLOW_FINALIZE_TRIES 3  /* finalize attempts on a 5xx */
+#define FLOW_HOOK_TIMEOUT   60 /* seconds for the delivery hook */
 
 /* Built once by flow_settings_init(); read only afterwards (batch workers
  * share one). */
