@@ -8,6 +8,7 @@
  * is mapped to a sysexits code, a retry class and words by flow_rules.
  */
 #include <sys/stat.h>
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -308,118 +309,117 @@ dup_trim(const char *s)
 
 int
 flow_settings_init(
-    struct flow_settings *f, struct cli *c, const struct config *conf)
+    struct flow_settings *st, struct cli *c, const struct config *conf)
 {
 	const char *s;
 
-	memset(f, 0, sizeof(*f));
-	f->spool_gid = (gid_t)-1;
-	f->cli = c;
-	f->conf = conf;
-	f->interactive = !c->non_interactive && isatty(STDIN_FILENO) &&
+	assert(conf != NULL);
+	memset(st, 0, sizeof(*st));
+	st->spool_gid = (gid_t)-1;
+	st->cli = c;
+	st->conf = conf;
+	st->interactive = !c->non_interactive && isatty(STDIN_FILENO) &&
 	    isatty(STDERR_FILENO);
 
 	if (c->server != NULL) {
 		s = c->server;
 	} else if (c->test) {
 		s = CLI_SERVER_STAGING;
-	} else if (conf != NULL && conf->server != NULL && *conf->server) {
+	} else if (conf->server != NULL && *conf->server) {
 		s = conf->server;
 	} else {
 		s = CLI_SERVER_PROD;
 	}
-	f->server = strdup(s);
+	st->server = strdup(s);
 
 	if (c->config_dir != NULL) {
-		f->config_dir = dup_trim(c->config_dir);
-	} else if (conf != NULL && conf->config_dir != NULL &&
-	    *conf->config_dir) {
-		f->config_dir = dup_trim(conf->config_dir);
+		st->config_dir = dup_trim(c->config_dir);
+	} else if (conf->config_dir != NULL && *conf->config_dir) {
+		st->config_dir = dup_trim(conf->config_dir);
 	} else {
-		f->config_dir = default_config_dir();
-		if (f->config_dir == NULL) {
+		st->config_dir = default_config_dir();
+		if (st->config_dir == NULL) {
 			log_err(
 			    "no configuration directory: use -c/--config-dir (HOME is not set)");
 			return EX_USAGE;
 		}
 	}
 	if (c->work_dir != NULL) {
-		f->work_dir = dup_trim(c->work_dir);
-	} else if (f->config_dir != NULL) {
-		f->work_dir = store_path(f->config_dir, "work");
+		st->work_dir = dup_trim(c->work_dir);
+	} else if (st->config_dir != NULL) {
+		st->work_dir = store_path(st->config_dir, "work");
 	}
 	if (c->spool_dir != NULL) {
-		f->spool_dir = dup_trim(c->spool_dir);
+		st->spool_dir = dup_trim(c->spool_dir);
 	} else if (conf_is_set(conf, "SpoolDirectory")) {
-		f->spool_dir = dup_trim(conf->spool_dir);
-		if (f->spool_dir == NULL) {
+		st->spool_dir = dup_trim(conf->spool_dir);
+		if (st->spool_dir == NULL) {
 			log_err("out of memory");
 			return EX_OSERR;
 		}
-	} else if (conf != NULL && conf->spool_dir != NULL &&
-	    *conf->spool_dir && conf->path != NULL) {
+	} else if (conf->spool_dir != NULL && *conf->spool_dir &&
+	    conf->path != NULL) {
 		/* not set: the built-in default, but only where a milter
 		 * reading the same file has set it up (entries/ exists) */
 		char *e = store_path(conf->spool_dir, "entries");
 		if (e != NULL && fs_exists(e)) {
-			f->spool_dir = dup_trim(conf->spool_dir);
+			st->spool_dir = dup_trim(conf->spool_dir);
 		}
 		free(e);
 	}
-	if (spool_group(conf, &f->spool_gid) != 0) {
+	if (spool_group(conf, &st->spool_gid) != 0) {
 		return EX_CONFIG;
 	}
 	if (c->ca_bundle != NULL) {
-		f->ca_bundle = strdup(c->ca_bundle);
-	} else if (conf != NULL && conf->ca_bundle != NULL &&
-	    *conf->ca_bundle) {
-		f->ca_bundle = strdup(conf->ca_bundle);
+		st->ca_bundle = strdup(c->ca_bundle);
+	} else if (conf->ca_bundle != NULL && *conf->ca_bundle) {
+		st->ca_bundle = strdup(conf->ca_bundle);
 	}
-	if (f->server == NULL || f->config_dir == NULL || f->work_dir == NULL) {
+	if (st->server == NULL || st->config_dir == NULL ||
+	    st->work_dir == NULL) {
 		log_err("out of memory");
 		return EX_OSERR;
 	}
 
 	if (c->no_delivery_hook) {
-		f->hook = NULL;
+		st->hook = NULL;
 	} else if (c->delivery_hook != NULL) {
-		f->hook = c->delivery_hook;
-	} else if (conf != NULL && conf->hook != NULL && *conf->hook) {
-		f->hook = conf->hook;
+		st->hook = c->delivery_hook;
+	} else if (conf->hook != NULL && *conf->hook) {
+		st->hook = conf->hook;
 	}
 
-	f->rule = TOKEN_RULE_OCTET;
+	st->rule = TOKEN_RULE_OCTET;
 	if (c->token_rule_set) {
-		f->rule = c->token_rule;
-	} else if (conf != NULL && conf->token_rule != NULL &&
-	    *conf->token_rule) {
-		f->rule = challenge_rule_parse(conf->token_rule);
-		if (f->rule >= TOKEN_RULE_MAX) {
+		st->rule = c->token_rule;
+	} else if (conf->token_rule != NULL && *conf->token_rule) {
+		st->rule = challenge_rule_parse(conf->token_rule);
+		if (st->rule >= TOKEN_RULE_MAX) {
 			log_err("%s: TokenRule: '%s' is not octet or string",
 			    conf->path ? conf->path : "config",
 			    conf->token_rule);
 			return EX_CONFIG;
 		}
 	}
-	f->finalize_delay =
+	st->finalize_delay =
 	    c->finalize_delay >= 0 ? c->finalize_delay : FLOW_FINALIZE_DELAY;
 	/* the defaults are the config table's (common/conf.c); 0 is a value */
-	f->post_after = c->spool_post_after >= 0 ? c->spool_post_after
-						 : conf->spool_post_after;
+	st->post_after = c->spool_post_after >= 0 ? c->spool_post_after
+						  : conf->spool_post_after;
 	if (c->spool_timeout > 0) {
-		f->timeout = c->spool_timeout;
+		st->timeout = c->spool_timeout;
 	} else if (c->timeout > 0) {
-		f->timeout = c->timeout;
+		st->timeout = c->timeout;
 	} else {
-		f->timeout = conf->spool_timeout;
+		st->timeout = conf->spool_timeout;
 	}
 
-	f->responder = c->responder;
-	if (f->responder == RESP_AUTO) {
-		if (f->spool_dir != NULL) {
-			f->responder = RESP_SPOOL;
-		} else if (f->interactive) {
-			f->responder = RESP_INTERACTIVE;
+	st->responder = c->responder;
+	if (st->responder == RESP_AUTO) {
+		if (st->spool_dir != NULL) {
+			st->responder = RESP_SPOOL;
+		} else if (st->interactive) {
+			st->responder = RESP_INTERACTIVE;
 		} else if (c->cmd == CMD_CERT || c->cmd == CMD_RENEW ||
 		    c->cmd == CMD_BATCH) {
 			log_err(
@@ -427,9 +427,9 @@ flow_settings_init(
 			return EX_USAGE;
 		}
 	}
-	if (f->responder == RESP_IMAP && c->password == NULL &&
+	if (st->responder == RESP_IMAP && c->password == NULL &&
 	    c->oauth2_token == NULL && !c->dry_run) {
-		if (!f->interactive) {
+		if (!st->interactive) {
 			log_err(
 			    "--imap needs a password (--password-file, --password-env, --password) or an OAuth2 token (--oauth2-token-file)");
 			return EX_USAGE;
@@ -440,7 +440,7 @@ flow_settings_init(
 			return EX_NOINPUT;
 		}
 	}
-	if (f->responder == RESP_OUTLOOK) {
+	if (st->responder == RESP_OUTLOOK) {
 		log_err(
 		    "--outlook: the MAPI (Outlook) responder exists only on Windows; on this platform use --imap with an OAuth2 token (--oauth2-token-file FILE) for Outlook/Microsoft 365 mailboxes, or --tb");
 		return EX_UNAVAILABLE;
@@ -449,17 +449,17 @@ flow_settings_init(
 }
 
 void
-flow_settings_free(struct flow_settings *f)
+flow_settings_free(struct flow_settings *st)
 {
-	if (f == NULL) {
+	if (st == NULL) {
 		return;
 	}
-	free(f->server);
-	free(f->config_dir);
-	free(f->work_dir);
-	free(f->spool_dir);
-	free(f->ca_bundle);
-	memset(f, 0, sizeof(*f));
+	free(st->server);
+	free(st->config_dir);
+	free(st->work_dir);
+	free(st->spool_dir);
+	free(st->ca_bundle);
+	memset(st, 0, sizeof(*st));
 }
 
 void

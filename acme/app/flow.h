@@ -105,7 +105,7 @@ void flow_session_free(struct flow_session *ses);
  * (f->out). */
 int flow_connect(struct flow *f);
 /*
- * Load the account for f->server (or, with create, register one: a new
+ * Load the account for the server (or, with create, register one: a new
  * ES256 key, stored 0600 unless --dry-run).  Sets the client's account
  * and the session's thumbprint.  0 / -1 (f->out).
  */
