@@ -5,8 +5,9 @@
  * with the order state (store.h, the same state `cert` resumes from),
  * and runs flow_issue() in a struct flow of its own: the command's
  * settings (shared, read only) and a session with its own ACME client
- * that borrows the command's account key (never copied).  Nothing but the item table, the counters and the shared
- * "not before" time is behind the mutex; key generation, PKCS#12 and all
+ * that borrows the command's account key (never copied).  Nothing but
+ * the item table, the counters and the shared "not before" time is
+ * behind the mutex; key generation, PKCS#12 and all
  * ACME waiting run unlocked.  The main thread draws the progress line,
  * then writes the results file and the summary.
  */

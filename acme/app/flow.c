@@ -98,8 +98,9 @@ flow_say(const struct flow *f, const char *fmt, ...)
  * any problem, status: any problem with at least that HTTP status); a row
  * without one matches our own failure with exit code ex (0: any).  line is
  * the words of the logged line of an ACME failure (NULL: "the CA says";
- * server: followed by the directory URL); kind and words name the failure for batch (NULL: the problem's type and
- * detail; own: the words of our own failure with the row's ex).
+ * server: followed by the directory URL); kind and words name the
+ * failure for batch (NULL: the problem's type and detail; own: the words
+ * of our own failure with the row's ex).
  */
 struct flow_rule {
 	const char *type;
