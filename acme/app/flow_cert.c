@@ -701,15 +701,17 @@ out:
 int
 flow_cmd_cert(struct flow *f)
 {
+	const struct cli *c = f->set->cli;
+	const struct flow_outcome *out;
+
 	if (passphrase(f) != 0) {
 		return f->out.ex;
 	}
 	if (flow_connect(f) != 0 || flow_account(f, true) != 0) {
 		return f->out.ex;
 	}
-	return flow_issue(f, f->set->cli->emails, f->set->cli->n_emails,
-	    f->set->cli->usage, NULL, NULL)
-	    ->ex;
+	out = flow_issue(f, c->emails, c->n_emails, c->usage, NULL, NULL);
+	return out->ex;
 }
 
 int
