@@ -560,6 +560,14 @@ register_account(struct flow *f)
 		}
 		agree = true;
 	}
+	/* said here, once, with the options (the library's own check would
+	 * leave only "account: failed" to the user) */
+	if (d != NULL && d->eab_required &&
+	    (c->eab_kid == NULL || c->eab_hmac == NULL)) {
+		log_err(
+		    "account: the CA requires External Account Binding: add --eab-kid and --eab-hmac-file");
+		return flow_fail(f, EX_UNAVAILABLE);
+	}
 	flow_say(f, "creating an ACME account at %s", s->server);
 	k = key_generate(KEY_EC256);
 	if (k == NULL) {

@@ -143,4 +143,20 @@ else
 	sed 's/^/    /' "$r/err" >&2
 	rc=1
 fi
+
+# Without EAB options: one line that names them (before: the library's
+# line and "account: failed").
+src=0
+"$sa" --allow-root --conf "$r/smime-acme.conf" cert -n --agree-tos \
+	--server "https://127.0.0.1:$p_eab/dir" --ca-bundle "$tmp/ca.pem" \
+	-c "$r/cfg" --spool "$r/spool" --no-passphrase \
+	-e alice@example.test >"$r/out" 2>"$r/err" || src=$?
+n=$(grep -vc '^smime-acme: creating an ACME account' "$r/err")
+if [ "$src" = 69 ] && [ "$n" = 1 ] && grep -q -- '--eab-kid' "$r/err"; then
+	echo "PASS: requester-eab-missing-logged-once"
+else
+	echo "FAIL: requester-eab-missing-logged-once: exit $src, $n line(s)"
+	sed 's/^/    /' "$r/err" >&2
+	rc=1
+fi
 exit $rc
