@@ -3,9 +3,11 @@
  * sets up the account once and starts the workers; each worker takes the
  * next line that is not done, makes sure its certificate key is stored
  * with the order state (store.h, the same state `cert` resumes from),
- * and runs flow_issue() on a private copy of struct flow with its own
- * ACME client.  Nothing but the item table, the counters and the shared
- * "not before" time is behind the mutex; key generation, PKCS#12 and all
+ * and runs flow_issue() in a struct flow of its own: the command's
+ * settings (shared, read only) and a session with its own ACME client
+ * that borrows the command's account key (never copied).  Nothing but
+ * the item table, the counters and the shared "not before" time is
+ * behind the mutex; key generation, PKCS#12 and all
  * ACME waiting run unlocked.  The main thread draws the progress line,
  * then writes the results file and the summary.
  */
@@ -286,7 +288,7 @@ load_file(struct batch *b, const char *path)
 			}
 		}
 		b->items[b->n].l.lineno = lineno;
-		if (set_id(b->f->server, &b->items[b->n].l,
+		if (set_id(b->f->set->server, &b->items[b->n].l,
 			b->items[b->n].id) != 0) {
 			batch_line_free(&b->items[b->n].l);
 			rc = EX_OSERR;
@@ -442,17 +444,17 @@ ensure_key(struct worker *w, struct item *it)
 	int rc = -1;
 
 	memset(&so, 0, sizeof(so));
-	if (store_order_id(b->f->server, (const char *const *)it->l.addrs,
+	if (store_order_id(b->f->set->server, (const char *const *)it->l.addrs,
 		it->l.n, &so) != 0 ||
-	    store_order_load(b->f->config_dir, &so) != 0) {
+	    store_order_load(b->f->set->config_dir, &so) != 0) {
 		goto out;
 	}
 	if (so.key == NULL) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		so.key = key_generate(line_key_type(b->f->cli, &it->l));
+		so.key = key_generate(line_key_type(b->f->set->cli, &it->l));
 		dt = since(&t0, CLOCK_MONOTONIC);
 		if (so.key == NULL ||
-		    store_order_save_key(b->f->config_dir, &so) != 0) {
+		    store_order_save_key(b->f->set->config_dir, &so) != 0) {
 			goto out;
 		}
 		pthread_mutex_lock(&b->mu);
@@ -475,125 +477,68 @@ set_reason(struct item *it, const char *type, const char *detail)
 	it->detail = strdup(detail != NULL ? detail : "");
 }
 
-/* Our reason in plain words for a failure without a CA problem. */
-static void
-own_reason(struct item *it, int ex)
-{
-	switch (ex) {
-	case EX_TEMPFAIL:
-		set_reason(it, "timeout",
-		    "the challenge mail was not answered or the CA did not decide in time (is the milter running?); run the batch again to resume the same order");
-		break;
-	case EX_UNAVAILABLE:
-		set_reason(it, "unavailable",
-		    "the challenge could not be completed (the milter could not answer it, or the CA gave up on the order)");
-		break;
-	case EX_CANTCREAT:
-		set_reason(it, "store",
-		    "cannot write the order or certificate files under the configuration directory");
-		break;
-	case EX_IOERR:
-		set_reason(it, "spool", "cannot read the spool directory");
-		break;
-	case EX_PROTOCOL:
-		set_reason(it, "protocol",
-		    "unexpected answer from the CA (see the log)");
-		break;
-	case EX_NOINPUT:
-		set_reason(it, "store", "cannot read the stored order state");
-		break;
-	case EX_DATAERR:
-		set_reason(it, "token",
-		    "cannot compute the challenge response (check TokenRule)");
-		break;
-	default:
-		set_reason(it, "internal",
-		    "internal error or out of memory (see the log)");
-		break;
-	}
-}
-
 enum outcome { OUT_OK, OUT_RETRY, OUT_RATELIMIT, OUT_FAIL, OUT_STOP };
 
-/* Classify a failed attempt and record its reason in it. */
+/* A failed attempt: record its reason; the flow's classifier (flow.c)
+ * has decided whether it may be retried. */
 static enum outcome
-classify(struct worker *w, struct flow *wf, struct item *it)
+classify(struct worker *w, const struct flow_outcome *out, struct item *it)
 {
-	const struct acme_problem *p =
-	    wf->ac != NULL ? acme_last_problem(wf->ac) : NULL;
-	const char *type = p != NULL ? json_problem_short(p) : "";
-	int ex = wf->ex != 0 ? wf->ex : EX_SOFTWARE;
-
 	if (flow_stopping()) {
 		set_reason(it, "interrupted",
 		    "stopped by a signal; run the batch again to resume");
 		return OUT_STOP;
 	}
-	if (p != NULL && strcmp(type, "rateLimited") == 0 &&
-	    ex == EX_TEMPFAIL) {
+	set_reason(it, out->kind, out->detail);
+	switch (out->retry) {
+	case FLOW_RATELIMIT:
 		note_ratelimit(w, 5);
-		set_reason(it, type, p->detail);
 		return OUT_RATELIMIT;
-	}
-	if (p != NULL && ex == EX_TEMPFAIL &&
-	    (strcmp(type, "transport") == 0 ||
-		strcmp(type, "serverInternal") == 0 || p->status >= 500)) {
-		set_reason(it, type, p->detail);
+	case FLOW_RETRY:
 		return OUT_RETRY;
-	}
-	/* a problem that was retried away (badNonce, an earlier 429) is
-	 * not the reason of this failure */
-	if (p != NULL && *type && strcmp(type, "badNonce") != 0 &&
-	    strcmp(type, "rateLimited") != 0 &&
-	    (ex == EX_UNAVAILABLE || ex == EX_PROTOCOL)) {
-		set_reason(it, type,
-		    p->n_sub > 0 && p->sub[0].detail != NULL ? p->sub[0].detail
-							     : p->detail);
+	default:
 		return OUT_FAIL;
 	}
-	own_reason(it, ex);
-	return ex == EX_TEMPFAIL ? OUT_RETRY : OUT_FAIL;
 }
 
-/* One try at one line with a fresh client (so acme_last_problem is this
- * line's).  The order itself is resumed from the store. */
+/* One try at one line with a fresh session: its own client, the
+ * command's account key borrowed (so acme_last_problem is this line's).
+ * The order itself is resumed from the store. */
 static enum outcome
 attempt(struct worker *w, struct item *it)
 {
 	struct batch *b = w->b;
-	struct cli wc = *b->f->cli;
-	struct flow wf = *b->f;
+	const struct flow_settings *set = b->f->set;
+	struct flow_session ses;
+	struct flow wf;
 	struct acme_opts ao;
 	struct timespec t0, c0;
 	enum outcome rc = OUT_FAIL;
-	int r;
+	const struct flow_outcome *out;
 
-	wc.quiet = true; /* the progress line speaks for the workers */
-	wc.json = false;
-	wc.key_path = NULL;
-	wc.rotate_key = false;
-	wf.cli = &wc;
-	wf.ac = NULL;
-	wf.ex = 0;
+	flow_begin(&wf, set, &ses);
+	wf.worker = true; /* the progress line speaks for the workers */
+	ses.account_key = b->f->ses->account_key;
+	memcpy(ses.thumbprint, b->f->ses->thumbprint, sizeof(ses.thumbprint));
 	memset(&ao, 0, sizeof(ao));
-	ao.directory_url = b->f->server;
-	ao.http.ca_bundle = b->f->ca_bundle;
-	ao.http.insecure = b->f->cli->no_verify_ssl;
+	ao.directory_url = set->server;
+	ao.http.ca_bundle = set->ca_bundle;
+	ao.http.insecure = set->cli->no_verify_ssl;
 	ao.retry_max = 8;
 	ao.clock.sleep = clock_sleep;
 	ao.clock.arg = w;
-	wf.ac = acme_new(&ao);
-	w->ac = wf.ac;
+	ses.ac = acme_new(&ao);
+	w->ac = ses.ac;
 	w->seen_rl = 0;
-	if (wf.ac == NULL ||
-	    acme_set_account(wf.ac, b->f->account_key, acme_kid(b->f->ac)) !=
-		0) {
+	if (ses.ac == NULL ||
+	    acme_set_account(
+		ses.ac, ses.account_key, acme_kid(b->f->ses->ac)) != 0) {
 		set_reason(it, "internal", "cannot set up an ACME client");
 		goto out;
 	}
-	if (acme_directory(wf.ac) != 0) {
+	if (acme_directory(ses.ac) != 0) {
 		flow_acme_fail(&wf, "directory");
-		rc = classify(w, &wf, it);
+		rc = classify(w, &wf.out, it);
 		goto out;
 	}
 	/* an order lost by a killed run or a failed attempt is found
@@ -605,17 +550,17 @@ attempt(struct worker *w, struct item *it)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-	r = flow_issue(&wf, (const char *const *)it->l.addrs, it->l.n,
-	    it->l.usage_set ? it->l.usage : wc.usage, NULL, NULL);
+	out = flow_issue(&wf, (const char *const *)it->l.addrs, it->l.n,
+	    it->l.usage_set ? it->l.usage : set->cli->usage, NULL, NULL);
 	pthread_mutex_lock(&b->mu);
 	b->t_issue += since(&t0, CLOCK_MONOTONIC);
 	b->t_issue_cpu += since(&c0, CLOCK_THREAD_CPUTIME_ID);
 	pthread_mutex_unlock(&b->mu);
 	note_ratelimit(w, 1);
-	rc = r == 0 ? OUT_OK : classify(w, &wf, it);
+	rc = out->ex == 0 ? OUT_OK : classify(w, out, it);
 out:
-	acme_free(wf.ac);
 	w->ac = NULL;
+	flow_session_free(&ses); /* the account key stays the command's */
 	return rc;
 }
 
@@ -920,14 +865,14 @@ batch_run(struct flow *f, const struct batch_opts *o)
 	struct batch b;
 	char *results = NULL;
 	unsigned nw, started = 0, i, live;
-	bool tty = isatty(STDERR_FILENO) && !f->cli->quiet;
+	bool tty = isatty(STDERR_FILENO) && !f->set->cli->quiet;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
 	pthread_mutex_init(&b.mu, NULL);
 	b.f = f;
 	b.o = o;
-	if (f->responder != RESP_SPOOL) {
+	if (f->set->responder != RESP_SPOOL) {
 		log_err(
 		    "batch answers the challenges through smime-acme-milter: use --spool DIR or SpoolDirectory in smime-acme.conf");
 		rc = EX_USAGE;
@@ -935,7 +880,7 @@ batch_run(struct flow *f, const struct batch_opts *o)
 	}
 	results = o->results != NULL
 	    ? strdup(o->results)
-	    : store_path(f->work_dir, BATCH_RESULTS_NAME);
+	    : store_path(f->set->work_dir, BATCH_RESULTS_NAME);
 	if (results == NULL) {
 		rc = EX_OSERR;
 		goto out;
@@ -946,14 +891,14 @@ batch_run(struct flow *f, const struct batch_opts *o)
 	}
 	if (flow_cert_passphrase(f) != 0 || flow_connect(f) != 0 ||
 	    flow_account(f, true) != 0) {
-		rc = f->ex ? f->ex : EX_SOFTWARE;
+		rc = f->out.ex ? f->out.ex : EX_SOFTWARE;
 		goto out;
 	}
-	if (fs_mkdirs(f->work_dir, 0700) != 0) {
+	if (fs_mkdirs(f->set->work_dir, 0700) != 0) {
 		rc = EX_CANTCREAT;
 		goto out;
 	}
-	if (store_certs_foreach(f->config_dir, match_lineage, &b) < 0) {
+	if (store_certs_foreach(f->set->config_dir, match_lineage, &b) < 0) {
 		rc = EX_NOINPUT;
 		goto out;
 	}
@@ -1005,7 +950,7 @@ batch_run(struct flow *f, const struct batch_opts *o)
 		progress(&b, true);
 	}
 	/* where the sets issued now were published */
-	(void)store_certs_foreach(f->config_dir, match_lineage, &b);
+	(void)store_certs_foreach(f->set->config_dir, match_lineage, &b);
 	if (o->stats) {
 		print_stats(&b, since(&b.start, CLOCK_MONOTONIC), started);
 	}

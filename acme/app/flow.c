@@ -1,11 +1,14 @@
 /*
  * flow: settings resolution, the ACME connection and the account, shared
- * by every command (flow.h).  Precedence: command line, then
- * smime-acme.conf, then built-in defaults.  User-facing progress goes to
- * stderr through flow_say(); failures are logged once with the CA's
- * "type: detail" and mapped to a sysexits code.
+ * by every command (flow.h), and the one failure classifier.  Precedence:
+ * command line, then smime-acme.conf, whose unset keys hold the config
+ * table's defaults (common/conf.c).  User-facing progress goes to stderr
+ * through flow_say(); an ACME failure is logged once, here, with the CA's
+ * "type: detail" (the library logs it at debug only), and every failure
+ * is mapped to a sysexits code, a retry class and words by flow_rules.
  */
 #include <sys/stat.h>
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -76,9 +79,10 @@ flow_sleep_ms(unsigned ms)
 void
 flow_say(const struct flow *f, const char *fmt, ...)
 {
+	const struct cli *c = f->set->cli;
 	va_list ap;
 
-	if (f->cli->quiet || (f->terse && f->cli->verbose == 0)) {
+	if (c->quiet || f->worker || (f->terse && c->verbose == 0)) {
 		return;
 	}
 	va_start(ap, fmt);
@@ -88,41 +92,159 @@ flow_say(const struct flow *f, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The one classification of a failure.  Rows are tried in order.  A row
+ * with a type matches an ACME failure whose problem has that type ("*":
+ * any problem, status: any problem with at least that HTTP status); a row
+ * without one matches our own failure with exit code ex (0: any).  line is
+ * the words of the logged line of an ACME failure (NULL: "the CA says";
+ * server: followed by the directory URL); kind and words name the
+ * failure for batch (NULL: the problem's type and detail; own: the words
+ * of our own failure with the row's ex).
+ */
+struct flow_rule {
+	const char *type;
+	int status;
+	int ex;
+	enum flow_retry retry;
+	const char *line;
+	bool server;
+	bool own;
+	const char *kind;
+	const char *words;
+};
+
+static const struct flow_rule flow_rules[] = {
+	/* ACME failures: the session's last problem */
+	{ "transport", 0, EX_TEMPFAIL, FLOW_RETRY,
+	    "cannot reach the ACME server", true, false, NULL, NULL },
+	{ "rateLimited", 0, EX_TEMPFAIL, FLOW_RATELIMIT,
+	    "the CA refused for now", false, false, NULL, NULL },
+	{ "serverInternal", 0, EX_TEMPFAIL, FLOW_RETRY,
+	    "the CA refused for now", false, false, NULL, NULL },
+	{ "*", 500, EX_TEMPFAIL, FLOW_RETRY, "the CA refused for now", false,
+	    false, NULL, NULL },
+	{ "http", 0, EX_PROTOCOL, FLOW_FINAL, "unexpected answer from the CA",
+	    false, false, NULL, NULL },
+	/* retried away, or no type: not this failure's reason */
+	{ "badNonce", 0, EX_UNAVAILABLE, FLOW_FINAL, NULL, false, true, NULL,
+	    NULL },
+	{ "", 0, EX_UNAVAILABLE, FLOW_FINAL, NULL, false, true, NULL, NULL },
+	{ "*", 0, EX_UNAVAILABLE, FLOW_FINAL, NULL, false, false, NULL, NULL },
+	/* our own failures, and an ACME failure without a problem */
+	{ NULL, 0, EX_TEMPFAIL, FLOW_RETRY, NULL, false, false, "timeout",
+	    "the challenge mail was not answered or the CA did not decide in time (is the milter running?); run the batch again to resume the same order" },
+	{ NULL, 0, EX_UNAVAILABLE, FLOW_FINAL, NULL, false, false,
+	    "unavailable",
+	    "the challenge could not be completed (the milter could not answer it, or the CA gave up on the order)" },
+	{ NULL, 0, EX_CANTCREAT, FLOW_FINAL, NULL, false, false, "store",
+	    "cannot write the order or certificate files under the configuration directory" },
+	{ NULL, 0, EX_IOERR, FLOW_FINAL, NULL, false, false, "spool",
+	    "cannot read the spool directory" },
+	{ NULL, 0, EX_PROTOCOL, FLOW_FINAL, NULL, false, false, "protocol",
+	    "unexpected answer from the CA (see the log)" },
+	{ NULL, 0, EX_NOINPUT, FLOW_FINAL, NULL, false, false, "store",
+	    "cannot read the stored order state" },
+	{ NULL, 0, EX_DATAERR, FLOW_FINAL, NULL, false, false, "token",
+	    "cannot compute the challenge response (check TokenRule)" },
+	{ NULL, 0, 0, FLOW_FINAL, NULL, false, false, "internal",
+	    "internal error or out of memory (see the log)" },
+};
+
+#define FLOW_NRULES (sizeof(flow_rules) / sizeof(flow_rules[0]))
+
+/* The row for problem p (NULL: our own failure with exit code ex). */
+static const struct flow_rule *
+flow_rule_find(const struct acme_problem *p, int ex)
+{
+	const char *type = p != NULL ? json_problem_short(p) : NULL;
+	const struct flow_rule *r;
+	size_t i;
+
+	for (i = 0; i < FLOW_NRULES; i++) {
+		r = &flow_rules[i];
+		if (p != NULL && r->type != NULL &&
+		    (strcmp(r->type, "*") == 0 || strcmp(r->type, type) == 0) &&
+		    p->status >= r->status) {
+			return r;
+		}
+		if (p == NULL && r->type == NULL &&
+		    (r->ex == 0 || r->ex == ex)) {
+			return r;
+		}
+	}
+	return &flow_rules[FLOW_NRULES - 1];
+}
+
+/* Fill f->out from row r (first failure wins). */
+static void
+flow_outcome_set(struct flow *f, const struct flow_rule *r, int ex,
+    const struct acme_problem *p)
+{
+	const char *kind, *words;
+
+	if (f->out.ex != 0) {
+		return;
+	}
+	if (r->own) {
+		r = flow_rule_find(NULL, ex);
+		p = NULL;
+	}
+	kind = r->kind;
+	words = r->words;
+	if (kind == NULL) {
+		kind = p != NULL ? json_problem_short(p) : "";
+	}
+	if (words == NULL && p != NULL) {
+		/* a final refusal is best told by its first subproblem */
+		words = r->retry == FLOW_FINAL && p->n_sub > 0 &&
+			p->sub[0].detail != NULL
+		    ? p->sub[0].detail
+		    : p->detail;
+	}
+	f->out.ex = ex;
+	f->out.retry = r->retry;
+	snprintf(f->out.kind, sizeof(f->out.kind), "%s",
+	    kind != NULL && *kind != '\0' ? kind : "failed");
+	snprintf(f->out.detail, sizeof(f->out.detail), "%s",
+	    words != NULL ? words : "");
+}
+
 int
 flow_fail(struct flow *f, int ex)
 {
-	if (f->ex == 0) {
-		f->ex = ex;
-	}
+	flow_outcome_set(f, flow_rule_find(NULL, ex), ex, NULL);
 	return -1;
 }
 
 int
 flow_acme_fail(struct flow *f, const char *what)
 {
-	const struct acme_problem *p = f->ac ? acme_last_problem(f->ac) : NULL;
-	const char *type = p != NULL ? json_problem_short(p) : "";
-	const char *text = f->ac ? acme_last_error(f->ac) : "";
-	int ex = EX_UNAVAILABLE;
+	struct acme_client *ac = f->ses != NULL ? f->ses->ac : NULL;
+	const struct acme_problem *p =
+	    ac != NULL ? acme_last_problem(ac) : NULL;
+	const char *text = ac != NULL ? acme_last_error(ac) : "";
+	const struct flow_rule *r;
 
-	if (strcmp(type, "transport") == 0) {
-		ex = EX_TEMPFAIL;
-		log_err("%s: cannot reach the ACME server %s: %s", what,
-		    f->server, text);
-	} else if (strcmp(type, "rateLimited") == 0 ||
-	    strcmp(type, "serverInternal") == 0 ||
-	    (p != NULL && p->status >= 500)) {
-		ex = EX_TEMPFAIL;
-		log_err("%s: the CA refused for now: %s", what, text);
-	} else if (strcmp(type, "http") == 0) {
-		ex = EX_PROTOCOL;
-		log_err("%s: unexpected answer from the CA: %s", what, text);
-	} else if (p != NULL) {
-		log_err("%s: the CA says: %s", what, text);
-	} else {
+	if (p == NULL) {
 		log_err("%s: failed", what);
+		return flow_fail(f, EX_UNAVAILABLE);
 	}
-	return flow_fail(f, ex);
+	r = flow_rule_find(p, 0);
+	if (r->server) {
+		log_err("%s: %s %s: %s", what, r->line, f->set->server, text);
+	} else {
+		log_err("%s: %s: %s", what,
+		    r->line != NULL ? r->line : "the CA says", text);
+	}
+	flow_outcome_set(f, r, r->ex, p);
+	return -1;
+}
+
+void
+flow_outcome_clear(struct flow *f)
+{
+	memset(&f->out, 0, sizeof(f->out));
 }
 
 /* SpoolGroup: a group name or number.  0 / -1 (logged). */
@@ -187,124 +309,118 @@ dup_trim(const char *s)
 }
 
 int
-flow_init(struct flow *f, struct cli *c, const struct config *conf)
+flow_settings_init(
+    struct flow_settings *st, struct cli *c, const struct config *conf)
 {
 	const char *s;
 
-	memset(f, 0, sizeof(*f));
-	f->spool_gid = (gid_t)-1;
-	f->cli = c;
-	f->conf = conf;
-	f->interactive = !c->non_interactive && isatty(STDIN_FILENO) &&
+	assert(conf != NULL);
+	memset(st, 0, sizeof(*st));
+	st->spool_gid = (gid_t)-1;
+	st->cli = c;
+	st->conf = conf;
+	st->interactive = !c->non_interactive && isatty(STDIN_FILENO) &&
 	    isatty(STDERR_FILENO);
 
 	if (c->server != NULL) {
 		s = c->server;
 	} else if (c->test) {
 		s = CLI_SERVER_STAGING;
-	} else if (conf != NULL && conf->server != NULL && *conf->server) {
+	} else if (conf->server != NULL && *conf->server) {
 		s = conf->server;
 	} else {
 		s = CLI_SERVER_PROD;
 	}
-	f->server = strdup(s);
+	st->server = strdup(s);
 
 	if (c->config_dir != NULL) {
-		f->config_dir = dup_trim(c->config_dir);
-	} else if (conf != NULL && conf->config_dir != NULL &&
-	    *conf->config_dir) {
-		f->config_dir = dup_trim(conf->config_dir);
+		st->config_dir = dup_trim(c->config_dir);
+	} else if (conf->config_dir != NULL && *conf->config_dir) {
+		st->config_dir = dup_trim(conf->config_dir);
 	} else {
-		f->config_dir = default_config_dir();
-		if (f->config_dir == NULL) {
+		st->config_dir = default_config_dir();
+		if (st->config_dir == NULL) {
 			log_err(
 			    "no configuration directory: use -c/--config-dir (HOME is not set)");
 			return EX_USAGE;
 		}
 	}
 	if (c->work_dir != NULL) {
-		f->work_dir = dup_trim(c->work_dir);
-	} else if (f->config_dir != NULL) {
-		f->work_dir = store_path(f->config_dir, "work");
+		st->work_dir = dup_trim(c->work_dir);
+	} else if (st->config_dir != NULL) {
+		st->work_dir = store_path(st->config_dir, "work");
 	}
 	if (c->spool_dir != NULL) {
-		f->spool_dir = dup_trim(c->spool_dir);
+		st->spool_dir = dup_trim(c->spool_dir);
 	} else if (conf_is_set(conf, "SpoolDirectory")) {
-		f->spool_dir = dup_trim(conf->spool_dir);
-		if (f->spool_dir == NULL) {
+		st->spool_dir = dup_trim(conf->spool_dir);
+		if (st->spool_dir == NULL) {
 			log_err("out of memory");
 			return EX_OSERR;
 		}
-	} else if (conf != NULL && conf->spool_dir != NULL &&
-	    *conf->spool_dir && conf->path != NULL) {
+	} else if (conf->spool_dir != NULL && *conf->spool_dir &&
+	    conf->path != NULL) {
 		/* not set: the built-in default, but only where a milter
 		 * reading the same file has set it up (entries/ exists) */
 		char *e = store_path(conf->spool_dir, "entries");
 		if (e != NULL && fs_exists(e)) {
-			f->spool_dir = dup_trim(conf->spool_dir);
+			st->spool_dir = dup_trim(conf->spool_dir);
 		}
 		free(e);
 	}
-	if (spool_group(conf, &f->spool_gid) != 0) {
+	if (spool_group(conf, &st->spool_gid) != 0) {
 		return EX_CONFIG;
 	}
 	if (c->ca_bundle != NULL) {
-		f->ca_bundle = strdup(c->ca_bundle);
-	} else if (conf != NULL && conf->ca_bundle != NULL &&
-	    *conf->ca_bundle) {
-		f->ca_bundle = strdup(conf->ca_bundle);
+		st->ca_bundle = strdup(c->ca_bundle);
+	} else if (conf->ca_bundle != NULL && *conf->ca_bundle) {
+		st->ca_bundle = strdup(conf->ca_bundle);
 	}
-	if (f->server == NULL || f->config_dir == NULL || f->work_dir == NULL) {
+	if (st->server == NULL || st->config_dir == NULL ||
+	    st->work_dir == NULL) {
 		log_err("out of memory");
 		return EX_OSERR;
 	}
 
 	if (c->no_delivery_hook) {
-		f->hook = NULL;
+		st->hook = NULL;
 	} else if (c->delivery_hook != NULL) {
-		f->hook = c->delivery_hook;
-	} else if (conf != NULL && conf->hook != NULL && *conf->hook) {
-		f->hook = conf->hook;
+		st->hook = c->delivery_hook;
+	} else if (conf->hook != NULL && *conf->hook) {
+		st->hook = conf->hook;
 	}
 
-	f->rule = TOKEN_RULE_OCTET;
+	st->rule = TOKEN_RULE_OCTET;
 	if (c->token_rule_set) {
-		f->rule = c->token_rule;
-	} else if (conf != NULL && conf->token_rule != NULL &&
-	    *conf->token_rule) {
-		f->rule = challenge_rule_parse(conf->token_rule);
-		if (f->rule >= TOKEN_RULE_MAX) {
+		st->rule = c->token_rule;
+	} else if (conf->token_rule != NULL && *conf->token_rule) {
+		st->rule = challenge_rule_parse(conf->token_rule);
+		if (st->rule >= TOKEN_RULE_MAX) {
 			log_err("%s: TokenRule: '%s' is not octet or string",
 			    conf->path ? conf->path : "config",
 			    conf->token_rule);
 			return EX_CONFIG;
 		}
 	}
-	f->finalize_delay =
+	st->finalize_delay =
 	    c->finalize_delay >= 0 ? c->finalize_delay : FLOW_FINALIZE_DELAY;
-	if (c->spool_post_after >= 0) {
-		f->post_after = c->spool_post_after;
-	} else if (conf != NULL && conf->spool_post_after > 0) {
-		f->post_after = conf->spool_post_after;
-	} else {
-		f->post_after = FLOW_SPOOL_POST_AFTER;
-	}
+	/* the defaults are the config table's (common/conf.c); 0 is a value */
+	st->post_after = c->spool_post_after >= 0 ? c->spool_post_after
+						  : conf->spool_post_after;
 	if (c->spool_timeout > 0) {
-		f->timeout = c->spool_timeout;
+		st->timeout = c->spool_timeout;
 	} else if (c->timeout > 0) {
-		f->timeout = c->timeout;
-	} else if (conf != NULL && conf->spool_timeout > 0) {
-		f->timeout = conf->spool_timeout;
+		st->timeout = c->timeout;
 	} else {
-		f->timeout = FLOW_SPOOL_TIMEOUT;
+		st->timeout = conf->spool_timeout;
 	}
 
-	f->responder = c->responder;
-	if (f->responder == RESP_AUTO) {
-		if (f->spool_dir != NULL) {
-			f->responder = RESP_SPOOL;
-		} else if (f->interactive) {
-			f->responder = RESP_INTERACTIVE;
+	st->responder = c->responder;
+	if (st->responder == RESP_AUTO) {
+		if (st->spool_dir != NULL) {
+			st->responder = RESP_SPOOL;
+		} else if (st->interactive) {
+			st->responder = RESP_INTERACTIVE;
 		} else if (c->cmd == CMD_CERT || c->cmd == CMD_RENEW ||
 		    c->cmd == CMD_BATCH) {
 			log_err(
@@ -312,9 +428,9 @@ flow_init(struct flow *f, struct cli *c, const struct config *conf)
 			return EX_USAGE;
 		}
 	}
-	if (f->responder == RESP_IMAP && c->password == NULL &&
+	if (st->responder == RESP_IMAP && c->password == NULL &&
 	    c->oauth2_token == NULL && !c->dry_run) {
-		if (!f->interactive) {
+		if (!st->interactive) {
 			log_err(
 			    "--imap needs a password (--password-file, --password-env, --password) or an OAuth2 token (--oauth2-token-file)");
 			return EX_USAGE;
@@ -325,7 +441,7 @@ flow_init(struct flow *f, struct cli *c, const struct config *conf)
 			return EX_NOINPUT;
 		}
 	}
-	if (f->responder == RESP_OUTLOOK) {
+	if (st->responder == RESP_OUTLOOK) {
 		log_err(
 		    "--outlook: the MAPI (Outlook) responder exists only on Windows; on this platform use --imap with an OAuth2 token (--oauth2-token-file FILE) for Outlook/Microsoft 365 mailboxes, or --tb");
 		return EX_UNAVAILABLE;
@@ -334,48 +450,68 @@ flow_init(struct flow *f, struct cli *c, const struct config *conf)
 }
 
 void
-flow_free(struct flow *f)
+flow_settings_free(struct flow_settings *st)
 {
-	if (f == NULL) {
+	if (st == NULL) {
 		return;
 	}
-	acme_free(f->ac);
-	key_free(f->account_key);
-	free(f->server);
-	free(f->config_dir);
-	free(f->work_dir);
-	free(f->spool_dir);
-	free(f->ca_bundle);
+	free(st->server);
+	free(st->config_dir);
+	free(st->work_dir);
+	free(st->spool_dir);
+	free(st->ca_bundle);
+	memset(st, 0, sizeof(*st));
+}
+
+void
+flow_begin(
+    struct flow *f, const struct flow_settings *s, struct flow_session *ses)
+{
 	memset(f, 0, sizeof(*f));
+	memset(ses, 0, sizeof(*ses));
+	f->set = s;
+	f->ses = ses;
+}
+
+void
+flow_session_free(struct flow_session *ses)
+{
+	if (ses == NULL) {
+		return;
+	}
+	acme_free(ses->ac);
+	key_free(ses->own_key);
+	memset(ses, 0, sizeof(*ses));
 }
 
 int
 flow_connect(struct flow *f)
 {
+	const struct flow_settings *s = f->set;
 	struct acme_opts o;
 
 	memset(&o, 0, sizeof(o));
-	o.directory_url = f->server;
-	o.http.ca_bundle = f->ca_bundle;
-	o.http.insecure = f->cli->no_verify_ssl;
-	if (f->cli->no_verify_ssl) {
+	o.directory_url = s->server;
+	o.http.ca_bundle = s->ca_bundle;
+	o.http.insecure = s->cli->no_verify_ssl;
+	if (s->cli->no_verify_ssl) {
 		log_warn(
 		    "--no-verify-ssl: the ACME server's certificate is not checked");
 	}
-	f->ac = acme_new(&o);
-	if (f->ac == NULL) {
+	f->ses->ac = acme_new(&o);
+	if (f->ses->ac == NULL) {
 		return flow_fail(f, EX_SOFTWARE);
 	}
-	log_info("directory %s", f->server);
-	if (acme_directory(f->ac) != 0) {
+	log_info("directory %s", s->server);
+	if (acme_directory(f->ses->ac) != 0) {
 		/* "transport": 75 (try again); "http" (an error status or
 		 * no directory at that URL): 76; the CA's problem: 69 */
-		if (acme_last_problem(f->ac) != NULL) {
+		if (acme_last_problem(f->ses->ac) != NULL) {
 			return flow_acme_fail(f, "directory");
 		}
 		log_err(
 		    "cannot reach the ACME server %s or read its directory; try again later",
-		    f->server);
+		    s->server);
 		return flow_fail(f, EX_TEMPFAIL);
 	}
 	return 0;
@@ -397,17 +533,20 @@ ask_yes(const char *question)
 static int
 register_account(struct flow *f)
 {
-	const struct acme_directory *d = acme_get_directory(f->ac);
+	const struct flow_settings *s = f->set;
+	const struct cli *c = s->cli;
+	struct flow_session *ses = f->ses;
+	const struct acme_directory *d = acme_get_directory(ses->ac);
 	char *contact[CLI_CONTACT_MAX];
 	struct acct_opts ao;
 	struct key *k = NULL;
-	bool agree = f->cli->agree_tos, created = false;
+	bool agree = c->agree_tos, created = false;
 	size_t i, n = 0;
 	int rc = -1;
 
 	memset(contact, 0, sizeof(contact));
 	if (d != NULL && d->terms_of_service != NULL && !agree) {
-		if (!f->interactive) {
+		if (!s->interactive) {
 			log_err(
 			    "the CA's terms of service (%s) must be accepted: add --agree-tos",
 			    d->terms_of_service);
@@ -421,38 +560,47 @@ register_account(struct flow *f)
 		}
 		agree = true;
 	}
-	flow_say(f, "creating an ACME account at %s", f->server);
+	/* said here, once, with the options (the library's own check would
+	 * leave only "account: failed" to the user) */
+	if (d != NULL && d->eab_required &&
+	    (c->eab_kid == NULL || c->eab_hmac == NULL)) {
+		log_err(
+		    "account: the CA requires External Account Binding: add --eab-kid and --eab-hmac-file");
+		return flow_fail(f, EX_UNAVAILABLE);
+	}
+	flow_say(f, "creating an ACME account at %s", s->server);
 	k = key_generate(KEY_EC256);
 	if (k == NULL) {
 		return flow_fail(f, EX_SOFTWARE);
 	}
-	for (i = 0; i < f->cli->n_contact; i++) {
-		size_t len = strlen(f->cli->contact[i]) + 8;
+	for (i = 0; i < c->n_contact; i++) {
+		size_t len = strlen(c->contact[i]) + 8;
 		contact[n] = malloc(len);
 		if (contact[n] == NULL) {
 			flow_fail(f, EX_OSERR);
 			goto out;
 		}
-		snprintf(contact[n], len, "mailto:%s", f->cli->contact[i]);
+		snprintf(contact[n], len, "mailto:%s", c->contact[i]);
 		n++;
 	}
 	memset(&ao, 0, sizeof(ao));
 	ao.contact = (const char *const *)contact;
 	ao.n_contact = n;
 	ao.agree_tos = agree;
-	ao.eab_kid = f->cli->eab_kid;
-	ao.eab_hmac = f->cli->eab_hmac;
-	if (acct_register(f->ac, k, &ao, NULL, &created) != 0) {
+	ao.eab_kid = c->eab_kid;
+	ao.eab_hmac = c->eab_hmac;
+	if (acct_register(ses->ac, k, &ao, NULL, &created) != 0) {
 		flow_acme_fail(f, "account");
 		goto out;
 	}
-	if (!f->cli->dry_run &&
-	    store_account_save(f->config_dir, f->server, k, acme_kid(f->ac)) !=
-		0) {
+	if (!c->dry_run &&
+	    store_account_save(
+		s->config_dir, s->server, k, acme_kid(ses->ac)) != 0) {
 		flow_fail(f, EX_CANTCREAT);
 		goto out;
 	}
-	f->account_key = k;
+	ses->own_key = k;
+	ses->account_key = k;
 	k = NULL;
 	rc = 0;
 out:
@@ -466,41 +614,45 @@ out:
 int
 flow_account(struct flow *f, bool create)
 {
+	const struct flow_settings *s = f->set;
+	struct flow_session *ses = f->ses;
 	char *kid = NULL;
 	struct key *k = NULL;
 	int r, rc = -1;
 
-	r = store_account_load(f->config_dir, f->server, &k, &kid);
+	r = store_account_load(s->config_dir, s->server, &k, &kid);
 	if (r < 0) {
 		return flow_fail(f, EX_NOINPUT);
 	}
 	if (r == 1) {
 		if (!create) {
-			log_err("no account for %s under %s", f->server,
-			    f->config_dir);
+			log_err("no account for %s under %s", s->server,
+			    s->config_dir);
 			return flow_fail(f, EX_NOINPUT);
 		}
 		if (register_account(f) != 0) {
 			return -1;
 		}
 	} else {
-		f->account_key = k;
+		ses->own_key = k;
+		ses->account_key = k;
 		k = NULL;
 		if (kid != NULL && *kid != '\0') {
-			if (acme_set_account(f->ac, f->account_key, kid) != 0) {
+			if (acme_set_account(ses->ac, ses->account_key, kid) !=
+			    0) {
 				flow_fail(f, EX_SOFTWARE);
 				goto out;
 			}
-		} else if (acct_find(f->ac, f->account_key, NULL) != 0) {
+		} else if (acct_find(ses->ac, ses->account_key, NULL) != 0) {
 			flow_acme_fail(f, "account");
 			goto out;
 		}
 	}
-	if (key_thumbprint(f->account_key, f->thumbprint) != 0) {
+	if (key_thumbprint(ses->account_key, ses->thumbprint) != 0) {
 		flow_fail(f, EX_SOFTWARE);
 		goto out;
 	}
-	log_info("account %s", acme_kid(f->ac) ? acme_kid(f->ac) : "?");
+	log_info("account %s", acme_kid(ses->ac) ? acme_kid(ses->ac) : "?");
 	rc = 0;
 out:
 	key_free(k);

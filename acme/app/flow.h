@@ -1,10 +1,14 @@
 /*
  * flow: the requester's commands (cert, renew, revoke, account, spool) on
- * top of the RFC 8555 library (acme.h, acct.h, order.h).  struct flow
- * carries the effective settings (command line over smime-acme.conf over
- * defaults), the ACME client and the account.  Command functions return a
- * sysexits(3) code for main(); helpers return 0 / -1 and record the exit
- * code of the first failure in f->ex.
+ * top of the RFC 8555 library (acme.h, acct.h, order.h).  Three parts:
+ * struct flow_settings, the effective settings (command line over
+ * smime-acme.conf over the config table's defaults), built once and read
+ * only afterwards; struct flow_session, one ACME client and the account it
+ * signs with (one per batch worker); struct flow_outcome, what the first
+ * failure means (exit code, retry, words), filled by one classifier.
+ * struct flow ties them together for one command or one batch attempt.
+ * Command functions return a sysexits(3) code for main(); helpers return
+ * 0 / -1 and record the first failure in f->out.
  */
 #ifndef ACME_APP_FLOW_H
 #define ACME_APP_FLOW_H
@@ -19,14 +23,14 @@
 #include "acme/pki/key.h"
 #include "common/conf.h"
 
-#define FLOW_FINALIZE_DELAY   5    /* seconds after "ready" (CASTLE) */
-#define FLOW_SPOOL_POST_AFTER 120  /* seconds before POSTing anyway */
-#define FLOW_SPOOL_TIMEOUT    1800 /* seconds for a whole authorization */
-#define FLOW_SPOOL_POLL_MS    200
-#define FLOW_FINALIZE_TRIES   3  /* finalize attempts on a 5xx */
-#define FLOW_HOOK_TIMEOUT     60 /* seconds for the delivery hook */
+#define FLOW_FINALIZE_DELAY 5 /* seconds after "ready" (CASTLE) */
+#define FLOW_SPOOL_POLL_MS  200
+#define FLOW_FINALIZE_TRIES 3  /* finalize attempts on a 5xx */
+#define FLOW_HOOK_TIMEOUT   60 /* seconds for the delivery hook */
 
-struct flow {
+/* Built once by flow_settings_init(); read only afterwards (batch workers
+ * share one). */
+struct flow_settings {
 	struct cli *cli;
 	const struct config *conf;
 	char *server;     /* directory URL */
@@ -38,39 +42,87 @@ struct flow {
 	enum token_rule rule;
 	enum cli_responder responder; /* resolved (never RESP_AUTO) */
 	int finalize_delay;
-	int post_after;
+	int post_after;   /* seconds before POSTing anyway */
 	int timeout;      /* seconds per authorization */
 	bool interactive; /* may prompt: a tty and no -n */
 	const char *hook; /* DeliveryHook / --delivery-hook; NULL: none */
-	bool renewing;    /* renew: the hook's SMIME_ACME_EVENT is renewed */
-	bool terse;       /* renew: progress lines only with -v */
-	time_t stored_not_after; /* of the set flow_issue stored last */
-
-	struct acme_client *ac;
-	struct key *account_key;
-	char thumbprint[KEY_THUMBPRINT_LEN + 1];
-	int ex; /* exit code of the first failure, 0 while none */
 };
 
-/* Resolve settings and check them; no network.  Returns 0 or an exit
- * code (message printed). */
-int flow_init(struct flow *f, struct cli *c, const struct config *conf);
-void flow_free(struct flow *f);
+/*
+ * One ACME client and the account it signs with.  The command's session
+ * owns the account key (own_key, freed by flow_session_free); a batch
+ * worker's session borrows the command's (account_key only).
+ */
+struct flow_session {
+	struct acme_client *ac;
+	struct key *own_key;           /* NULL when borrowed */
+	const struct key *account_key; /* own_key or borrowed */
+	char thumbprint[KEY_THUMBPRINT_LEN + 1];
+};
 
-/* Create the ACME client and fetch the directory.  0 / -1 (f->ex). */
+/* May batch try the same line again? */
+enum flow_retry {
+	FLOW_FINAL,     /* no: give up on the line */
+	FLOW_RETRY,     /* yes, after a pause (transport, 5xx, timeouts) */
+	FLOW_RATELIMIT, /* yes, after the CA's rate limit (every worker) */
+	FLOW_RETRY_MAX
+};
+
+/* What the first failure means; ex 0 while there is none. */
+struct flow_outcome {
+	int ex;                /* sysexits code for main() */
+	enum flow_retry retry; /* for batch */
+	char kind[64];         /* the CA's problem type or our short name */
+	char detail[2048];     /* plain words (batch results) */
+};
+
+struct flow {
+	const struct flow_settings *set;
+	struct flow_session *ses;
+	struct flow_outcome out;
+	bool worker;   /* a batch worker: no progress, no --json output,
+			  the key comes from the order state */
+	bool renewing; /* renew: the hook's SMIME_ACME_EVENT is renewed */
+	bool terse;    /* renew: progress lines only with -v */
+	time_t stored_not_after; /* of the set flow_issue stored last */
+};
+
+/* Resolve settings from c and conf (not NULL: smime-acme.conf or
+ * conf_defaults()) and check them; no network.  Returns 0 or an exit code
+ * (message printed).  Free with flow_settings_free() in every case. */
+int flow_settings_init(
+    struct flow_settings *s, struct cli *c, const struct config *conf);
+void flow_settings_free(struct flow_settings *s);
+
+/* Start a flow on settings s and session ses (zeroed here; free it with
+ * flow_session_free()). */
+void flow_begin(
+    struct flow *f, const struct flow_settings *s, struct flow_session *ses);
+/* Free the client and, if owned, the account key.  Accepts NULL. */
+void flow_session_free(struct flow_session *ses);
+
+/* Create the session's ACME client and fetch the directory.  0 / -1
+ * (f->out). */
 int flow_connect(struct flow *f);
 /*
- * Load the account for f->server (or, with create, register one: a new
+ * Load the account for the server (or, with create, register one: a new
  * ES256 key, stored 0600 unless --dry-run).  Sets the client's account
- * and f->thumbprint.  0 / -1 (f->ex).
+ * and the session's thumbprint.  0 / -1 (f->out).
  */
 int flow_account(struct flow *f, bool create);
 
-/* Record the exit code for a failed ACME request and log "what: type:
- * detail" once.  Returns -1. */
+/*
+ * The one classifier.  flow_acme_fail: a failed ACME request; the
+ * session's last problem decides exit code, retry and words, and the one
+ * error line "what: ...: type: detail" is logged here.  flow_fail: our own
+ * failure with exit code ex (its line was logged by the caller); the
+ * words come from the same table.  The first failure wins f->out.
+ * Both return -1.
+ */
 int flow_acme_fail(struct flow *f, const char *what);
-/* Record an exit code (first one wins).  Returns -1. */
 int flow_fail(struct flow *f, int ex);
+/* Forget the outcome (renew goes on with the next set). */
+void flow_outcome_clear(struct flow *f);
 
 /* Progress for the user on stderr, unless -q, and with f->terse only at
  * -v (plain words, no secrets). */
@@ -98,19 +150,20 @@ int flow_cmd_account(struct flow *f);
 int flow_cmd_spool(struct flow *f);
 
 /* Make sure the PKCS#12 passphrase is settled before ordering: given,
- * asked twice on a terminal, or --no-passphrase.  0 / -1 (f->ex). */
+ * asked twice on a terminal, or --no-passphrase.  0 / -1 (f->out). */
 int flow_cert_passphrase(struct flow *f);
 
 /*
  * Issue one certificate for addrs (the cert command and each renewal):
  * order (resumed when stored), answer, finalize, store.  key: reuse this
- * certificate key (NULL: generate or --key-path).  0 / -1 (f->ex).
+ * certificate key (NULL: generate or --key-path).  Returns the outcome,
+ * f->out: ex 0 on success, else what the first failure means.
  */
-int flow_issue(struct flow *f, const char *const *addrs, size_t n,
-    unsigned usage, struct key *key, const char *replaces);
+const struct flow_outcome *flow_issue(struct flow *f, const char *const *addrs,
+    size_t n, unsigned usage, struct key *key, const char *replaces);
 
 /*
- * Run the delivery hook f->hook for the set just published in dir (the
+ * Run the delivery hook f->set->hook for the set just published in dir (the
  * CONFIG/certs/<address> link) as "/bin/sh -c HOOK", with the addresses
  * and paths only in its environment (SMIME_ACME_*, see smime-acme(1)),
  * standard input /dev/null and standard output sent to standard error.

@@ -24,70 +24,74 @@ flow_cmd_account(struct flow *f)
 
 	memset(&a, 0, sizeof(a));
 	if (flow_connect(f) != 0 || flow_account(f, false) != 0) {
-		return f->ex;
+		return f->out.ex;
 	}
-	if (f->cli->rollover) {
-		if (f->cli->dry_run) {
+	if (f->set->cli->rollover) {
+		if (f->set->cli->dry_run) {
 			flow_say(f, "dry run: would replace the account key");
 			return 0;
 		}
 		nk = key_generate(KEY_EC256);
 		if (nk == NULL) {
 			flow_fail(f, EX_SOFTWARE);
-			return f->ex;
+			return f->out.ex;
 		}
-		if (store_account_next(f->config_dir, f->server, nk) != 0) {
+		if (store_account_next(
+			f->set->config_dir, f->set->server, nk) != 0) {
 			key_free(nk);
 			return EX_CANTCREAT;
 		}
-		if (acct_key_change(f->ac, nk) != 0) {
+		if (acct_key_change(f->ses->ac, nk) != 0) {
 			(void)store_account_next(
-			    f->config_dir, f->server, NULL);
+			    f->set->config_dir, f->set->server, NULL);
 			key_free(nk);
 			flow_acme_fail(f, "key rollover");
-			return f->ex;
+			return f->out.ex;
 		}
-		if (store_account_save(
-			f->config_dir, f->server, nk, acme_kid(f->ac)) != 0) {
+		if (store_account_save(f->set->config_dir, f->set->server, nk,
+			acme_kid(f->ses->ac)) != 0) {
 			log_err(
 			    "the CA now knows the new account key but it could not be stored; it is kept as account.key.next");
 			key_free(nk);
 			return EX_CANTCREAT;
 		}
-		(void)store_account_next(f->config_dir, f->server, NULL);
-		key_free(f->account_key);
-		f->account_key = nk;
+		(void)store_account_next(
+		    f->set->config_dir, f->set->server, NULL);
+		key_free(f->ses->own_key);
+		f->ses->own_key = nk;
+		f->ses->account_key = nk;
 		flow_say(f, "account key replaced");
 		return 0;
 	}
-	if (f->cli->deactivate) {
-		if (f->cli->dry_run) {
+	if (f->set->cli->deactivate) {
+		if (f->set->cli->dry_run) {
 			flow_say(f, "dry run: would deactivate the account");
 			return 0;
 		}
-		if (acct_deactivate(f->ac, &a) != 0) {
+		if (acct_deactivate(f->ses->ac, &a) != 0) {
 			flow_acme_fail(f, "deactivate");
-			return f->ex;
+			return f->out.ex;
 		}
 		json_account_free(&a);
 		flow_say(f, "account deactivated");
 		return 0;
 	}
-	if (acct_fetch(f->ac, &a) != 0) {
+	if (acct_fetch(f->ses->ac, &a) != 0) {
 		flow_acme_fail(f, "account");
-		return f->ex;
+		return f->out.ex;
 	}
-	if (f->cli->json) {
+	if (f->set->cli->json) {
 		struct buf b;
 		buf_init(&b, 0);
 		buf_puts(&b, "{\"server\":");
-		json_quote(&b, f->server);
+		json_quote(&b, f->set->server);
 		buf_puts(&b, ",\"account\":");
-		json_quote(&b, acme_kid(f->ac) ? acme_kid(f->ac) : "");
+		json_quote(
+		    &b, acme_kid(f->ses->ac) ? acme_kid(f->ses->ac) : "");
 		buf_puts(&b, ",\"status\":");
 		json_quote(&b, json_status_name(a.status));
 		buf_puts(&b, ",\"thumbprint\":");
-		json_quote(&b, f->thumbprint);
+		json_quote(&b, f->ses->thumbprint);
 		buf_puts(&b, "}\n");
 		if (b.data != NULL) {
 			fputs(b.data, stdout);
@@ -96,9 +100,11 @@ flow_cmd_account(struct flow *f)
 	} else {
 		printf(
 		    "server:     %s\naccount:    %s\nstatus:     %s\nkey:        %s\nthumbprint: %s\n",
-		    f->server, acme_kid(f->ac) ? acme_kid(f->ac) : "?",
+		    f->set->server,
+		    acme_kid(f->ses->ac) ? acme_kid(f->ses->ac) : "?",
 		    json_status_name(a.status),
-		    key_type_name(key_get_type(f->account_key)), f->thumbprint);
+		    key_type_name(key_get_type(f->ses->account_key)),
+		    f->ses->thumbprint);
 		for (i = 0; i < a.n_contact; i++) {
 			printf("contact:    %s\n", a.contact[i]);
 		}
@@ -115,17 +121,18 @@ print_entry(const struct spool_entry *e, void *arg)
 	struct tm tm;
 	size_t i;
 
-	for (i = 0; f->cli->n_emails > 0 && i < f->cli->n_emails; i++) {
-		if (challenge_addr_equal(e->mailbox, f->cli->emails[i])) {
+	for (i = 0; f->set->cli->n_emails > 0 && i < f->set->cli->n_emails;
+	     i++) {
+		if (challenge_addr_equal(e->mailbox, f->set->cli->emails[i])) {
 			break;
 		}
 	}
-	if (f->cli->n_emails > 0 && i == f->cli->n_emails) {
+	if (f->set->cli->n_emails > 0 && i == f->set->cli->n_emails) {
 		return 0;
 	}
 	gmtime_r(&e->expires, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (f->cli->json) {
+	if (f->set->cli->json) {
 		struct buf b;
 		buf_init(&b, 0);
 		buf_puts(&b, "{\"address\":");
@@ -153,12 +160,12 @@ flow_cmd_spool(struct flow *f)
 	struct spool *sp;
 	int rc;
 
-	if (f->spool_dir == NULL) {
+	if (f->set->spool_dir == NULL) {
 		log_err(
 		    "no spool: use --spool DIR or SpoolDirectory in smime-acme.conf");
 		return EX_USAGE;
 	}
-	sp = spool_open(f->spool_dir, false, -1, (gid_t)-1);
+	sp = spool_open(f->set->spool_dir, false, -1, (gid_t)-1);
 	if (sp == NULL) {
 		return EX_NOINPUT;
 	}

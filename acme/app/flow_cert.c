@@ -87,15 +87,15 @@ adopt_lost_order(
 	size_t n_urls = 0, i;
 
 	memset(&acct, 0, sizeof(acct));
-	if (acct_fetch(f->ac, &acct) != 0 || acct.orders == NULL ||
-	    acct_orders(f->ac, acct.orders, 1024, &urls, &n_urls) != 0) {
+	if (acct_fetch(f->ses->ac, &acct) != 0 || acct.orders == NULL ||
+	    acct_orders(f->ses->ac, acct.orders, 1024, &urls, &n_urls) != 0) {
 		log_info("%s: no orders list to look for an earlier order in",
 		    addrs[0]);
 		goto out;
 	}
 	for (i = 0; i < n_urls && so->url == NULL; i++) {
 		memset(&o, 0, sizeof(o));
-		if (order_fetch(f->ac, urls[i], &o) == 0 &&
+		if (order_fetch(f->ses->ac, urls[i], &o) == 0 &&
 		    same_set(&o, addrs, n) && reusable(o.status)) {
 			so->url = strdup(urls[i]);
 			flow_say(f,
@@ -105,7 +105,8 @@ adopt_lost_order(
 			log_info("%s: resuming order %s found at the CA",
 			    addrs[0], urls[i]);
 			if (so->url != NULL) {
-				(void)store_order_save_url(f->config_dir, so);
+				(void)store_order_save_url(
+				    f->set->config_dir, so);
 			}
 		}
 		json_order_free(&o);
@@ -132,7 +133,7 @@ get_order(struct flow *f, const char *const *addrs, size_t n,
 		so->lost = false;
 	}
 	if (so->url != NULL && *so->url != '\0') {
-		if (order_fetch(f->ac, so->url, ord) == 0 &&
+		if (order_fetch(f->ses->ac, so->url, ord) == 0 &&
 		    reusable(ord->status)) {
 			flow_say(f, "resuming the order started before (%s)",
 			    json_status_name(ord->status));
@@ -155,13 +156,15 @@ get_order(struct flow *f, const char *const *addrs, size_t n,
 	    n > 1 ? " and more" : "");
 	/* the mark: a kill from here until the URL is stored leaves an
 	 * order the next run finds through the account's orders list */
-	if (!f->cli->dry_run && store_order_save_url(f->config_dir, so) != 0) {
+	if (!f->set->cli->dry_run &&
+	    store_order_save_url(f->set->config_dir, so) != 0) {
 		return flow_fail(f, EX_CANTCREAT);
 	}
-	if (order_new(f->ac, ids, n, &no, &so->url, ord) != 0) {
+	if (order_new(f->ses->ac, ids, n, &no, &so->url, ord) != 0) {
 		return flow_acme_fail(f, "new order");
 	}
-	if (!f->cli->dry_run && store_order_save_url(f->config_dir, so) != 0) {
+	if (!f->set->cli->dry_run &&
+	    store_order_save_url(f->set->config_dir, so) != 0) {
 		return flow_fail(f, EX_CANTCREAT);
 	}
 	return 0;
@@ -194,8 +197,8 @@ arm_all(struct flow *f, const struct responder_ops *ops,
 
 	for (i = 0; i < ord->n_authorizations; i++) {
 		memset(&az, 0, sizeof(az));
-		if (order_authz_fetch(f->ac, ord->authorizations[i], &az) !=
-		    0) {
+		if (order_authz_fetch(
+			f->ses->ac, ord->authorizations[i], &az) != 0) {
 			flow_acme_fail(f, "authorization");
 			goto out;
 		}
@@ -274,12 +277,12 @@ answer_all(struct flow *f, const struct responder_ops *ops,
 		flow_say(f, "%s: waiting for the CA to check the reply",
 		    jobs[i].addr);
 		memset(&az, 0, sizeof(az));
-		rc = order_authz_wait(
-		    f->ac, jobs[i].authz_url, time(NULL) + f->timeout, &az);
+		rc = order_authz_wait(f->ses->ac, jobs[i].authz_url,
+		    time(NULL) + f->set->timeout, &az);
 		if (rc != 0) {
 			if (az.status == ACME_ST_PENDING) {
 				log_err("%s: the CA did not decide within %d s",
-				    jobs[i].addr, f->timeout);
+				    jobs[i].addr, f->set->timeout);
 				flow_fail(f, EX_TEMPFAIL);
 			} else {
 				flow_acme_fail(f, jobs[i].addr);
@@ -297,12 +300,12 @@ answer_all(struct flow *f, const struct responder_ops *ops,
 static int
 passphrase(struct flow *f)
 {
-	struct cli *c = f->cli;
+	struct cli *c = f->set->cli;
 
 	if (c->passphrase != NULL || c->no_passphrase || c->dry_run) {
 		return 0;
 	}
-	if (!f->interactive) {
+	if (!f->set->interactive) {
 		log_err(
 		    "the PKCS#12 needs a passphrase: use --passphrase-file, --passphrase-env, --passphrase, or --no-passphrase");
 		return flow_fail(f, EX_USAGE);
@@ -332,7 +335,7 @@ json_result(const struct flow *f, const char *const *addrs, size_t n,
 	gmtime_r(&not_after, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	buf_puts(&b, "{\"status\":\"issued\",\"server\":");
-	json_quote(&b, f->server);
+	json_quote(&b, f->set->server);
 	buf_puts(&b, ",\"addresses\":[");
 	for (i = 0; i < n; i++) {
 		if (i > 0) {
@@ -384,7 +387,8 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	buf_init(&full, 0);
 	buf_init(&kpem, 0);
 	flow_say(f, "downloading the certificate");
-	if (order_download(f->ac, cert_url, false, &ch) != 0 || ch.n == 0) {
+	if (order_download(f->ses->ac, cert_url, false, &ch) != 0 ||
+	    ch.n == 0) {
 		flow_acme_fail(f, "certificate download");
 		goto out;
 	}
@@ -406,9 +410,9 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 		goto out;
 	}
 	if (p12_build(k, &chain, addrs[0],
-		f->cli->passphrase != NULL ? f->cli->passphrase : "",
-		f->cli->no_passphrase || f->cli->passphrase == NULL, &p12,
-		&p12_len) != 0) {
+		f->set->cli->passphrase != NULL ? f->set->cli->passphrase : "",
+		f->set->cli->no_passphrase || f->set->cli->passphrase == NULL,
+		&p12, &p12_len) != 0) {
 		flow_fail(f, EX_SOFTWARE);
 		goto out;
 	}
@@ -423,19 +427,19 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	s.p12_len = p12_len;
 	s.usage = usage;
 	s.key_type = key_type_name(key_get_type(k));
-	s.server = f->server;
-	if (store_certs_save(f->config_dir, &s, &dir) != 0) {
+	s.server = f->set->server;
+	if (store_certs_save(f->set->config_dir, &s, &dir) != 0) {
 		flow_fail(f, EX_CANTCREAT);
 		goto out;
 	}
 	f->stored_not_after = na;
 	flow_say(f, "certificate for %s stored in %s (%s.p12%s)", addrs[0], dir,
-	    addrs[0], f->cli->no_passphrase ? ", no passphrase" : "");
+	    addrs[0], f->set->cli->no_passphrase ? ", no passphrase" : "");
 	/* a failing hook is reported but the set stays published */
-	if (!f->cli->dry_run) {
+	if (!f->set->cli->dry_run) {
 		(void)flow_hook_run(f, addrs, n, dir);
 	}
-	if (f->cli->json) {
+	if (f->set->cli->json && !f->worker) {
 		json_result(f, addrs, n, dir, na);
 	}
 	rc = 0;
@@ -467,7 +471,7 @@ finalize_retry(struct flow *f, const char *url, struct acme_order *ord,
 
 	for (attempt = 1;; attempt++) {
 		memset(&tmp, 0, sizeof(tmp));
-		if (order_finalize(f->ac, ord, csr, csr_len, &tmp) == 0) {
+		if (order_finalize(f->ses->ac, ord, csr, csr_len, &tmp) == 0) {
 			json_order_free(&tmp);
 			json_order_free(ord);
 			memset(ord, 0, sizeof(*ord));
@@ -475,7 +479,7 @@ finalize_retry(struct flow *f, const char *url, struct acme_order *ord,
 			return 0;
 		}
 		json_order_free(&tmp);
-		p = acme_last_problem(f->ac);
+		p = acme_last_problem(f->ses->ac);
 		if (attempt >= FLOW_FINALIZE_TRIES || p == NULL ||
 		    (p->status < 500 &&
 			strcmp(json_problem_short(p), "serverInternal") != 0)) {
@@ -483,13 +487,13 @@ finalize_retry(struct flow *f, const char *url, struct acme_order *ord,
 		}
 		flow_say(f,
 		    "the CA failed to finalize (%s); trying again in %d s",
-		    acme_last_error(f->ac), 2 * attempt);
+		    acme_last_error(f->ses->ac), 2 * attempt);
 		if (!flow_sleep_ms(2000u * (unsigned)attempt)) {
 			return flow_fail(f, EX_TEMPFAIL);
 		}
 		json_order_free(ord);
 		memset(ord, 0, sizeof(*ord));
-		if (order_fetch(f->ac, url, ord) != 0) {
+		if (order_fetch(f->ses->ac, url, ord) != 0) {
 			return flow_acme_fail(f, "order");
 		}
 		if (ord->status != ACME_ST_READY) {
@@ -509,19 +513,19 @@ finalize(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	if (ord->status == ACME_ST_PENDING) {
 		json_order_free(ord);
 		memset(ord, 0, sizeof(*ord));
-		if (order_wait(f->ac, url, ACME_ST_READY,
-			time(NULL) + f->timeout, ord) != 0) {
+		if (order_wait(f->ses->ac, url, ACME_ST_READY,
+			time(NULL) + f->set->timeout, ord) != 0) {
 			flow_acme_fail(f, "order");
 			goto out;
 		}
 	}
 	if (ord->status == ACME_ST_READY) {
-		if (f->finalize_delay > 0) {
+		if (f->set->finalize_delay > 0) {
 			flow_say(f,
 			    "all addresses validated; finalizing in %d s",
-			    f->finalize_delay);
+			    f->set->finalize_delay);
 			if (!flow_sleep_ms(
-				(unsigned)f->finalize_delay * 1000u)) {
+				(unsigned)f->set->finalize_delay * 1000u)) {
 				flow_fail(f, EX_TEMPFAIL);
 				goto out;
 			}
@@ -537,8 +541,8 @@ finalize(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	if (ord->status != ACME_ST_VALID || ord->certificate == NULL) {
 		json_order_free(ord);
 		memset(ord, 0, sizeof(*ord));
-		if (order_wait(f->ac, url, ACME_ST_VALID,
-			time(NULL) + f->timeout, ord) != 0 ||
+		if (order_wait(f->ses->ac, url, ACME_ST_VALID,
+			time(NULL) + f->set->timeout, ord) != 0 ||
 		    ord->certificate == NULL) {
 			flow_acme_fail(f, "order");
 			goto out;
@@ -550,11 +554,12 @@ out:
 	return rc;
 }
 
-int
+const struct flow_outcome *
 flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
     struct key *key, const char *replaces)
 {
-	const struct responder_ops *ops = responder_get(f->responder);
+	const struct cli *c = f->set->cli;
+	const struct responder_ops *ops = responder_get(f->set->responder);
 	struct responder_job jobs[CLI_EMAIL_MAX];
 	struct store_order so;
 	struct acme_order ord;
@@ -566,14 +571,16 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	memset(&ord, 0, sizeof(ord));
 	memset(&so, 0, sizeof(so));
 	if (ops == NULL) {
-		log_err(
-		    "no responder for %s", cli_responder_name(f->responder));
-		return flow_fail(f, EX_SOFTWARE);
+		log_err("no responder for %s",
+		    cli_responder_name(f->set->responder));
+		flow_fail(f, EX_SOFTWARE);
+		goto out;
 	}
-	if (store_order_id(f->server, addrs, n, &so) != 0) {
-		return flow_fail(f, EX_OSERR);
+	if (store_order_id(f->set->server, addrs, n, &so) != 0) {
+		flow_fail(f, EX_OSERR);
+		goto out;
 	}
-	if (!f->cli->dry_run && store_order_load(f->config_dir, &so) != 0) {
+	if (!c->dry_run && store_order_load(f->set->config_dir, &so) != 0) {
 		flow_fail(f, EX_NOINPUT);
 		goto out;
 	}
@@ -581,30 +588,31 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	if (key != NULL) {
 		key_free(so.key);
 		so.key = NULL;
-		if (f->cli->rotate_key) {
+		if (c->rotate_key && !f->worker) {
 			key = NULL;
 		}
 	}
+	/* a batch worker's key is in the order state (batch.c) */
 	if (key == NULL && so.key == NULL) {
-		if (f->cli->key_path != NULL) {
-			so.key = key_load_file(f->cli->key_path);
+		if (c->key_path != NULL && !f->worker) {
+			so.key = key_load_file(c->key_path);
 			if (so.key == NULL) {
 				log_err("%s: cannot load the private key",
-				    f->cli->key_path);
+				    c->key_path);
 				flow_fail(f, EX_NOINPUT);
 				goto out;
 			}
 		} else {
 			flow_say(f, "generating a %s key",
-			    key_type_name(flow_key_type(f->cli)));
-			so.key = key_generate(flow_key_type(f->cli));
+			    key_type_name(flow_key_type(c)));
+			so.key = key_generate(flow_key_type(c));
 			if (so.key == NULL) {
 				flow_fail(f, EX_SOFTWARE);
 				goto out;
 			}
 		}
-		if (!f->cli->dry_run &&
-		    store_order_save_key(f->config_dir, &so) != 0) {
+		if (!c->dry_run &&
+		    store_order_save_key(f->set->config_dir, &so) != 0) {
 			flow_fail(f, EX_CANTCREAT);
 			goto out;
 		}
@@ -617,7 +625,7 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 		jobs[i].f = f;
 		jobs[i].addr = addrs[i];
 	}
-	if (!f->cli->dry_run) {
+	if (!c->dry_run) {
 		prepared = true;
 		for (i = 0; i < n; i++) {
 			if (ops->prepare(&jobs[i]) != 0) {
@@ -628,11 +636,11 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	if (get_order(f, addrs, n, &so, &ord, replaces) != 0) {
 		goto out;
 	}
-	if (f->cli->dry_run) {
+	if (c->dry_run) {
 		flow_say(f,
 		    "dry run: order %s created for %zu address(es); stopping before the challenge; nothing was written",
 		    so.url, n);
-		if (f->cli->json) {
+		if (c->json && !f->worker) {
 			dry_run_json(so.url);
 		}
 		rc = 0;
@@ -658,14 +666,14 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	if (store_result(f, addrs, n, usage, key, ord.certificate) != 0) {
 		goto out;
 	}
-	(void)store_order_remove(f->config_dir, &so);
+	(void)store_order_remove(f->set->config_dir, &so);
 	ok = true;
 	rc = 0;
 	goto out;
 fail_order:
 	/* an order the CA gave up on cannot be resumed */
-	if (f->ex == EX_UNAVAILABLE) {
-		(void)store_order_remove(f->config_dir, &so);
+	if (f->out.ex == EX_UNAVAILABLE) {
+		(void)store_order_remove(f->set->config_dir, &so);
 	}
 out:
 	for (i = 0; i < n; i++) {
@@ -682,23 +690,28 @@ out:
 	}
 	json_order_free(&ord);
 	store_order_free(&so);
-	return rc;
+	if (rc == 0) {
+		flow_outcome_clear(f);
+	} else if (f->out.ex == 0) {
+		flow_fail(f, EX_SOFTWARE);
+	}
+	return &f->out;
 }
 
 int
 flow_cmd_cert(struct flow *f)
 {
+	const struct cli *c = f->set->cli;
+	const struct flow_outcome *out;
+
 	if (passphrase(f) != 0) {
-		return f->ex;
+		return f->out.ex;
 	}
 	if (flow_connect(f) != 0 || flow_account(f, true) != 0) {
-		return f->ex;
+		return f->out.ex;
 	}
-	if (flow_issue(f, f->cli->emails, f->cli->n_emails, f->cli->usage, NULL,
-		NULL) != 0) {
-		return f->ex ? f->ex : EX_SOFTWARE;
-	}
-	return 0;
+	out = flow_issue(f, c->emails, c->n_emails, c->usage, NULL, NULL);
+	return out->ex;
 }
 
 int

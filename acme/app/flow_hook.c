@@ -217,7 +217,8 @@ flow_hook_run(
 	size_t i;
 	pid_t pid;
 
-	if (f->hook == NULL || *f->hook == '\0' || n == 0 || dir == NULL) {
+	if (f->set->hook == NULL || *f->set->hook == '\0' || n == 0 ||
+	    dir == NULL) {
 		return 0;
 	}
 	memset(env, 0, sizeof(env));
@@ -232,7 +233,7 @@ flow_hook_run(
 		goto out;
 	}
 	if (pid == 0) {
-		child(f->hook, env);
+		child(f->set->hook, env);
 	}
 	(void)setpgid(pid, pid); /* either side may win the race */
 	if (wait_hook(pid, &status, &killed) != 0) {

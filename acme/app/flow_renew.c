@@ -38,13 +38,13 @@ wanted(const struct flow *f, const struct store_lineage *l)
 {
 	size_t i, k;
 
-	if (f->cli->n_emails == 0) {
+	if (f->set->cli->n_emails == 0) {
 		return true;
 	}
-	for (i = 0; i < f->cli->n_emails; i++) {
+	for (i = 0; i < f->set->cli->n_emails; i++) {
 		for (k = 0; k < l->n_addrs; k++) {
 			if (challenge_addr_equal(
-				f->cli->emails[i], l->addrs[k])) {
+				f->set->cli->emails[i], l->addrs[k])) {
 				return true;
 			}
 		}
@@ -64,14 +64,14 @@ is_due(struct renew_state *st, const struct store_lineage *l,
 	if (cert_not_after(&chain->certs[0], &na) != 0) {
 		return -1;
 	}
-	if (f->cli->force) {
+	if (f->set->cli->force) {
 		return 1;
 	}
 	/* RFC 9773 can only make renewal earlier than the day window */
 	if (st->connected) {
 		memset(&ri, 0, sizeof(ri));
-		if (order_renewal_info(f->ac, &chain->certs[0], &ri, NULL) ==
-		    0) {
+		if (order_renewal_info(
+			f->ses->ac, &chain->certs[0], &ri, NULL) == 0) {
 			bool ari_due = ri.start <= now;
 			log_info("%s: renewalInfo window starts %ld", l->name,
 			    (long)ri.start);
@@ -81,7 +81,7 @@ is_due(struct renew_state *st, const struct store_lineage *l,
 			}
 		}
 	}
-	return na - now <= (time_t)f->cli->renew_days * 86400;
+	return na - now <= (time_t)f->set->cli->renew_days * 86400;
 }
 
 /* Is l one of ours to look at (-e, same server)? */
@@ -91,10 +91,10 @@ candidate(const struct flow *f, const struct store_lineage *l, bool say)
 	if (!wanted(f, l)) {
 		return false;
 	}
-	if (l->server != NULL && strcmp(l->server, f->server) != 0) {
+	if (l->server != NULL && strcmp(l->server, f->set->server) != 0) {
 		if (say) {
 			log_info("%s: issued by %s, not %s; skipped", l->name,
-			    l->server, f->server);
+			    l->server, f->set->server);
 		}
 		return false;
 	}
@@ -172,7 +172,7 @@ renew_one(const struct store_lineage *l, void *arg)
 	}
 	free(path);
 	path = store_path(l->dir, "privkey.pem");
-	if (!f->cli->rotate_key && path != NULL) {
+	if (!f->set->cli->rotate_key && path != NULL) {
 		k = key_load_file(path);
 		if (k == NULL) {
 			log_err("%s: cannot load the key; use --rotate-key",
@@ -184,22 +184,22 @@ renew_one(const struct store_lineage *l, void *arg)
 	for (i = 0; i < l->n_addrs; i++) {
 		addrs[i] = l->addrs[i];
 	}
-	id = f->cli->dry_run ? NULL : cert_id(&chain.certs[0]);
-	if (acme_get_directory(f->ac) == NULL ||
-	    acme_get_directory(f->ac)->renewal_info == NULL) {
+	id = f->set->cli->dry_run ? NULL : cert_id(&chain.certs[0]);
+	if (acme_get_directory(f->ses->ac) == NULL ||
+	    acme_get_directory(f->ses->ac)->renewal_info == NULL) {
 		free(id);
 		id = NULL;
 	}
-	if (flow_issue(f, addrs, l->n_addrs, l->usage, k, id) != 0) {
+	if (flow_issue(f, addrs, l->n_addrs, l->usage, k, id)->ex != 0) {
 		st->failed++;
-		f->ex = 0; /* keep going; reported at the end */
+		flow_outcome_clear(f); /* keep going; reported at the end */
 		goto out;
 	}
 	st->done++;
-	if (!f->cli->quiet && f->cli->dry_run) {
+	if (!f->set->cli->quiet && f->set->cli->dry_run) {
 		fprintf(stderr,
 		    "smime-acme: %s: due; dry run: nothing renewed\n", l->name);
-	} else if (!f->cli->quiet) {
+	} else if (!f->set->cli->quiet) {
 		day_of(f->stored_not_after, day, sizeof(day));
 		fprintf(stderr, "smime-acme: %s: renewed, valid until %s\n",
 		    l->name, day);
@@ -211,7 +211,7 @@ out:
 	free(pem);
 	free(path);
 	if (st->due > 0 && !st->pp_settled) {
-		return -1; /* no passphrase decision: f->ex says why */
+		return -1; /* no passphrase decision: f->out.ex says why */
 	}
 	return flow_stopping() ? -1 : 0;
 }
@@ -227,24 +227,25 @@ flow_cmd_renew(struct flow *f)
 	buf_init(&st.not_due, 0);
 	f->renewing = true;
 	f->terse = true;
-	if (store_certs_foreach(f->config_dir, count_one, &st) < 0) {
+	if (store_certs_foreach(f->set->config_dir, count_one, &st) < 0) {
 		rc = EX_NOINPUT;
 		goto out;
 	}
 	if (st.candidates > 0) {
 		if (flow_connect(f) != 0 || flow_account(f, true) != 0) {
-			rc = f->ex;
+			rc = f->out.ex;
 			goto out;
 		}
 		st.connected = true;
-		if (store_certs_foreach(f->config_dir, renew_one, &st) < 0) {
-			rc = f->ex ? f->ex : EX_SOFTWARE;
+		if (store_certs_foreach(f->set->config_dir, renew_one, &st) <
+		    0) {
+			rc = f->out.ex ? f->out.ex : EX_SOFTWARE;
 			goto out;
 		}
 	}
 	/* nothing due: not a word, for cron and timers */
-	if (!f->cli->quiet && st.not_due.data != NULL &&
-	    (st.due > 0 || f->cli->verbose > 0)) {
+	if (!f->set->cli->quiet && st.not_due.data != NULL &&
+	    (st.due > 0 || f->set->cli->verbose > 0)) {
 		const char *p = st.not_due.data, *nl;
 		while ((nl = strchr(p, '\n')) != NULL) {
 			fprintf(stderr, "smime-acme: %.*s\n", (int)(nl - p), p);
@@ -254,7 +255,7 @@ flow_cmd_renew(struct flow *f)
 	if (st.failed > 0) {
 		log_err("renew: %u certificate(s) not renewed", st.failed);
 	}
-	if (f->cli->json) {
+	if (f->set->cli->json) {
 		printf("{\"due\":%u,\"renewed\":%u,\"failed\":%u}\n", st.due,
 		    st.done, st.failed);
 	}

@@ -46,7 +46,7 @@ is_pem(const char *data, size_t len)
 static int
 load_cert(struct flow *f, struct cert_chain *chain, struct key **key)
 {
-	struct cli *c = f->cli;
+	struct cli *c = f->set->cli;
 	char *data = NULL, *pp = NULL;
 	size_t len = 0;
 	int rc = -1;
@@ -70,7 +70,7 @@ load_cert(struct flow *f, struct cert_chain *chain, struct key **key)
 		rc = 0;
 		goto out;
 	}
-	if (errno == EACCES && c->passphrase == NULL && f->interactive) {
+	if (errno == EACCES && c->passphrase == NULL && f->set->interactive) {
 		pp =
 		    flow_prompt_secret("Passphrase of the PKCS#12 file", false);
 		if (pp != NULL && p12_read(data, len, pp, key, chain) == 0) {
@@ -98,7 +98,7 @@ out:
 int
 flow_cmd_revoke(struct flow *f)
 {
-	struct cli *c = f->cli;
+	struct cli *c = f->set->cli;
 	struct cert_chain chain;
 	struct key *ckey = NULL, *acct_key = NULL;
 	char *kid = NULL;
@@ -131,7 +131,8 @@ flow_cmd_revoke(struct flow *f)
 	if (flow_connect(f) != 0) {
 		goto out;
 	}
-	r = store_account_load(f->config_dir, f->server, &acct_key, &kid);
+	r = store_account_load(
+	    f->set->config_dir, f->set->server, &acct_key, &kid);
 	key_free(acct_key);
 	free(kid);
 	acct_key = NULL;
@@ -140,30 +141,30 @@ flow_cmd_revoke(struct flow *f)
 	if (ckey != NULL && c->key_path != NULL) {
 		flow_say(f, "revoking %s, signed with the certificate key",
 		    c->cert_path);
-		rc = order_revoke(f->ac, &chain.certs[0], c->reason, ckey);
+		rc = order_revoke(f->ses->ac, &chain.certs[0], c->reason, ckey);
 	} else if (r == 0) {
 		if (flow_account(f, false) != 0) {
 			goto out;
 		}
 		flow_say(f, "revoking %s, signed with the account key",
 		    c->cert_path);
-		rc = order_revoke(f->ac, &chain.certs[0], c->reason, NULL);
+		rc = order_revoke(f->ses->ac, &chain.certs[0], c->reason, NULL);
 		if (rc != 0 && ckey != NULL &&
-		    strcmp(json_problem_short(acme_last_problem(f->ac)),
+		    strcmp(json_problem_short(acme_last_problem(f->ses->ac)),
 			"alreadyRevoked") != 0) {
 			flow_say(f,
 			    "the account may not be the issuer; trying the certificate key");
 			rc = order_revoke(
-			    f->ac, &chain.certs[0], c->reason, ckey);
+			    f->ses->ac, &chain.certs[0], c->reason, ckey);
 		}
 	} else if (ckey != NULL) {
 		flow_say(f, "revoking %s, signed with the certificate key",
 		    c->cert_path);
-		rc = order_revoke(f->ac, &chain.certs[0], c->reason, ckey);
+		rc = order_revoke(f->ses->ac, &chain.certs[0], c->reason, ckey);
 	} else {
 		log_err(
 		    "no account for %s and no certificate key: use --key-path or a PKCS#12",
-		    f->server);
+		    f->set->server);
 		flow_fail(f, EX_NOINPUT);
 		goto out;
 	}
@@ -179,5 +180,5 @@ flow_cmd_revoke(struct flow *f)
 out:
 	key_free(ckey);
 	cert_chain_free(&chain);
-	return f->ex;
+	return f->out.ex;
 }

@@ -22,14 +22,17 @@
 static int
 run(struct cli *c, const struct config *conf)
 {
+	struct flow_settings set;
+	struct flow_session ses;
 	struct flow f;
 	int rc;
 
-	rc = flow_init(&f, c, conf);
+	rc = flow_settings_init(&set, c, conf);
 	if (rc != 0) {
-		flow_free(&f);
+		flow_settings_free(&set);
 		return rc;
 	}
+	flow_begin(&f, &set, &ses);
 	switch (c->cmd) {
 	case CMD_CERT:
 		rc = flow_cmd_cert(&f);
@@ -60,7 +63,8 @@ run(struct cli *c, const struct config *conf)
 		rc = EX_SOFTWARE;
 		break;
 	}
-	flow_free(&f);
+	flow_session_free(&ses);
+	flow_settings_free(&set);
 	return rc;
 }
 

@@ -39,7 +39,8 @@ responder_post(struct responder_job *j)
 		return 0;
 	}
 	log_info("%s: POST challenge", j->addr);
-	if (order_challenge_respond(j->f->ac, j->challenge_url, NULL) != 0) {
+	if (order_challenge_respond(j->f->ses->ac, j->challenge_url, NULL) !=
+	    0) {
 		return flow_acme_fail(j->f, j->addr);
 	}
 	j->posted = true;
@@ -50,8 +51,8 @@ int
 responder_digest(const struct responder_job *j, const char *part1,
     char out[CHALLENGE_DIGEST_LEN + 1])
 {
-	if (challenge_response(
-		part1, j->token2, j->f->thumbprint, j->f->rule, out) != 0) {
+	if (challenge_response(part1, j->token2, j->f->ses->thumbprint,
+		j->f->set->rule, out) != 0) {
 		log_err(
 		    "%s: cannot compute the response (token not base64url?)",
 		    j->addr);

@@ -42,7 +42,7 @@ struct responder_ops {
 /* The operations for f->responder. */
 const struct responder_ops *responder_get(enum cli_responder r);
 
-/* POST the challenge once (idempotent).  0 / -1 (f->ex). */
+/* POST the challenge once (idempotent).  0 / -1 (f->out). */
 int responder_post(struct responder_job *j);
 
 /* The reply digest for token-part1 (helpers for the responders). */

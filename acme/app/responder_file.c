@@ -33,14 +33,14 @@ work_file(const struct responder_job *j, const char *ext)
 	char name[CHALLENGE_ADDR_MAX + 32];
 
 	snprintf(name, sizeof(name), "%s.%s", j->addr, ext);
-	return store_path(j->f->work_dir, name);
+	return store_path(j->f->set->work_dir, name);
 }
 
 static int
 fl_prepare(struct responder_job *j)
 {
-	if (fs_mkdirs(j->f->work_dir, 0700) != 0) {
-		log_err_errno("%s: cannot create", j->f->work_dir);
+	if (fs_mkdirs(j->f->set->work_dir, 0700) != 0) {
+		log_err_errno("%s: cannot create", j->f->set->work_dir);
 		return flow_fail(j->f, EX_CANTCREAT);
 	}
 	return 0;
@@ -143,9 +143,9 @@ fl_wait(struct responder_job *j)
 			flow_fail(f, EX_NOINPUT);
 			goto out;
 		}
-		if (time(NULL) - start >= f->timeout) {
+		if (time(NULL) - start >= f->set->timeout) {
 			log_err("%s: no challenge file within %d s", j->addr,
-			    f->timeout);
+			    f->set->timeout);
 			flow_fail(f, EX_TEMPFAIL);
 			goto out;
 		}
@@ -170,9 +170,9 @@ fl_wait(struct responder_job *j)
 	flow_say(
 	    f, "wrote %s; send it, then remove it (or create %s)", resp, sent);
 	while (fs_exists(resp) && !fs_exists(sent)) {
-		if (time(NULL) - start >= f->timeout) {
+		if (time(NULL) - start >= f->set->timeout) {
 			log_err("%s: the response was not sent within %d s",
-			    j->addr, f->timeout);
+			    j->addr, f->set->timeout);
 			flow_fail(f, EX_TEMPFAIL);
 			goto out;
 		}

@@ -47,14 +47,15 @@ on_data(char *p, size_t size, size_t n, void *arg)
 static const char *
 mail_user(const struct flow *f)
 {
-	return f->cli->login != NULL ? f->cli->login : f->cli->emails[0];
+	return f->set->cli->login != NULL ? f->set->cli->login
+					  : f->set->cli->emails[0];
 }
 
 /* A handle with the IMAP/SMTP credentials and TLS settings. */
 static CURL *
 handle(const struct flow *f, const char *url, bool smtp, struct buf *out)
 {
-	const struct cli *c = f->cli;
+	const struct cli *c = f->set->cli;
 	const char *user = mail_user(f), *pw = c->password;
 	CURL *h = curl_easy_init();
 
@@ -91,7 +92,7 @@ handle(const struct flow *f, const char *url, bool smtp, struct buf *out)
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
 	}
-	if (f->cli->verbose >= 3) {
+	if (f->set->cli->verbose >= 3) {
 		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	}
 	return h;
@@ -162,7 +163,7 @@ on_read(char *p, size_t size, size_t n, void *arg)
 static int
 smtp_send(struct responder_job *j, const char *to, const struct buf *mail)
 {
-	const struct cli *c = j->f->cli;
+	const struct cli *c = j->f->set->cli;
 	struct curl_slist *rcpt = NULL;
 	char url[512], err[CURL_ERROR_SIZE] = "";
 	struct upload u = { mail->data, mail->len, 0 };
@@ -270,7 +271,7 @@ out:
 static int
 im_prepare(struct responder_job *j)
 {
-	const struct cli *c = j->f->cli;
+	const struct cli *c = j->f->set->cli;
 	struct imap_state *st = calloc(1, sizeof(*st));
 	int port = c->port ? c->port : (c->ssl ? 993 : 143);
 
@@ -349,9 +350,9 @@ im_wait(struct responder_job *j)
 			break;
 		}
 		unseen = false;
-		if (time(NULL) - start >= f->timeout) {
+		if (time(NULL) - start >= f->set->timeout) {
 			log_err("%s: no valid challenge mail within %d s",
-			    j->addr, f->timeout);
+			    j->addr, f->set->timeout);
 			flow_fail(f, EX_TEMPFAIL);
 			break;
 		}

@@ -36,11 +36,11 @@ fill(const struct responder_job *j, struct spool_entry *e, enum spool_state st)
 	copy(e->from, sizeof(e->from), j->from);
 	copy(e->token2, sizeof(e->token2),
 	    st == SPOOL_AWAITING ? j->token2 : "");
-	copy(e->thumbprint, sizeof(e->thumbprint), j->f->thumbprint);
-	e->rule = j->f->rule;
+	copy(e->thumbprint, sizeof(e->thumbprint), j->f->ses->thumbprint);
+	e->rule = j->f->set->rule;
 	e->state = st;
 	e->created = now;
-	e->expires = now + j->f->timeout;
+	e->expires = now + j->f->set->timeout;
 	if (j->expires != 0 && j->expires < e->expires) {
 		e->expires = j->expires;
 	}
@@ -71,7 +71,7 @@ sp_prepare(struct responder_job *j)
 {
 	struct spool *sp;
 
-	sp = spool_open(j->f->spool_dir, true, -1, j->f->spool_gid);
+	sp = spool_open(j->f->set->spool_dir, true, -1, j->f->set->spool_gid);
 	if (sp == NULL) {
 		return flow_fail(j->f, EX_CANTCREAT);
 	}
@@ -103,7 +103,7 @@ sp_wait(struct responder_job *j)
 
 	flow_say(f,
 	    "waiting for the challenge mail from %s to %s (smime-acme-milter answers it; spool %s)",
-	    j->from, j->addr, f->spool_dir);
+	    j->from, j->addr, f->set->spool_dir);
 	for (;;) {
 		r = spool_lookup(j->priv, j->addr, &e);
 		if (r < 0) {
@@ -128,10 +128,10 @@ sp_wait(struct responder_job *j)
 			log_debug("%s: entry claimed", j->addr);
 		}
 		now = time(NULL);
-		if (!j->posted && now - start >= f->post_after) {
+		if (!j->posted && now - start >= f->set->post_after) {
 			flow_say(f,
 			    "%s: no challenge mail after %d s; asking the CA to proceed (some CAs send the mail only now)",
-			    j->addr, f->post_after);
+			    j->addr, f->set->post_after);
 			if (responder_post(j) != 0) {
 				break;
 			}
@@ -141,7 +141,8 @@ sp_wait(struct responder_job *j)
 			/* after the POST the CA may decide on its own */
 			polled = now;
 			memset(&az, 0, sizeof(az));
-			if (order_authz_fetch(f->ac, j->authz_url, &az) == 0 &&
+			if (order_authz_fetch(f->ses->ac, j->authz_url, &az) ==
+				0 &&
 			    az.status != ACME_ST_PENDING) {
 				json_authz_free(&az);
 				rc = 0;
@@ -149,9 +150,9 @@ sp_wait(struct responder_job *j)
 			}
 			json_authz_free(&az);
 		}
-		if (now - start >= f->timeout) {
+		if (now - start >= f->set->timeout) {
 			log_err("%s: no challenge mail answered within %d s",
-			    j->addr, f->timeout);
+			    j->addr, f->set->timeout);
 			flow_fail(f, EX_TEMPFAIL);
 			break;
 		}

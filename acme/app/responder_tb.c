@@ -210,7 +210,7 @@ search(struct responder_job *j, struct tb_state *st, int want, char *reply_to,
 				}
 			} else if (resp_mail_check(j, &m, part1, sizeof(part1),
 				       &why) == 0) {
-				if (j->f->cli->tb_unsafe ||
+				if (j->f->set->cli->tb_unsafe ||
 				    resp_mail_dkim(st->dkim, data + body,
 					next - body,
 					challenge_addr_domain(j->from),
@@ -240,7 +240,8 @@ static int
 launch(struct responder_job *j, const char *to, const char *digest,
     struct tb_state *st)
 {
-	const char *bin = j->f->cli->tb_bin ? j->f->cli->tb_bin : "thunderbird";
+	const char *bin =
+	    j->f->set->cli->tb_bin ? j->f->set->cli->tb_bin : "thunderbird";
 	char arg[2048];
 	pid_t pid;
 	int status;
@@ -287,17 +288,18 @@ tb_prepare(struct responder_job *j)
 		return flow_fail(j->f, EX_OSERR);
 	}
 	j->priv = st;
-	st->profile = j->f->cli->tb_profile ? strdup(j->f->cli->tb_profile)
-					    : default_profile();
+	st->profile = j->f->set->cli->tb_profile
+	    ? strdup(j->f->set->cli->tb_profile)
+	    : default_profile();
 	if (st->profile == NULL || !fs_exists(st->profile)) {
 		log_err("no Thunderbird profile found: use --tb-profile DIR");
 		return flow_fail(j->f, EX_NOINPUT);
 	}
-	if (j->f->cli->tb_unsafe) {
+	if (j->f->set->cli->tb_unsafe) {
 		log_warn(
 		    "--tb-unsafe: the challenge mail's authenticity (DKIM) is NOT checked; check its sender yourself");
 	} else {
-		st->dkim = dkimv_lib_open(j->f->cli->dkim_keys);
+		st->dkim = dkimv_lib_open(j->f->set->cli->dkim_keys);
 		if (st->dkim == NULL) {
 			return flow_fail(j->f, EX_SOFTWARE);
 		}
@@ -348,11 +350,11 @@ tb_wait(struct responder_job *j)
 			phase = 1;
 			continue;
 		}
-		if (time(NULL) - start >= f->timeout) {
+		if (time(NULL) - start >= f->set->timeout) {
 			log_err("%s: %s within %d s", j->addr,
 			    phase ? "the reply did not appear in the profile"
 				  : "no valid challenge mail",
-			    f->timeout);
+			    f->set->timeout);
 			flow_fail(f, EX_TEMPFAIL);
 			break;
 		}

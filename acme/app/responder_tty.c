@@ -88,11 +88,11 @@ tty_wait(struct responder_job *j)
 	fflush(stderr);
 	/* on stdout, so it can be captured; on stderr when stdout is
 	 * not the terminal (or carries --json) */
-	if (!j->f->cli->json) {
+	if (!j->f->set->cli->json) {
 		fputs(block.data, stdout);
 		fflush(stdout);
 	}
-	if (j->f->cli->json || !isatty(STDOUT_FILENO)) {
+	if (j->f->set->cli->json || !isatty(STDOUT_FILENO)) {
 		fputs(block.data, stderr);
 	}
 	fprintf(stderr,

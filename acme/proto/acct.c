@@ -71,7 +71,7 @@ acct_new(struct acme_client *c, const struct key *k,
 	if (acme_post(c, d->new_account, payload, k, true, NULL, &r) < 0) {
 		if (!only_existing ||
 		    strcmp(acme_reply_type(&r), "accountDoesNotExist") != 0) {
-			log_err("acme: newAccount: %s", acme_reply_error(&r));
+			log_debug("acme: newAccount: %s", acme_reply_error(&r));
 		}
 		goto out;
 	}
@@ -128,7 +128,7 @@ acct_post(struct acme_client *c, const char *payload, const char *what,
 		return -1;
 	}
 	if (acme_post(c, acme_kid(c), payload, NULL, false, NULL, &r) < 0) {
-		log_err("acme: %s: %s", what, acme_reply_error(&r));
+		log_debug("acme: %s: %s", what, acme_reply_error(&r));
 		goto out;
 	}
 	if (acct_parse(&r, out) < 0) {
@@ -185,7 +185,7 @@ acct_key_change(struct acme_client *c, const struct key *new_key)
 		goto out;
 	}
 	if (acme_post(c, d->key_change, inner, NULL, false, NULL, &r) < 0) {
-		log_err("acme: keyChange: %s%s%s", acme_reply_error(&r),
+		log_debug("acme: keyChange: %s%s%s", acme_reply_error(&r),
 		    r.status == 409 ? ": the new key has an account: " : "",
 		    r.status == 409 && r.location != NULL ? r.location : "");
 		goto out;

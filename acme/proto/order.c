@@ -40,8 +40,9 @@ order_new(struct acme_client *c, const struct acme_identifier *ids, size_t n,
 		goto out;
 	}
 	if (acme_post(c, d->new_order, payload, NULL, false, NULL, &r) < 0) {
-		log_err("acme: newOrder %s:%s%s: %s", ids[0].type, ids[0].value,
-		    n > 1 ? " (and more)" : "", acme_reply_error(&r));
+		log_debug("acme: newOrder %s:%s%s: %s", ids[0].type,
+		    ids[0].value, n > 1 ? " (and more)" : "",
+		    acme_reply_error(&r));
 		goto out;
 	}
 	if (r.location == NULL) {
@@ -66,7 +67,7 @@ order_get(struct acme_client *c, const char *url, const char *what,
     struct acme_reply *r)
 {
 	if (acme_post(c, url, NULL, NULL, false, NULL, r) < 0) {
-		log_err("acme: %s %s: %s", what, url, acme_reply_error(r));
+		log_debug("acme: %s %s: %s", what, url, acme_reply_error(r));
 		return -1;
 	}
 	return 0;
@@ -165,7 +166,7 @@ order_challenge_respond(
 	}
 	/* RFC 8555 erratum 5729: the payload is the empty object. */
 	if (acme_post(c, url, "{}", NULL, false, NULL, &r) < 0) {
-		log_err("acme: challenge %s: %s", url, acme_reply_error(&r));
+		log_debug("acme: challenge %s: %s", url, acme_reply_error(&r));
 		goto out;
 	}
 	if (out != NULL &&
@@ -279,7 +280,7 @@ order_authz_deactivate(struct acme_client *c, const char *url)
 		return -1;
 	}
 	if (acme_post(c, url, payload, NULL, false, NULL, &r) < 0) {
-		log_err("acme: deactivate %s: %s", url, acme_reply_error(&r));
+		log_debug("acme: deactivate %s: %s", url, acme_reply_error(&r));
 	} else {
 		ret = 0;
 	}
@@ -388,7 +389,8 @@ order_fetch_chain(struct acme_client *c, const char *url,
 	int ret = -1;
 
 	if (acme_post(c, url, NULL, NULL, false, ORDER_PEM_CHAIN, &r) < 0) {
-		log_err("acme: certificate %s: %s", url, acme_reply_error(&r));
+		log_debug(
+		    "acme: certificate %s: %s", url, acme_reply_error(&r));
 		goto out;
 	}
 	if (r.body.len == 0 ||
@@ -522,7 +524,7 @@ order_revoke(struct acme_client *c, const struct cert *cert, int reason,
 	}
 	if (acme_post(c, d->revoke_cert, payload, cert_key, cert_key != NULL,
 		NULL, &r) < 0) {
-		log_err("acme: revokeCert: %s", acme_reply_error(&r));
+		log_debug("acme: revokeCert: %s", acme_reply_error(&r));
 		goto out;
 	}
 	ret = 0;

@@ -116,4 +116,47 @@ echo "PASS: pebble-start"
 rc=0
 "$prog" "https://127.0.0.1:$p_acme/dir" "$tmp/ca.pem" \
 	"https://127.0.0.1:$p_eab/dir" "$eab_kid" "$eab_key" || rc=$?
+
+# The requester against the EAB Pebble with a wrong MAC key: the CA's
+# refusal is exit 69 and one line on stderr (the protocol library logs it
+# at debug only; the application logs it once).
+sa="$B/smime-acme"
+if [ ! -x "$sa" ]; then
+	make -s "$sa" B="$B" >/dev/null 2>&1 || true
+fi
+r="$tmp/requester"
+mkdir -p "$r/cfg" "$r/spool"
+: >"$r/smime-acme.conf"
+printf 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n' >"$r/eab.key"
+src=0
+"$sa" --allow-root --conf "$r/smime-acme.conf" cert -n --agree-tos \
+	--server "https://127.0.0.1:$p_eab/dir" --ca-bundle "$tmp/ca.pem" \
+	-c "$r/cfg" --spool "$r/spool" --no-passphrase \
+	--eab-kid "$eab_kid" --eab-hmac-file "$r/eab.key" \
+	-e alice@example.test >"$r/out" 2>"$r/err" || src=$?
+n=$(grep -c 'externalAccountBinding\|unauthorized\|malformed' "$r/err")
+if [ "$src" = 69 ] && [ "$n" = 1 ] &&
+   grep -q '^smime-acme: account: the CA says: ' "$r/err"; then
+	echo "PASS: requester-refusal-logged-once"
+else
+	echo "FAIL: requester-refusal-logged-once: exit $src, $n line(s) about the refusal"
+	sed 's/^/    /' "$r/err" >&2
+	rc=1
+fi
+
+# Without EAB options: one line that names them (before: the library's
+# line and "account: failed").
+src=0
+"$sa" --allow-root --conf "$r/smime-acme.conf" cert -n --agree-tos \
+	--server "https://127.0.0.1:$p_eab/dir" --ca-bundle "$tmp/ca.pem" \
+	-c "$r/cfg" --spool "$r/spool" --no-passphrase \
+	-e alice@example.test >"$r/out" 2>"$r/err" || src=$?
+n=$(grep -vc '^smime-acme: creating an ACME account' "$r/err")
+if [ "$src" = 69 ] && [ "$n" = 1 ] && grep -q -- '--eab-kid' "$r/err"; then
+	echo "PASS: requester-eab-missing-logged-once"
+else
+	echo "FAIL: requester-eab-missing-logged-once: exit $src, $n line(s)"
+	sed 's/^/    /' "$r/err" >&2
+	rc=1
+fi
 exit $rc
