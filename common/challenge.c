@@ -415,10 +415,34 @@ header_safe(const char *s)
 	return s != NULL && strpbrk(s, "\r\n") == NULL;
 }
 
+/*
+ * The part of refs that fits the reply's References line next to
+ * in_reply_to within CHALLENGE_LINE_MAX octets: whole message ids are
+ * dropped from the front (the oldest) until it fits, "" if none does.
+ * The caller has checked that in_reply_to alone fits.  NULL if refs is.
+ */
+static const char *
+refs_fit(const char *refs, const char *in_reply_to)
+{
+	size_t irt = strlen(in_reply_to), room;
+
+	if (refs == NULL)
+		return NULL;
+	room = CHALLENGE_LINE_MAX - (sizeof("References: ") - 1) - irt - 1;
+	while (strlen(refs) > room) {
+		refs = strchr(refs, ' ');
+		if (refs == NULL)
+			return "";
+		refs += strspn(refs, " ");
+	}
+	return refs;
+}
+
 int
 challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 {
 	size_t start = out->len;
+	const char *refs;
 
 	if (!header_safe(r->from) || !header_safe(r->to) ||
 	    !token_ok(r->token_part1) || !header_safe(r->message_id) ||
@@ -438,12 +462,18 @@ challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 		r->from, r->to, r->token_part1, r->date, r->message_id) == -1)
 		goto fail;
 	if (r->in_reply_to != NULL && *r->in_reply_to != '\0') {
+		if (sizeof("In-Reply-To: ") - 1 + strlen(r->in_reply_to) >
+		    CHALLENGE_LINE_MAX) {
+			errno = EINVAL;
+			goto fail;
+		}
+		refs = refs_fit(r->references, r->in_reply_to);
 		if (buf_printf(out, "In-Reply-To: %s\r\n", r->in_reply_to) ==
 		    -1)
 			goto fail;
-		if (r->references != NULL && *r->references != '\0') {
-			if (buf_printf(out, "References: %s %s\r\n",
-				r->references, r->in_reply_to) == -1)
+		if (refs != NULL && *refs != '\0') {
+			if (buf_printf(out, "References: %s %s\r\n", refs,
+				r->in_reply_to) == -1)
 				goto fail;
 		} else if (buf_printf(out, "References: %s\r\n",
 			       r->in_reply_to) == -1) {

@@ -84,7 +84,10 @@ struct challenge_reply {
  * References, Auto-Submitted: auto-replied, MIME-Version, Content-Type
  * text/plain; charset=us-ascii, Content-Transfer-Encoding: 7bit; a body
  * with the BEGIN/END ACME RESPONSE block around one digest line.  CRLF
- * everywhere.  Appends to out; 0 / -1.
+ * everywhere.  References is r->references plus r->in_reply_to, with the
+ * oldest ids of r->references dropped so the line stays within
+ * CHALLENGE_LINE_MAX octets.  Appends to out; 0 / -1 (errno EINVAL for a
+ * value that cannot go into a header).
  */
 int challenge_compose_reply(const struct challenge_reply *r, struct buf *out);
 
