@@ -18,6 +18,7 @@
 #include "common/b64url.h"
 #include "common/buf.h"
 #include "common/challenge.h"
+#include "common/mailhdr.h"
 
 const char *const challenge_required_headers[] = { "from", "sender", "reply-to",
 	"to", "cc", "subject", "date", "in-reply-to", "references",
@@ -65,172 +66,6 @@ is_b64url(char c)
 	    (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/*
- * Try to decode one encoded-word at s ("=?cs?E?text?=").  On success append
- * the decoded text to out, set *end past the word and return 1; return 0
- * if s is not an encoded-word (copied literally by the caller); -1 if it is
- * one with a disallowed charset or a bad encoding.
- */
-static int
-decode_word(const char *s, const char **end, struct buf *out)
-{
-	const char *cs, *q1, *q2, *txt, *close;
-	size_t cslen;
-	char enc;
-	gnutls_datum_t in, dec = { NULL, 0 };
-
-	if (s[0] != '=' || s[1] != '?')
-		return 0;
-	cs = s + 2;
-	q1 = strchr(cs, '?');
-	if (q1 == NULL || q1[1] == '\0' || q1[2] != '?')
-		return 0;
-	enc = q1[1];
-	txt = q1 + 3;
-	close = strstr(txt, "?=");
-	if (close == NULL)
-		return 0;
-	for (q2 = txt; q2 < close; q2++) {
-		if (*q2 == ' ' || *q2 == '\t' || *q2 == '\r' || *q2 == '\n')
-			return 0; /* encoded-words hold no white space */
-	}
-	cslen = (size_t)(q1 - cs);
-	{
-		/* RFC 2231 language suffix: charset*lang */
-		const char *star = memchr(cs, '*', cslen);
-		if (star != NULL)
-			cslen = (size_t)(star - cs);
-	}
-	if (!((cslen == 5 && strncasecmp(cs, "UTF-8", 5) == 0) ||
-		(cslen == 8 && strncasecmp(cs, "US-ASCII", 8) == 0)))
-		return -1;
-	if (enc == 'B' || enc == 'b') {
-		in.data = (unsigned char *)(uintptr_t)txt;
-		in.size = (unsigned)(close - txt);
-		if (gnutls_base64_decode2(&in, &dec) != 0)
-			return -1;
-		if (buf_append(out, dec.data, dec.size) == -1) {
-			gnutls_free(dec.data);
-			return -1;
-		}
-		gnutls_free(dec.data);
-	} else if (enc == 'Q' || enc == 'q') {
-		const char *p;
-		for (p = txt; p < close; p++) {
-			char c = *p;
-			if (c == '_') {
-				c = ' ';
-			} else if (c == '=') {
-				int h, l;
-				if (close - p < 3)
-					return -1;
-				h = hexval(p[1]);
-				l = hexval(p[2]);
-				if (h < 0 || l < 0)
-					return -1;
-				c = (char)(h * 16 + l);
-				p += 2;
-			}
-			if (buf_append(out, &c, 1) == -1)
-				return -1;
-		}
-	} else {
-		return -1;
-	}
-	*end = close + 2;
-	return 1;
-}
-
-char *
-challenge_decode_header(const char *raw)
-{
-	struct buf out;
-	const char *p = raw, *end, *ws;
-	bool prev_word = false;
-	int r;
-
-	buf_init(&out, 64 * 1024);
-	if (buf_append(&out, "", 0) == -1)
-		goto fail;
-	while (*p != '\0') {
-		if (*p == '\r' || *p == '\n') {
-			/* only CRLF WSP (folding) is allowed */
-			if (p[0] == '\r' && p[1] == '\n' && is_wsp(p[2])) {
-				p += 2;
-				continue;
-			}
-			if (p[0] == '\n' && is_wsp(p[1])) {
-				p += 1;
-				continue;
-			}
-			errno = EINVAL;
-			goto fail;
-		}
-		if (*p == '\0')
-			break;
-		if (is_wsp(*p)) {
-			/* white space between two encoded-words is dropped */
-			ws = p;
-			while (is_wsp(*p) ||
-			    ((*p == '\r' || *p == '\n') &&
-				(is_wsp(p[1]) ||
-				    (p[1] == '\n' && is_wsp(p[2])))))
-				p++;
-			if (prev_word && p[0] == '=' && p[1] == '?') {
-				struct buf probe;
-				const char *pe;
-				buf_init(&probe, 64 * 1024);
-				r = decode_word(p, &pe, &probe);
-				buf_free(&probe);
-				if (r == 1)
-					continue;
-			}
-			for (; ws < p; ws++) {
-				if (is_wsp(*ws) &&
-				    buf_append(&out, ws, 1) == -1)
-					goto fail;
-			}
-			prev_word = false;
-			continue;
-		}
-		r = decode_word(p, &end, &out);
-		if (r == -1) {
-			errno = EINVAL;
-			goto fail;
-		}
-		if (r == 1) {
-			p = end;
-			prev_word = true;
-			continue;
-		}
-		if (buf_append(&out, p, 1) == -1)
-			goto fail;
-		p++;
-		prev_word = false;
-	}
-	if (memchr(out.data, '\0', out.len) != NULL ||
-	    strpbrk(out.data, "\r\n") != NULL) {
-		errno = EINVAL;
-		goto fail;
-	}
-	return buf_steal(&out);
-fail:
-	buf_free(&out);
-	return NULL;
-}
-
 int
 challenge_parse_subject(
     const char *raw, char *out, size_t outlen, const char **why)
@@ -245,7 +80,7 @@ challenge_parse_subject(
 		*why = "no Subject";
 		return -1;
 	}
-	dec = challenge_decode_header(raw);
+	dec = mailhdr_decode(raw);
 	if (dec == NULL) {
 		*why = "Subject has a bad encoding, a disallowed charset or a "
 		       "bare CR/LF";
@@ -372,7 +207,7 @@ challenge_parse_mailbox(
 		*why = "empty address header";
 		return -1;
 	}
-	dec = challenge_decode_header(raw);
+	dec = mailhdr_decode(raw);
 	if (dec == NULL) {
 		*why = "address header has a bad encoding or a bare CR/LF";
 		goto out;
@@ -580,10 +415,34 @@ header_safe(const char *s)
 	return s != NULL && strpbrk(s, "\r\n") == NULL;
 }
 
+/*
+ * The part of refs that fits the reply's References line next to
+ * in_reply_to within CHALLENGE_LINE_MAX octets: whole message ids are
+ * dropped from the front (the oldest) until it fits, "" if none does.
+ * The caller has checked that in_reply_to alone fits.  NULL if refs is.
+ */
+static const char *
+refs_fit(const char *refs, const char *in_reply_to)
+{
+	size_t irt = strlen(in_reply_to), room;
+
+	if (refs == NULL)
+		return NULL;
+	room = CHALLENGE_LINE_MAX - (sizeof("References: ") - 1) - irt - 1;
+	while (strlen(refs) > room) {
+		refs = strchr(refs, ' ');
+		if (refs == NULL)
+			return "";
+		refs += strspn(refs, " ");
+	}
+	return refs;
+}
+
 int
 challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 {
 	size_t start = out->len;
+	const char *refs;
 
 	if (!header_safe(r->from) || !header_safe(r->to) ||
 	    !token_ok(r->token_part1) || !header_safe(r->message_id) ||
@@ -603,12 +462,18 @@ challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 		r->from, r->to, r->token_part1, r->date, r->message_id) == -1)
 		goto fail;
 	if (r->in_reply_to != NULL && *r->in_reply_to != '\0') {
+		if (sizeof("In-Reply-To: ") - 1 + strlen(r->in_reply_to) >
+		    CHALLENGE_LINE_MAX) {
+			errno = EINVAL;
+			goto fail;
+		}
+		refs = refs_fit(r->references, r->in_reply_to);
 		if (buf_printf(out, "In-Reply-To: %s\r\n", r->in_reply_to) ==
 		    -1)
 			goto fail;
-		if (r->references != NULL && *r->references != '\0') {
-			if (buf_printf(out, "References: %s %s\r\n",
-				r->references, r->in_reply_to) == -1)
+		if (refs != NULL && *refs != '\0') {
+			if (buf_printf(out, "References: %s %s\r\n", refs,
+				r->in_reply_to) == -1)
 				goto fail;
 		} else if (buf_printf(out, "References: %s\r\n",
 			       r->in_reply_to) == -1) {

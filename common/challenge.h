@@ -24,6 +24,7 @@ enum token_rule {
 #define CHALLENGE_TOKEN_MIN  16  /* octets: RFC 8823 §3.1, 128 bits */
 #define CHALLENGE_DIGEST_LEN 43  /* unpadded b64url of a SHA-256 */
 #define CHALLENGE_ADDR_MAX   320
+#define CHALLENGE_LINE_MAX   998 /* octets of a header line, RFC 5322 */
 
 /* "octet" / "string" <-> enum; -1 (TOKEN_RULE_MAX) if unknown. */
 enum token_rule challenge_rule_parse(const char *s);
@@ -41,14 +42,6 @@ const char *challenge_rule_name(enum token_rule rule);
  */
 int challenge_parse_subject(
     const char *raw, char *out, size_t outlen, const char **why);
-
-/*
- * Decode RFC 2047 encoded-words (B and Q, charsets UTF-8 and US-ASCII
- * only, RFC 2231 language suffix allowed) in a header value and unfold it.
- * Returns a malloc'ed string or NULL (errno EINVAL for a bad or disallowed
- * encoding, ENOMEM).
- */
-char *challenge_decode_header(const char *raw);
 
 /*
  * Extract the single addr-spec of a From/To/Reply-To header value
@@ -91,7 +84,10 @@ struct challenge_reply {
  * References, Auto-Submitted: auto-replied, MIME-Version, Content-Type
  * text/plain; charset=us-ascii, Content-Transfer-Encoding: 7bit; a body
  * with the BEGIN/END ACME RESPONSE block around one digest line.  CRLF
- * everywhere.  Appends to out; 0 / -1.
+ * everywhere.  References is r->references plus r->in_reply_to, with the
+ * oldest ids of r->references dropped so the line stays within
+ * CHALLENGE_LINE_MAX octets.  Appends to out; 0 / -1 (errno EINVAL for a
+ * value that cannot go into a header).
  */
 int challenge_compose_reply(const struct challenge_reply *r, struct buf *out);
 

@@ -33,11 +33,11 @@
 
 #include "common/buf.h"
 #include "common/challenge.h"
+#include "common/challenge_mail.h"
 #include "common/log.h"
 #include "common/spool.h"
 #include "dkim/dkimv.h"
 #include "milter/callbacks.h"
-#include "milter/challenge.h"
 #include "milter/ctx.h"
 #include "milter/reply.h"
 #include "milter/smime.h"
@@ -301,14 +301,14 @@ start_dkim(struct mctx *c)
 	if (c->dkim == NULL)
 		return;
 	buf_init(&v, 0);
-	for (i = 0; i < c->n_hdr; i++) {
+	for (i = 0; i < c->hdr.n; i++) {
 		buf_reset(&v);
 		/* without SMFIP_HDR_LEADSPC libmilter ate one space */
 		if (!c->leadspc && buf_puts(&v, " ") == -1)
 			break;
-		if (buf_puts(&v, c->hdr[i].value) == -1)
+		if (buf_puts(&v, c->hdr.h[i].value) == -1)
 			break;
-		(void)dkimv_header(c->dkim, c->hdr[i].name, v.data);
+		(void)dkimv_header(c->dkim, c->hdr.h[i].name, v.data);
 	}
 	buf_free(&v);
 	(void)dkimv_eoh(c->dkim);
@@ -323,19 +323,19 @@ mlt_eoh(SMFICTX *ctx)
 		return msg_accept(c);
 	read_qid(ctx, c);
 	if (c->hdr_problem == NULL) {
-		if (challenge_mail_is_own_reply(c->hdr, c->n_hdr)) {
+		if (challenge_mail_is_own_reply(&c->hdr)) {
 			if (c->app->cfg->log_why)
 				log_info(
 				    "%s: eoh: own reply, accepted", c->qid);
 			return msg_accept(c);
 		}
-		if (!challenge_mail_is_candidate(c->hdr, c->n_hdr))
+		if (!challenge_mail_is_candidate(&c->hdr))
 			return msg_accept(c);
 		start_dkim(c);
 		/* body bytes are kept only for S/MIME-signed candidates */
 		c->smime = !c->app->cfg->require_dkim &&
-		    smime_is_signed(challenge_mail_header(
-			c->hdr, c->n_hdr, "Content-Type", NULL));
+		    smime_is_signed(
+			mailhdrs_get(&c->hdr, "Content-Type", NULL));
 	}
 	c->candidate = true;
 	return SMFIS_CONTINUE;
@@ -485,7 +485,7 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 
 	if (c->hdr_problem != NULL)
 		return refuse(c, rcpt, c->hdr_problem);
-	if (challenge_mail_parse(c->hdr, c->n_hdr, &m, &why) == -1)
+	if (challenge_mail_parse(&c->hdr, &m, &why) == -1)
 		return refuse(c, rcpt, why);
 	for (i = 0; i < c->n_rcpt; i++) {
 		if (challenge_addr_equal(m.to, c->rcpt[i]))
@@ -531,8 +531,7 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	} else if (c->smime) {
 		/* DKIM failed: a valid S/MIME signature authenticates too */
 		if (smime_verify(c->app->smime,
-			challenge_mail_header(
-			    c->hdr, c->n_hdr, "Content-Type", NULL),
+			mailhdrs_get(&c->hdr, "Content-Type", NULL),
 			(const unsigned char *)c->body.data, c->body.len, &m,
 			&sr) == -1 ||
 		    !sr.pass) {

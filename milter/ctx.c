@@ -31,16 +31,9 @@ ctx_new(const struct milter_app *app)
 void
 ctx_reset_msg(struct mctx *c)
 {
-	size_t i;
-
-	for (i = 0; i < c->n_hdr; i++) {
-		free(c->hdr[i].name);
-		free(c->hdr[i].value);
-	}
+	mailhdrs_free(&c->hdr);
 	dkimv_free(c->dkim);
 	c->dkim = NULL;
-	c->n_hdr = 0;
-	c->hdr_bytes = 0;
 	c->hdr_problem = NULL;
 	c->n_rcpt = 0;
 	c->candidate = false;
@@ -93,54 +86,16 @@ ctx_add_rcpt(struct mctx *c, const char *addr)
 	return 0;
 }
 
-bool
-ctx_value_has_bare_eol(const char *v)
-{
-	for (; *v != '\0'; v++) {
-		if (*v == '\r') {
-			if (v[1] != '\n')
-				return true;
-			continue;
-		}
-		if (*v == '\n' && v[1] != ' ' && v[1] != '\t')
-			return true;
-	}
-	return false;
-}
-
 int
 ctx_add_header(struct mctx *c, const char *name, const char *value,
     size_t max_header, size_t max_total)
 {
-	size_t nl = strlen(name), vl = strlen(value);
-	struct mhdr *h;
-
 	if (c->hdr_problem != NULL)
 		return -1;
-	if (nl + vl + 1 > max_header) {
-		c->hdr_problem = "oversized header";
+	if (mailhdrs_add(&c->hdr, name, value, max_header, max_total) == -1) {
+		c->hdr_problem = c->hdr.problem;
 		return -1;
 	}
-	if (c->n_hdr >= CTX_HDR_MAX || c->hdr_bytes + nl + vl + 3 > max_total) {
-		c->hdr_problem = "too many or too large headers";
-		return -1;
-	}
-	if (ctx_value_has_bare_eol(value)) {
-		c->hdr_problem = "CR or LF inside a header (header injection)";
-		return -1;
-	}
-	h = &c->hdr[c->n_hdr];
-	h->name = strdup(name);
-	h->value = strdup(value);
-	if (h->name == NULL || h->value == NULL) {
-		free(h->name);
-		free(h->value);
-		h->name = h->value = NULL;
-		c->hdr_problem = "out of memory";
-		return -1;
-	}
-	c->n_hdr++;
-	c->hdr_bytes += nl + vl + 3;
 	return 0;
 }
 

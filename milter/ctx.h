@@ -14,11 +14,11 @@
 #include "common/buf.h"
 #include "common/challenge.h"
 #include "common/conf.h"
+#include "common/mailhdr.h"
 #include "common/spool.h"
 #include "dkim/dkimv.h"
 
-#define CTX_RCPT_MAX 8   /* candidate recipients kept per message */
-#define CTX_HDR_MAX  256 /* headers kept of a candidate */
+#define CTX_RCPT_MAX 8 /* candidate recipients kept per message */
 #define CTX_QID_MAX  32
 
 struct smime_trust;
@@ -32,12 +32,6 @@ struct milter_app {
 	const char *progname;
 };
 
-/* One received header: name and value as libmilter gave them. */
-struct mhdr {
-	char *name;
-	char *value;
-};
-
 struct mctx {
 	const struct milter_app *app;
 	bool non_smtp; /* Postfix's simulated connection (sendmail(1)) */
@@ -47,9 +41,7 @@ struct mctx {
 	char qid[CTX_QID_MAX];
 	char rcpt[CTX_RCPT_MAX][CHALLENGE_ADDR_MAX + 1]; /* with an entry */
 	size_t n_rcpt;
-	struct mhdr hdr[CTX_HDR_MAX];
-	size_t n_hdr;
-	size_t hdr_bytes;
+	struct mailhdrs hdr;     /* as libmilter gave them */
 	const char *hdr_problem; /* static reason a header is unusable */
 	bool candidate;          /* decided at EOH */
 	struct dkimv *dkim;
@@ -69,19 +61,15 @@ void ctx_free(struct mctx *c);
  * (returns -1). */
 int ctx_add_rcpt(struct mctx *c, const char *addr);
 /*
- * Keep a header of a candidate.  A header longer than max_header, more
- * than CTX_HDR_MAX headers or more than max_total bytes sets
- * c->hdr_problem (the mail cannot be a valid challenge) and returns -1;
- * so does a CR or LF in the value that is not folding.
+ * Keep a header of a candidate (mailhdrs_add()).  A header longer than
+ * max_header, more than MAILHDR_COUNT_MAX headers or more than max_total
+ * bytes sets c->hdr_problem (the mail cannot be a valid challenge) and
+ * returns -1; so does a CR or LF in the value that is not folding.
  */
 int ctx_add_header(struct mctx *c, const char *name, const char *value,
     size_t max_header, size_t max_total);
 /* Set the queue id from the macro value (NULL gives "NOQUEUE"). */
 void ctx_set_qid(struct mctx *c, const char *qid);
-
-/* True if value holds a CR or LF that is not part of CRLF/LF + WSP
- * folding (a header injection attempt). */
-bool ctx_value_has_bare_eol(const char *value);
 
 /*
  * Postfix's cleanup(8) simulates the SMTP connection of mail submitted with

@@ -56,10 +56,9 @@ reply_build(const struct config *cfg, struct dkimv_lib *dkim, const char *qid,
     const struct challenge_mail *m, const struct spool_entry *e, const char *to,
     struct buf *out, char *msgid, size_t msgidlen)
 {
-	char digest[CHALLENGE_DIGEST_LEN + 1], date[64], *sig = NULL;
+	char digest[CHALLENGE_DIGEST_LEN + 1], *sig = NULL;
 	const char *dom = challenge_addr_domain(e->mailbox);
 	const struct conf_signing_key *sk;
-	struct challenge_reply r;
 	struct buf body;
 	int rc = -1;
 
@@ -76,22 +75,8 @@ reply_build(const struct config *cfg, struct dkimv_lib *dkim, const char *qid,
 		    qid, e->mailbox, challenge_rule_name(e->rule));
 		goto out;
 	}
-	if (challenge_date(0, date, sizeof(date)) == -1 ||
-	    challenge_message_id(dom, msgid, msgidlen) == -1) {
-		log_err("%s: eom: %s: cannot make Date or Message-ID", qid,
-		    e->mailbox);
-		goto out;
-	}
-	memset(&r, 0, sizeof(r));
-	r.from = e->mailbox;
-	r.to = to;
-	r.token_part1 = m->token1;
-	r.in_reply_to = m->message_id[0] != '\0' ? m->message_id : NULL;
-	r.references = m->references[0] != '\0' ? m->references : NULL;
-	r.message_id = msgid;
-	r.date = date;
-	r.digest = digest;
-	if (challenge_compose_reply(&r, &body) == -1) {
+	if (challenge_mail_compose(
+		m, e->mailbox, to, digest, msgid, msgidlen, &body) == -1) {
 		log_err_errno(
 		    "%s: eom: %s: cannot compose the reply", qid, e->mailbox);
 		goto out;

@@ -1,6 +1,6 @@
 /*
  * reply: build and send the RFC 8823 response mail.  The text comes from
- * challenge_compose_reply() (common/challenge.c), the digest from
+ * challenge_mail_compose() (common/challenge_mail.c), the digest from
  * challenge_response(); this module adds an optional DKIM signature
  * (SigningKey for the certified address's domain, dkim/dkimv.c) and hands
  * the mail to the MTA: the sendmail command (fork/execve, no shell) or SMTP
@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/challenge_mail.h"
 #include "common/conf.h"
 #include "common/spool.h"
 #include "dkim/dkimv.h"
-#include "milter/challenge.h"
 
 /* Once at startup, before threads (libcurl's global init).  0 / -1. */
 int reply_global_init(void);

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "milter/challenge.h"
+#include "common/challenge_mail.h"
 
 #define SMIME_REASON_MAX 256
 

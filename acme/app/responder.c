@@ -1,8 +1,8 @@
 /*
  * responder: the table of responders and what they share: the one POST of
  * a challenge, the digest (common/challenge.h) and the printable response
- * block.  Mail header extraction for the responders that read whole
- * challenge mails lives in responder_mail.c.
+ * block.  The responders that read whole challenge mails judge them in
+ * common/challenge_mail.c through the glue in responder_mail.c.
  */
 #include <stdio.h>
 #include <string.h>

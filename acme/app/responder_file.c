@@ -5,7 +5,8 @@
  *   ADDR.request    written by us: To, From (the CA's sender), Expires
  *   ADDR.challenge  written by the automation: the challenge mail (whole
  *                   message, checked like the milter minus DKIM) or only
- *                   its Subject line
+ *                   its Subject line (then the reply goes to the CA's
+ *                   "from"; refused if the CA gave none)
  *   ADDR.response   written by us: the complete reply mail, ready for
  *                   "sendmail -t" (From, To, Subject "Re: ACME: ...",
  *                   In-Reply-To, the BEGIN/END ACME RESPONSE block)
@@ -14,6 +15,7 @@
  * (sent) or created ADDR.sent.  All four files are removed at the end.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "acme/app/store.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/mailhdr.h"
 
 static char *
 work_file(const struct responder_job *j, const char *ext)
@@ -71,26 +74,49 @@ out:
 	return rc;
 }
 
-/* Token-part1 from the challenge file: a whole mail or a Subject line. */
+/* Is text a whole mail (a header block with a From) rather than a
+ * Subject line? */
+static bool
+is_whole_mail(const char *text, size_t len)
+{
+	struct mailhdrs *hs = malloc(sizeof(*hs));
+	size_t body;
+	bool yes;
+
+	if (hs == NULL) {
+		return true; /* judged, and refused, as a mail */
+	}
+	mailhdrs_init(hs);
+	(void)mailhdrs_split(
+	    hs, text, len, MAILHDR_FIELD_MAX, MAILHDR_TOTAL_MAX, &body);
+	yes = mailhdrs_get(hs, "From", NULL) != NULL;
+	mailhdrs_free(hs);
+	free(hs);
+	return yes;
+}
+
+/*
+ * The challenge from the challenge file: a whole mail, judged like the
+ * milter judges it (minus DKIM), or only its Subject line, vouched for by
+ * the automation; then the reply goes to the CA's "from", and without one
+ * there is nobody to address it to.
+ */
 static int
 read_challenge(struct responder_job *j, const char *text, size_t len,
-    char *part1, size_t plen)
+    struct challenge_mail *m)
 {
-	struct resp_mail m;
 	const char *why = NULL, *s = text;
 	char line[2048];
-	int rc = -1;
 
-	memset(&m, 0, sizeof(m));
-	if (resp_mail_parse(text, len, &m) == 0 && m.from != NULL) {
-		if (resp_mail_check(j, &m, part1, plen, &why) != 0) {
+	memset(m, 0, sizeof(*m));
+	if (is_whole_mail(text, len)) {
+		if (resp_mail_judge(j, text, len, m, &why) != 0) {
 			log_err(
 			    "%s: the challenge file is not a valid challenge mail: %s",
 			    j->addr, why);
-			goto out;
+			return -1;
 		}
-		rc = 0;
-		goto out;
+		return 0;
 	}
 	while (*s == ' ' || *s == '\t') {
 		s++;
@@ -103,15 +129,21 @@ read_challenge(struct responder_job *j, const char *text, size_t len,
 	while (*s == ' ' || *s == '\t') {
 		s++;
 	}
-	if (challenge_parse_subject(s, part1, plen, &why) != 0) {
+	if (challenge_parse_subject(s, m->token1, sizeof(m->token1), &why) !=
+	    0) {
 		log_err("%s: the challenge file holds no challenge Subject: %s",
 		    j->addr, why);
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	resp_mail_free(&m);
-	return rc;
+	if (j->from[0] == '\0') {
+		log_err("%s: the CA gave no challenge sender (\"from\"): "
+			"nobody to address the response to; put the whole "
+			"challenge mail in the challenge file",
+		    j->addr);
+		return -1;
+	}
+	snprintf(m->from, sizeof(m->from), "%s", j->from);
+	return 0;
 }
 
 static int
@@ -121,9 +153,9 @@ fl_wait(struct responder_job *j)
 	char *chal = work_file(j, "challenge"),
 	     *resp = work_file(j, "response");
 	char *sent = work_file(j, "sent");
-	char part1[CHALLENGE_TOKEN_MAX + 1];
+	char to[CHALLENGE_ADDR_MAX + 1];
 	char *text = NULL;
-	struct resp_mail m;
+	struct challenge_mail m;
 	struct buf mail;
 	size_t len;
 	time_t start = time(NULL);
@@ -154,12 +186,11 @@ fl_wait(struct responder_job *j)
 			goto out;
 		}
 	}
-	if (read_challenge(j, text, len, part1, sizeof(part1)) != 0) {
+	if (read_challenge(j, text, len, &m) != 0) {
 		flow_fail(f, EX_DATAERR);
 		goto out;
 	}
-	(void)resp_mail_parse(text, len, &m);
-	if (resp_mail_compose(j, &m, part1, &mail) != 0) {
+	if (resp_mail_compose(j, &m, to, sizeof(to), &mail) != 0) {
 		flow_fail(f, EX_SOFTWARE);
 		goto out;
 	}
@@ -183,7 +214,7 @@ fl_wait(struct responder_job *j)
 	}
 	rc = 0;
 out:
-	resp_mail_free(&m);
+	explicit_bzero(&m, sizeof(m));
 	buf_free(&mail);
 	free(text);
 	free(sent);

@@ -217,10 +217,10 @@ imap_safe(const char *s)
 static int
 handle_uid(struct responder_job *j, struct imap_state *st, unsigned long uid)
 {
-	char url[600], cmd[128], part1[CHALLENGE_TOKEN_MAX + 1];
+	char url[600], cmd[128];
 	char to[CHALLENGE_ADDR_MAX + 1];
 	const char *why = NULL;
-	struct resp_mail m;
+	struct challenge_mail m;
 	struct buf msg, reply;
 	int rc = -1;
 
@@ -231,10 +231,8 @@ handle_uid(struct responder_job *j, struct imap_state *st, unsigned long uid)
 	if (imap_do(j, url, NULL, &msg) != 0 || msg.data == NULL) {
 		goto out;
 	}
-	if (resp_mail_parse(msg.data, msg.len, &m) != 0 ||
-	    resp_mail_check(j, &m, part1, sizeof(part1), &why) != 0) {
-		log_warn("%s: mail UID %lu ignored: %s", j->addr, uid,
-		    why ? why : "no headers");
+	if (resp_mail_judge(j, msg.data, msg.len, &m, &why) != 0) {
+		log_warn("%s: mail UID %lu ignored: %s", j->addr, uid, why);
 		rc = 0;
 		goto out;
 	}
@@ -244,10 +242,7 @@ handle_uid(struct responder_job *j, struct imap_state *st, unsigned long uid)
 		rc = 0;
 		goto out;
 	}
-	if (resp_mail_reply_to(&m, to, sizeof(to)) != 0) {
-		snprintf(to, sizeof(to), "%s", j->from);
-	}
-	if (resp_mail_compose(j, &m, part1, &reply) != 0) {
+	if (resp_mail_compose(j, &m, to, sizeof(to), &reply) != 0) {
 		flow_fail(j->f, EX_SOFTWARE);
 		goto out;
 	}
@@ -262,7 +257,7 @@ handle_uid(struct responder_job *j, struct imap_state *st, unsigned long uid)
 	(void)imap_do(j, st->url, cmd, NULL);
 	rc = 1;
 out:
-	resp_mail_free(&m);
+	explicit_bzero(&m, sizeof(m));
 	buf_free(&msg);
 	buf_free(&reply);
 	return rc;

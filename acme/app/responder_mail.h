@@ -1,9 +1,16 @@
 /*
- * responder_mail: read the headers of a whole challenge mail (file,
- * IMAP and Thunderbird responders) and check it against the pending
- * challenge the way the milter does: Subject syntax, From == the
- * challenge's "from", To == the address, Auto-Submitted present.  DKIM is
- * checked by the caller (responder_imap.c) where it has the raw message.
+ * responder_mail: the glue between the responders that see whole
+ * challenge mails (file, IMAP, Thunderbird) and the one challenge-mail
+ * judgement of common/challenge_mail.h, which the milter uses too: split
+ * the raw header block, judge it against the job's CA sender and address,
+ * compose the reply, and DKIM-verify the raw message (dkim/dkimv.h).  No
+ * check of its own lives here.
+ *
+ * Sender rule: a whole mail is judged only against the CA's "from" (the
+ * job's j->from); when the CA gave none the mail is refused with a reason
+ * saying so.  The responders that never see a From (interactive, and a
+ * --file-validate Subject line) address their reply to j->from and refuse
+ * when it is empty (see responder_file.c, responder_tty.c).
  */
 #ifndef ACME_APP_RESPONDER_MAIL_H
 #define ACME_APP_RESPONDER_MAIL_H
@@ -12,38 +19,25 @@
 #include <stddef.h>
 
 #include "acme/app/responder.h"
-
-struct resp_mail {
-	char *subject; /* raw value, may be folded */
-	char *from;    /* unfolded values */
-	char *to;
-	char *reply_to;
-	char *message_id;
-	char *references;
-	char *auto_submitted;
-	size_t body_off; /* offset of the body in the text */
-};
-
-/* Parse the header block of text (CRLF or LF).  0 / -1 (no header). */
-int resp_mail_parse(const char *text, size_t len, struct resp_mail *m);
-void resp_mail_free(struct resp_mail *m);
+#include "common/challenge_mail.h"
 
 /*
- * Check m as the challenge for j; on success write token-part1 to part1
- * and return 0.  -1 with *why set (a static reason; never the token).
+ * Judge the raw mail text (CRLF or LF line ends) as the challenge for j:
+ * mailhdrs_split() with the MAILHDR_* caps, challenge_mail_parse(),
+ * challenge_mail_check(m, j->from, j->addr).  0 and m filled, or -1 with
+ * *why a static reason (never the token).
  */
-int resp_mail_check(const struct responder_job *j, const struct resp_mail *m,
-    char *part1, size_t len, const char **why);
-
-/* Where the reply goes: Reply-To if set, else From (addr-spec). */
-int resp_mail_reply_to(const struct resp_mail *m, char *out, size_t len);
+int resp_mail_judge(const struct responder_job *j, const char *text, size_t len,
+    struct challenge_mail *m, const char **why);
 
 /*
- * Compose the reply to m for j (challenge_compose_reply): From the
- * address, To per resp_mail_reply_to(), In-Reply-To/References.  0 / -1.
+ * Compose the reply to m for j: to (at least CHALLENGE_ADDR_MAX + 1 bytes)
+ * receives challenge_mail_reply_to(m, j->from); the digest comes from
+ * responder_digest(), the text from challenge_mail_compose().  Appends to
+ * out.  0 / -1 (logged).
  */
-int resp_mail_compose(const struct responder_job *j, const struct resp_mail *m,
-    const char *part1, struct buf *out);
+int resp_mail_compose(const struct responder_job *j,
+    const struct challenge_mail *m, char *to, size_t tolen, struct buf *out);
 
 struct dkimv_lib;
 

@@ -2,8 +2,9 @@
  * responder_tb: the seed's Thunderbird responder (--tb).  Looks for the
  * challenge mail in the local mail store of a profile (mbox files under
  * Mail/ and ImapMail/; --tb-profile, else the default profile of
- * ~/.thunderbird/profiles.ini), checks it like the milter does (DKIM too,
- * unless --tb-unsafe), then opens a prefilled compose window with
+ * ~/.thunderbird/profiles.ini), judges it as the milter does
+ * (responder_mail.c; DKIM too, unless --tb-unsafe -- never without the
+ * CA's "from" to compare the From with), then opens a prefilled compose window with
  * "<tb-bin> -compose to=...,subject=...,body=..." (fork/execvp, no
  * shell).  The user presses Send; we wait until the reply appears in the
  * store (the Sent folder) and let the flow POST the challenge.
@@ -24,6 +25,7 @@
 #include "acme/app/store.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/mailhdr.h"
 #include "dkim/dkimv.h"
 
 #define TB_MBOX_MAX  (64u * 1024 * 1024)
@@ -159,6 +161,33 @@ rescan(struct tb_state *st)
 	}
 }
 
+/* Is the mail at text our reply (a Subject "Re: ..." holding part1)? */
+static bool
+is_our_reply(const char *text, size_t len, const char *part1)
+{
+	struct mailhdrs *hs = malloc(sizeof(*hs));
+	const char *s;
+	size_t body;
+	bool yes = false;
+
+	if (hs == NULL) {
+		return false;
+	}
+	mailhdrs_init(hs);
+	if (mailhdrs_split(hs, text, len, MAILHDR_FIELD_MAX, MAILHDR_TOTAL_MAX,
+		&body) == 0) {
+		s = mailhdrs_get(hs, "Subject", NULL);
+		while (s != NULL && (*s == ' ' || *s == '\t')) {
+			s++;
+		}
+		yes = s != NULL && strncasecmp(s, "Re:", 3) == 0 &&
+		    strstr(s, part1) != NULL;
+	}
+	mailhdrs_free(hs);
+	free(hs);
+	return yes;
+}
+
 /*
  * Look through every mbox for want: 0 = the challenge (fills st->part1
  * and *reply_to), 1 = our reply (Subject "Re: ACME: <part1>").  true if
@@ -168,9 +197,8 @@ static bool
 search(struct responder_job *j, struct tb_state *st, int want, char *reply_to,
     size_t rlen)
 {
-	char part1[CHALLENGE_TOKEN_MAX + 1];
 	const char *why = NULL;
-	struct resp_mail m;
+	struct challenge_mail m;
 	size_t i, len, off, next;
 	bool found = false;
 	char *data;
@@ -192,35 +220,21 @@ search(struct responder_job *j, struct tb_state *st, int want, char *reply_to,
 				body =
 				    off; /* not an mbox separator: plain file */
 			}
-			memset(&m, 0, sizeof(m));
-			if (resp_mail_parse(data + body, next - body, &m) !=
-			    0) {
-				resp_mail_free(&m);
-				continue;
-			}
 			if (want == 1) {
-				const char *s = m.subject;
-				while (s != NULL && (*s == ' ' || *s == '\t')) {
-					s++;
-				}
-				if (s != NULL &&
-				    strncasecmp(s, "Re:", 3) == 0 &&
-				    strstr(s, st->part1) != NULL) {
-					found = true;
-				}
-			} else if (resp_mail_check(j, &m, part1, sizeof(part1),
-				       &why) == 0) {
+				found = is_our_reply(
+				    data + body, next - body, st->part1);
+			} else if (resp_mail_judge(j, data + body, next - body,
+				       &m, &why) == 0) {
 				if (j->f->set->cli->tb_unsafe ||
 				    resp_mail_dkim(st->dkim, data + body,
 					next - body,
 					challenge_addr_domain(j->from),
 					&why) == 0) {
-					memcpy(st->part1, part1, sizeof(part1));
-					if (resp_mail_reply_to(
-						&m, reply_to, rlen) != 0) {
-						snprintf(reply_to, rlen, "%s",
-						    j->from);
-					}
+					memcpy(st->part1, m.token1,
+					    sizeof(st->part1));
+					snprintf(reply_to, rlen, "%s",
+					    challenge_mail_reply_to(
+						&m, j->from));
 					found = true;
 				} else if (!st->warned) {
 					st->warned = true;
@@ -229,7 +243,7 @@ search(struct responder_job *j, struct tb_state *st, int want, char *reply_to,
 					    j->addr, st->files[i], why);
 				}
 			}
-			resp_mail_free(&m);
+			explicit_bzero(&m, sizeof(m));
 		}
 		free(data);
 	}

@@ -233,9 +233,9 @@ EOF
 	tr -d '\r' <"$_f" >"$_f.lf"
 	[ "$(grep -cxE '[A-Za-z0-9_-]{43}' "$_f.lf")" -eq 1 ] ||
 	    why="$why; not exactly one 43-character digest line"
-	grep -qxF "$_want" "$_f.lf" || why="$why; digest differs from the $1 rule"
+	grep -qxF -- "$_want" "$_f.lf" || why="$why; digest differs from the $1 rule"
 	grep -A1 -xF -- '-----BEGIN ACME RESPONSE-----' "$_f.lf" | tail -1 |
-	    grep -qxF "$_want" || why="$why; digest not right after BEGIN"
+	    grep -qxF -- "$_want" || why="$why; digest not right after BEGIN"
 	grep -qxF -- '-----END ACME RESPONSE-----' "$_f.lf" || why="$why; no END line"
 	grep -qxF "Subject: Re: ACME: $P1" "$_f.lf" || why="$why; bad Subject"
 	grep -qxF "From: $ADDR" "$_f.lf" || why="$why; bad From"

@@ -1,11 +1,13 @@
 /*
  * Unit tests for common/challenge.c: the token-rule vectors A-D of
- * rfc8823-notes.md §2.3, Subject and mailbox parsing, reply composition.
+ * rfc8823-notes.md §2.3, Subject and mailbox parsing, reply composition
+ * (the References line within 998 octets).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,6 +270,62 @@ test_compose(void **state)
 	assert_int_equal(challenge_compose_reply(&r, &b), 0);
 	assert_non_null(
 	    strstr(b.data, "\r\nReferences: <c0@ca.test> <c1@ca.test>\r\n"));
+
+	/* the References line stays within 998 octets: the oldest ids go */
+	{
+		static const struct {
+			size_t refs, idlen; /* ids of 23 octets; Message-ID */
+			const char *first;  /* first id kept, NULL: none */
+		} t[] = {
+			{ 40, 15, "<ref00@ca.test.example>" }, /* fits: 987 */
+			{ 41, 15, "<ref01@ca.test.example>" },
+			{ 40, 403, "<ref16@ca.test.example>" },
+			{ 1, 985, NULL },
+		};
+		char refs[41 * 24 + 1], id[1000];
+		const char *p;
+		size_t i, k, n;
+
+		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			for (n = 0, k = 0; k < t[i].refs; k++)
+				n +=
+				    (size_t)snprintf(refs + n, sizeof(refs) - n,
+					"%s<ref%02zu@ca.test.example>",
+					k > 0 ? " " : "", k);
+			memset(id, 'm', t[i].idlen);
+			id[0] = '<';
+			memcpy(id + t[i].idlen - 9, "@ca.test>", 9);
+			id[t[i].idlen] = '\0';
+			r.references = refs;
+			r.in_reply_to = id;
+			buf_reset(&b);
+			assert_int_equal(challenge_compose_reply(&r, &b), 0);
+			p = strstr(b.data, "\r\nReferences: ");
+			assert_non_null(p);
+			p += 2;
+			n = strcspn(p, "\r");
+			if (n > CHALLENGE_LINE_MAX)
+				fail_msg("case %zu: %zu octets", i, n);
+			if (t[i].first == NULL)
+				assert_int_equal(
+				    strncmp(p + 12, id, strlen(id)), 0);
+			else
+				assert_int_equal(strncmp(p + 12, t[i].first,
+						     strlen(t[i].first)),
+				    0);
+			assert_int_equal(
+			    strncmp(p + n - strlen(id), id, strlen(id)), 0);
+		}
+		/* In-Reply-To alone over the line is refused */
+		memset(id, 'm', 987);
+		id[0] = '<';
+		id[986] = '>';
+		id[987] = '\0';
+		buf_reset(&b);
+		assert_int_equal(challenge_compose_reply(&r, &b), -1);
+		r.references = NULL;
+		r.in_reply_to = "<c1@ca.test>";
+	}
 
 	/* header injection through any field is refused, buffer unchanged */
 	buf_reset(&b);

@@ -1,8 +1,10 @@
 /*
  * test_milter: pure logic of milter/: header capture (ctx.c), the
- * simulated-connection test, challenge_mail_* (milter/challenge.c) and
- * the socket specification parser (sockspec.c).  Subject/token/response
- * rules themselves are tested in test_challenge.c.
+ * simulated-connection test, the challenge judgement on headers as the
+ * milter keeps them (common/challenge_mail.c) and the socket specification
+ * parser (sockspec.c).  Subject/token/response rules themselves are tested
+ * in test_challenge.c, header splitting in test_mailhdr.c, the judgement
+ * on whole mails in test_responder.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +20,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "milter/challenge.h"
+#include "common/challenge_mail.h"
 #include "milter/ctx.h"
 #include "milter/sockspec.h"
 
@@ -49,18 +51,6 @@ test_simulated(void **state)
 }
 
 static void
-test_bare_eol(void **state)
-{
-	(void)state;
-	assert_false(ctx_value_has_bare_eol(" ACME: abc"));
-	assert_false(ctx_value_has_bare_eol(" ACME:\r\n abc"));
-	assert_false(ctx_value_has_bare_eol(" ACME:\n\tabc"));
-	assert_true(ctx_value_has_bare_eol(" ACME: abc\nBcc: x"));
-	assert_true(ctx_value_has_bare_eol(" ACME: abc\r\nBcc: x"));
-	assert_true(ctx_value_has_bare_eol(" ACME: abc\rx"));
-}
-
-static void
 test_header_caps(void **state)
 {
 	struct milter_app app;
@@ -83,7 +73,7 @@ test_header_caps(void **state)
 	    ctx_add_header(c, "To", " c@d.example", 256, 4096), -1);
 	ctx_reset_msg(c);
 	assert_null(c->hdr_problem);
-	assert_int_equal(c->n_hdr, 0);
+	assert_int_equal(c->hdr.n, 0);
 	assert_int_equal(ctx_add_header(c, "A", big, 1024, 200), -1);
 	assert_non_null(strstr(c->hdr_problem, "too large"));
 	ctx_reset_msg(c);
@@ -122,7 +112,7 @@ test_rcpts(void **state)
 
 /* A header set; tests change single entries. */
 static void
-base_headers(struct mhdr *h, size_t *n)
+base_headers(struct mailhdrs *hs)
 {
 	static const char *const v[][2] = {
 		{ "From", " ACME CA <acme@ca.example>" },
@@ -134,27 +124,28 @@ base_headers(struct mhdr *h, size_t *n)
 	};
 	size_t i;
 
+	memset(hs, 0, sizeof(*hs));
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		/* the cases below never write through these */
-		h[i].name = (char *)v[i][0];
-		h[i].value = (char *)v[i][1];
+		hs->h[i].name = (char *)v[i][0];
+		hs->h[i].value = (char *)v[i][1];
 	}
-	*n = i;
+	hs->n = i;
 }
 
 static void
 test_parse(void **state)
 {
-	struct mhdr h[10];
+	struct mailhdrs hs;
+	struct mailhdr *h = hs.h;
 	struct challenge_mail m;
 	const char *why;
-	size_t n;
 
 	(void)state;
-	base_headers(h, &n);
-	assert_true(challenge_mail_is_candidate(h, n));
-	assert_false(challenge_mail_is_own_reply(h, n));
-	assert_int_equal(challenge_mail_parse(h, n, &m, &why), 0);
+	base_headers(&hs);
+	assert_true(challenge_mail_is_candidate(&hs));
+	assert_false(challenge_mail_is_own_reply(&hs));
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
 	assert_string_equal(m.from, "acme@ca.example");
 	assert_string_equal(m.to, "alice@mail.example");
 	assert_string_equal(m.token1, TOK);
@@ -163,39 +154,53 @@ test_parse(void **state)
 	assert_string_equal(m.reply_to, "");
 
 	/* two From headers */
-	h[n].name = (char *)"From";
-	h[n].value = (char *)" other@ca.example";
-	assert_int_equal(challenge_mail_parse(h, n + 1, &m, &why), -1);
+	h[hs.n].name = (char *)"From";
+	h[hs.n].value = (char *)" other@ca.example";
+	hs.n++;
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), -1);
 	assert_string_equal(why, "more than one From header");
 
-	base_headers(h, &n);
+	base_headers(&hs);
 	h[5].value = (char *)" auto-replied";
-	assert_int_equal(challenge_mail_parse(h, n, &m, &why), -1);
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), -1);
 	assert_string_equal(why, "Auto-Submitted is not auto-generated");
+
+	/* RFC 3834: the keyword is a token, not a prefix */
+	h[5].value = (char *)" auto-generatedX";
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), -1);
+	assert_string_equal(why, "Auto-Submitted is not auto-generated");
+	h[5].value = (char *)" Auto-Generated (by the CA)";
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
+	/* a problem met while keeping the headers is a refusal */
+	hs.problem = "oversized header";
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), -1);
+	assert_string_equal(why, "oversized header");
+	hs.problem = NULL;
+	h[5].value = (char *)" auto-replied";
 
 	/* our own reply */
 	h[2].value = (char *)" Re: ACME: " TOK;
-	assert_true(challenge_mail_is_own_reply(h, n));
+	assert_true(challenge_mail_is_own_reply(&hs));
 
-	base_headers(h, &n);
+	base_headers(&hs);
 	h[5].name = (char *)"X-Auto-Submitted";
-	assert_int_equal(challenge_mail_parse(h, n, &m, &why), -1);
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), -1);
 	assert_string_equal(why, "no Auto-Submitted header");
 
 	/* RFC 2047 Subject still recognised as a candidate */
-	base_headers(h, &n);
+	base_headers(&hs);
 	h[2].value = (char *)" =?UTF-8?Q?ACME:_" TOK "?=";
-	assert_true(challenge_mail_is_candidate(h, n));
-	assert_int_equal(challenge_mail_parse(h, n, &m, &why), 0);
+	assert_true(challenge_mail_is_candidate(&hs));
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
 	assert_string_equal(m.token1, TOK);
 
 	/* ordinary mail */
 	h[2].value = (char *)" Lunch?";
-	assert_false(challenge_mail_is_candidate(h, n));
+	assert_false(challenge_mail_is_candidate(&hs));
 	/* a bad Message-ID is dropped, not used in the reply */
-	base_headers(h, &n);
+	base_headers(&hs);
 	h[3].value = (char *)" <a@b> <c@d>";
-	assert_int_equal(challenge_mail_parse(h, n, &m, &why), 0);
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
 	assert_string_equal(m.message_id, "");
 }
 
@@ -225,6 +230,11 @@ test_match_and_reply_to(void **state)
 	snprintf(m.to, sizeof(m.to), "Alice@mail.example");
 	assert_int_equal(challenge_mail_match(&m, &e, 1000, &why), -1);
 	assert_string_equal(why, "To is not the address being certified");
+	snprintf(m.to, sizeof(m.to), "alice@mail.example");
+	e.from[0] = '\0';
+	assert_int_equal(challenge_mail_match(&m, &e, 1000, &why), -1);
+	assert_non_null(strstr(why, "no challenge sender"));
+	snprintf(e.from, sizeof(e.from), "acme@CA.example");
 
 	assert_string_equal(challenge_mail_reply_to(&m, e.from), m.from);
 	snprintf(m.reply_to, sizeof(m.reply_to), "r@ca.example");
@@ -288,7 +298,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simulated),
-		cmocka_unit_test(test_bare_eol),
 		cmocka_unit_test(test_header_caps),
 		cmocka_unit_test(test_rcpts),
 		cmocka_unit_test(test_parse),

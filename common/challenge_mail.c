@@ -1,35 +1,18 @@
 /*
- * milter/challenge: recognise and parse challenge mails (see challenge.h).
- * All Subject, mailbox and token rules live in common/challenge.c; this
- * file only picks the headers, counts them and compares with the spool
- * entry.  Reasons are static strings and never contain a token.
+ * challenge_mail: the one challenge-mail judgement (see challenge_mail.h).
+ * All Subject, mailbox and token rules live in common/challenge.c, header
+ * capture in common/mailhdr.c; this file picks the headers, counts them,
+ * compares them with what the CA announced and sanitises the threading.
+ * Reasons are static strings and never contain a token.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "milter/challenge.h"
-
-const char *
-challenge_mail_header(
-    const struct mhdr *h, size_t n, const char *name, size_t *count)
-{
-	const char *v = NULL;
-	size_t i, k = 0;
-
-	for (i = 0; i < n; i++) {
-		if (strcasecmp(h[i].name, name) == 0) {
-			if (v == NULL)
-				v = h[i].value;
-			k++;
-		}
-	}
-	if (count != NULL)
-		*count = k;
-	return v;
-}
+#include "common/challenge_mail.h"
 
 /* The first token of an Auto-Submitted value, compared with want. */
 static bool
@@ -46,15 +29,15 @@ auto_submitted_is(const char *v, const char *want)
 }
 
 bool
-challenge_mail_is_candidate(const struct mhdr *h, size_t n)
+challenge_mail_is_candidate(const struct mailhdrs *hs)
 {
-	const char *raw = challenge_mail_header(h, n, "Subject", NULL);
+	const char *raw = mailhdrs_get(hs, "Subject", NULL);
 	char *dec;
 	bool yes;
 
 	if (raw == NULL)
 		return false;
-	dec = challenge_decode_header(raw);
+	dec = mailhdr_decode(raw);
 	/* an undecodable Subject that claims ACME: is refused, and logged */
 	yes = strstr(dec != NULL ? dec : raw, "ACME:") != NULL;
 	free(dec);
@@ -62,17 +45,17 @@ challenge_mail_is_candidate(const struct mhdr *h, size_t n)
 }
 
 bool
-challenge_mail_is_own_reply(const struct mhdr *h, size_t n)
+challenge_mail_is_own_reply(const struct mailhdrs *hs)
 {
-	const char *raw = challenge_mail_header(h, n, "Subject", NULL);
-	const char *as = challenge_mail_header(h, n, "Auto-Submitted", NULL);
+	const char *raw = mailhdrs_get(hs, "Subject", NULL);
+	const char *as = mailhdrs_get(hs, "Auto-Submitted", NULL);
 	const char *p;
 	char *dec;
 	bool yes = false;
 
 	if (raw == NULL || !auto_submitted_is(as, "auto-replied"))
 		return false;
-	dec = challenge_decode_header(raw);
+	dec = mailhdr_decode(raw);
 	if (dec == NULL)
 		return false;
 	p = dec;
@@ -138,14 +121,18 @@ copy_refs(char *out, size_t outlen, const char *v)
 
 int
 challenge_mail_parse(
-    const struct mhdr *h, size_t n, struct challenge_mail *m, const char **why)
+    const struct mailhdrs *hs, struct challenge_mail *m, const char **why)
 {
 	const char *v, *w;
 	size_t k;
 
 	memset(m, 0, sizeof(*m));
 	*why = NULL;
-	v = challenge_mail_header(h, n, "Auto-Submitted", &k);
+	if (hs->problem != NULL) {
+		*why = hs->problem;
+		return -1;
+	}
+	v = mailhdrs_get(hs, "Auto-Submitted", &k);
 	if (k == 0) {
 		*why = "no Auto-Submitted header";
 		return -1;
@@ -158,7 +145,7 @@ challenge_mail_parse(
 		*why = "Auto-Submitted is not auto-generated";
 		return -1;
 	}
-	v = challenge_mail_header(h, n, "Subject", &k);
+	v = mailhdrs_get(hs, "Subject", &k);
 	if (k != 1) {
 		*why = k == 0 ? "no Subject" : "more than one Subject";
 		return -1;
@@ -168,7 +155,7 @@ challenge_mail_parse(
 		*why = w != NULL ? w : "bad Subject";
 		return -1;
 	}
-	v = challenge_mail_header(h, n, "From", &k);
+	v = mailhdrs_get(hs, "From", &k);
 	if (k != 1) {
 		*why = k == 0 ? "no From" : "more than one From header";
 		return -1;
@@ -177,7 +164,7 @@ challenge_mail_parse(
 		*why = "From is not a single mailbox";
 		return -1;
 	}
-	v = challenge_mail_header(h, n, "To", &k);
+	v = mailhdrs_get(hs, "To", &k);
 	if (k != 1) {
 		*why = k == 0 ? "no To" : "more than one To header";
 		return -1;
@@ -186,7 +173,7 @@ challenge_mail_parse(
 		*why = "To is not a single mailbox";
 		return -1;
 	}
-	v = challenge_mail_header(h, n, "Reply-To", &k);
+	v = mailhdrs_get(hs, "Reply-To", &k);
 	if (k > 1) {
 		*why = "more than one Reply-To header";
 		return -1;
@@ -197,15 +184,15 @@ challenge_mail_parse(
 		*why = "Reply-To is not a single mailbox";
 		return -1;
 	}
-	v = challenge_mail_header(h, n, "Sender", &k);
+	v = mailhdrs_get(hs, "Sender", &k);
 	if (k > 1) {
 		*why = "more than one Sender header";
 		return -1;
 	}
 	copy_msgid(m->message_id, sizeof(m->message_id),
-	    challenge_mail_header(h, n, "Message-ID", NULL));
+	    mailhdrs_get(hs, "Message-ID", NULL));
 	copy_refs(m->references, sizeof(m->references),
-	    challenge_mail_header(h, n, "References", NULL));
+	    mailhdrs_get(hs, "References", NULL));
 	return 0;
 }
 
@@ -231,11 +218,24 @@ challenge_mail_match(const struct challenge_mail *m,
 		*why = "spool entry expired";
 		return -1;
 	}
-	if (e->from[0] == '\0' || !challenge_addr_equal(m->from, e->from)) {
+	return challenge_mail_check(m, e->from, e->mailbox, why);
+}
+
+int
+challenge_mail_check(const struct challenge_mail *m, const char *ca_from,
+    const char *mailbox, const char **why)
+{
+	*why = NULL;
+	if (ca_from == NULL || ca_from[0] == '\0') {
+		*why = "the CA gave no challenge sender (\"from\") to check "
+		       "the From against";
+		return -1;
+	}
+	if (!challenge_addr_equal(m->from, ca_from)) {
 		*why = "From is not the CA sender of the pending entry";
 		return -1;
 	}
-	if (!challenge_addr_equal(m->to, e->mailbox)) {
+	if (!challenge_addr_equal(m->to, mailbox)) {
 		*why = "To is not the address being certified";
 		return -1;
 	}
@@ -254,4 +254,30 @@ challenge_mail_reply_to(const struct challenge_mail *m, const char *ca_from)
 	if (rd != NULL && cd != NULL && strcasecmp(rd, cd) == 0)
 		return m->reply_to;
 	return m->from;
+}
+
+int
+challenge_mail_compose(const struct challenge_mail *m, const char *mailbox,
+    const char *to, const char *digest, char *msgid, size_t msgidlen,
+    struct buf *out)
+{
+	struct challenge_reply r;
+	char date[64];
+
+	if (challenge_date(0, date, sizeof(date)) == -1 ||
+	    challenge_message_id(
+		challenge_addr_domain(mailbox), msgid, msgidlen) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&r, 0, sizeof(r));
+	r.from = mailbox;
+	r.to = to;
+	r.token_part1 = m->token1;
+	r.in_reply_to = m->message_id[0] != '\0' ? m->message_id : NULL;
+	r.references = m->references[0] != '\0' ? m->references : NULL;
+	r.message_id = msgid;
+	r.date = date;
+	r.digest = digest;
+	return challenge_compose_reply(&r, out);
 }
