@@ -29,6 +29,12 @@ openssl
 curl
 mandoc
 clang-format
+clang
+autoconf
+automake
+libtool
+libssl-dev
+libbsd-dev
 procps
 psmisc
 iproute2
