@@ -184,7 +184,7 @@ $(B)/obj/tests/fuzz/fuzz_dkimv.o: CPPFLAGS += \
     $(if $(FUZZ_ODKIM_A),-DFUZZ_SANITIZED_OPENDKIM='"$(FUZZ_ODKIM)"')
 $(B)/obj/tests/fuzz/fuzz_dkimv.o $(B)/fuzz/fuzz_dkimv: $(FUZZ_ODKIM_A)
 $(B)/fuzz/fuzz_dkimv: PKG_LIBS := $(if $(FUZZ_ODKIM_A),$(FUZZ_ODKIM_A) \
-    $(filter-out -lopendkim,$(PKG_LIBS)) -lssl -lcrypto -lresolv,$(PKG_LIBS))
+    $(filter-out -lopendkim,$(PKG_LIBS)) -lssl -lcrypto -lbsd -lresolv,$(PKG_LIBS))
 
 # Every suite: unit (cmocka), milter (miltertest), interop (Pebble),
 # ca and e2e (the mail world).  SUITES="unit milter" runs a subset.

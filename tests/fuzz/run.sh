@@ -14,7 +14,9 @@ secs=${FUZZ_SECONDS:-60}
 bin=${FUZZ_BIN:-build/fuzz/fuzz}
 outdir=build/fuzz/out
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# harmless reports in libopendkim's own code (see the file)
+export UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$(pwd)/tests/fuzz/ubsan.supp"
 
 if [ $# -eq 0 ]; then
 	set --
