@@ -4,6 +4,7 @@
 #   make check      build, then run every test suite (tests/run.sh)
 #   make check SAN=1  the same under AddressSanitizer + UBSan (build/san/)
 #   make demo       bring up the mail world and certify an address end to end
+#   make fuzz FUZZ_SECONDS=60  every libFuzzer harness (tests/fuzz/, clang)
 #   make lint lint-man format format-check install clean bench
 #
 # Sources are found by directory, one static library per layer:
