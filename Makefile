@@ -183,7 +183,13 @@ $(B)/fuzz/fuzz_%: $(call obj,tests/fuzz/fuzz_%.c) $(ALLLIBS)
 
 $(B)/obj/tests/fuzz/fuzz_dkimv.o: CPPFLAGS += \
     $(if $(FUZZ_ODKIM_A),-DFUZZ_SANITIZED_OPENDKIM='"$(FUZZ_ODKIM)"')
-$(B)/obj/tests/fuzz/fuzz_dkimv.o $(B)/fuzz/fuzz_dkimv: $(FUZZ_ODKIM_A)
+# A stamp per choice, so that switching library rebuilds the harness.
+FUZZ_ODKIM_STAMP := $(B)/fuzz/.opendkim-$(if $(FUZZ_ODKIM_A),sanitized,system)
+$(FUZZ_ODKIM_STAMP):
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $(B)/fuzz/.opendkim-* && touch $@
+$(B)/obj/tests/fuzz/fuzz_dkimv.o $(B)/fuzz/fuzz_dkimv: $(FUZZ_ODKIM_STAMP) \
+    $(FUZZ_ODKIM_A)
 $(B)/fuzz/fuzz_dkimv: PKG_LIBS := $(if $(FUZZ_ODKIM_A),$(FUZZ_ODKIM_A) \
     $(filter-out -lopendkim,$(PKG_LIBS)) -lssl -lcrypto -lbsd -lresolv,$(PKG_LIBS))
 
