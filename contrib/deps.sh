@@ -30,6 +30,7 @@ curl
 mandoc
 clang-format
 clang
+libclang-rt-14-dev
 autoconf
 automake
 libtool
