@@ -4,6 +4,7 @@
 #   make check      build, then run every test suite (tests/run.sh)
 #   make check SAN=1  the same under AddressSanitizer + UBSan (build/san/)
 #   make demo       bring up the mail world and certify an address end to end
+#   make fuzz FUZZ_SECONDS=60  every libFuzzer harness (tests/fuzz/, clang)
 #   make lint lint-man format format-check install clean bench
 #
 # Sources are found by directory, one static library per layer:
@@ -52,6 +53,16 @@ B       ?= build/san
 OPT      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
 LDSAN    = -fsanitize=address,undefined
+else ifeq ($(FUZZ),1)
+# libFuzzer builds (make fuzz-build): every library with coverage and the
+# sanitizers, harnesses linked with -fsanitize=fuzzer (tests/fuzz/).
+CC       = clang
+B       ?= build/fuzz
+OPT      = -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-sanitize-recover=all -fno-omit-frame-pointer
+# clang's -Wformat=2 also flags log.c's vsnprintf of its checked format
+WARN    += -Wno-format-nonliteral
+LDSAN    = -fsanitize=address,undefined
 else ifeq ($(SAN),thread)
 B       ?= build/tsan
 OPT      = -O1 -g -fsanitize=thread
@@ -81,6 +92,7 @@ MILT_SRC   := $(filter-out milter/main.c,$(wildcard milter/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TLIB_SRC   := $(wildcard tests/lib/*.c)
 TPROG_SRC  := $(wildcard tests/interop/*.c tests/bench/*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -97,9 +109,16 @@ REQUESTER := $(B)/smime-acme
 MILTER    := $(B)/smime-acme-milter
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TPROG_BIN := $(patsubst %.c,$(B)/%,$(TPROG_SRC))
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+
+# The dkimv harness links tests/fuzz/build-opendkim.sh's ASan/UBSan
+# libopendkim when it has been built, the system library otherwise.
+FUZZ_ODKIM   := build/fuzz/opendkim/lib/libopendkim.a
+FUZZ_ODKIM_A := $(wildcard $(FUZZ_ODKIM))
 
 .PHONY: all check check-unit tests demo lint lint-man format \
-        format-check install uninstall deb clean bench
+        format-check install uninstall deb clean bench fuzz fuzz-build \
+        fuzz-bins fuzz-opendkim
 all: $(REQUESTER) $(MILTER)
 
 $(B)/obj/%.o: %.c
@@ -145,6 +164,40 @@ $(B)/tests/bench/%: $(call obj,tests/bench/%.c) $(LIBTEST) $(ALLLIBS)
 
 tests: all $(UNIT_BIN) $(TPROG_BIN)
 
+# Fuzzing (tests/fuzz/README.md).  fuzz-build builds every harness into
+# build/fuzz/fuzz/; fuzz runs each for FUZZ_SECONDS over a copy of its
+# corpus and fails if one crashes; fuzz-opendkim builds the sanitized
+# libopendkim once (cached in build/fuzz/opendkim).
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+
+fuzz: fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(HARNESSES)
+
+fuzz-opendkim:
+	$(Q)tests/fuzz/build-opendkim.sh
+
+fuzz-bins: $(FUZZ_BIN)
+.SECONDARY: $(call obj,$(FUZZ_SRC))
+
+$(B)/fuzz/fuzz_%: $(call obj,tests/fuzz/fuzz_%.c) $(ALLLIBS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(ALLLIBS) $(PKG_LIBS)
+
+$(B)/obj/tests/fuzz/fuzz_dkimv.o: CPPFLAGS += \
+    $(if $(FUZZ_ODKIM_A),-DFUZZ_SANITIZED_OPENDKIM='"$(FUZZ_ODKIM)"')
+# A stamp per choice, so that switching library rebuilds the harness.
+FUZZ_ODKIM_STAMP := $(B)/fuzz/.opendkim-$(if $(FUZZ_ODKIM_A),sanitized,system)
+$(FUZZ_ODKIM_STAMP):
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $(B)/fuzz/.opendkim-* && touch $@
+$(B)/obj/tests/fuzz/fuzz_dkimv.o $(B)/fuzz/fuzz_dkimv: $(FUZZ_ODKIM_STAMP) \
+    $(FUZZ_ODKIM_A)
+$(B)/fuzz/fuzz_dkimv: PKG_LIBS := $(if $(FUZZ_ODKIM_A),$(FUZZ_ODKIM_A) \
+    $(filter-out -lopendkim,$(PKG_LIBS)) -lssl -lcrypto -lbsd -lresolv,$(PKG_LIBS))
+
 # Every suite: unit (cmocka), milter (miltertest), interop (Pebble),
 # ca and e2e (the mail world).  SUITES="unit milter" runs a subset.
 check: tests
@@ -178,7 +231,8 @@ lint-man:
 
 SRC_DIRS = common dkim acme/pki acme/proto acme/app milter
 FMT_SRC = $(wildcard $(SRC_DIRS:=/*.[ch]) \
-          tests/unit/*.[ch] tests/lib/*.[ch] tests/interop/*.[ch])
+          tests/unit/*.[ch] tests/lib/*.[ch] tests/interop/*.[ch] \
+          tests/fuzz/*.[ch])
 format:
 	$(Q)clang-format -i $(FMT_SRC)
 

@@ -275,21 +275,15 @@ struct config *
 conf_load(const char *path, bool missing_ok)
 {
 	struct config *c;
-	char *text = NULL, *line, *next, *key, *val, *end;
-	const struct conf_key *k;
-	const char *why;
+	char *text;
 	size_t len;
-	unsigned lineno = 0;
 
-	c = conf_defaults();
-	if (c == NULL)
-		return NULL;
 	if (path == NULL)
-		return c;
-	text = fs_read_file(path, 1024 * 1024, &len);
+		return conf_defaults();
+	text = fs_read_file(path, CONF_FILE_MAX, &len);
 	if (text == NULL) {
 		if (errno == ENOENT && missing_ok)
-			return c;
+			return conf_defaults();
 		if (missing_ok) {
 			/* the default file: say how to do without it */
 			log_err(
@@ -301,8 +295,32 @@ conf_load(const char *path, bool missing_ok)
 		} else {
 			log_err_errno("%s: cannot read configuration", path);
 		}
+		return NULL;
+	}
+	c = conf_parse(path, text, len);
+	free(text);
+	return c;
+}
+
+struct config *
+conf_parse(const char *path, const char *data, size_t datalen)
+{
+	struct config *c;
+	char *text = NULL, *line, *next, *key, *val, *end;
+	const struct conf_key *k;
+	const char *why;
+	unsigned lineno = 0;
+
+	c = conf_defaults();
+	if (c == NULL)
+		return NULL;
+	/* a private NUL-terminated copy: the loop below cuts it up */
+	if ((text = malloc(datalen + 1)) == NULL) {
+		log_err_errno("%s: cannot read configuration", path);
 		goto fail;
 	}
+	memcpy(text, data, datalen);
+	text[datalen] = '\0';
 	if ((c->path = strdup(path)) == NULL)
 		goto fail;
 	for (line = text; line != NULL; line = next) {

@@ -16,6 +16,7 @@
 
 #define CONF_DEFAULT_PATH "/etc/smime-acme.conf"
 #define CONF_LIST_MAX     32
+#define CONF_FILE_MAX     (1024 * 1024) /* bytes of a configuration file */
 
 /* One "SigningKey domain selector /path/key.pem" line. */
 struct conf_signing_key {
@@ -76,6 +77,13 @@ struct config {
  * "file:line: key: problem" and returns NULL.
  */
 struct config *conf_load(const char *path, bool missing_ok);
+/*
+ * Parse len bytes of configuration text as if read from path (used in
+ * messages and kept as c->path): defaults first, then the text, which
+ * ends at len or at a NUL.  conf_load() reads the file and calls this;
+ * the fuzzer calls it directly.  NULL on error (logged as conf_load()).
+ */
+struct config *conf_parse(const char *path, const char *text, size_t len);
 /* Defaults only. */
 struct config *conf_defaults(void);
 void conf_free(struct config *c);

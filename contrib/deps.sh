@@ -29,6 +29,13 @@ openssl
 curl
 mandoc
 clang-format
+clang
+libclang-rt-14-dev
+autoconf
+automake
+libtool
+libssl-dev
+libbsd-dev
 procps
 psmisc
 iproute2

@@ -161,6 +161,29 @@ test_missing(void **state)
 	log_init("test_conf", false, 0, true);
 }
 
+/* conf_parse: the text ends at its length (no NUL needed) or at a NUL,
+ * and errors name the path given. */
+static void
+test_parse_buffer(void **state)
+{
+	static const char text[] = "Socket inet:9@127.0.0.1\nSyslog no\nX";
+	struct config *c;
+
+	(void)state;
+	c = conf_parse("buf.conf", text, sizeof(text) - 2);
+	assert_non_null(c);
+	assert_string_equal(c->path, "buf.conf");
+	assert_string_equal(c->socket, "inet:9@127.0.0.1");
+	assert_false(c->syslog);
+	conf_free(c);
+	c = conf_parse("buf.conf", "Syslog no\0Bogus 1\n", 19);
+	assert_non_null(c);
+	conf_free(c);
+	log_init("test_conf", false, 0, false);
+	assert_null(conf_parse("buf.conf", text, sizeof(text) - 1));
+	log_init("test_conf", false, 0, true);
+}
+
 static void
 test_is_set(void **state)
 {
@@ -222,6 +245,7 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_parse_buffer),
 		cmocka_unit_test(test_is_set),
 		cmocka_unit_test(test_key_names),
 	};
