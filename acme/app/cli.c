@@ -44,6 +44,7 @@ enum {
 	OPT_OUTLOOK,
 	OPT_OUTLOOK_ACCOUNT,
 	OPT_TB,
+	OPT_INTERACTIVE,
 	OPT_TB_UNSAFE,
 	OPT_TB_PROFILE,
 	OPT_TB_BIN,
@@ -120,6 +121,7 @@ static const struct option long_opts[] = { { "help", no_argument, NULL, 'h' },
 	{ "outlook", no_argument, NULL, OPT_OUTLOOK },
 	{ "outlook-account", required_argument, NULL, OPT_OUTLOOK_ACCOUNT },
 	{ "tb", no_argument, NULL, OPT_TB },
+	{ "interactive", no_argument, NULL, OPT_INTERACTIVE },
 	{ "tb-unsafe", no_argument, NULL, OPT_TB_UNSAFE },
 	{ "tb-profile", required_argument, NULL, OPT_TB_PROFILE },
 	{ "tb-bin", required_argument, NULL, OPT_TB_BIN },
@@ -594,6 +596,8 @@ handle(struct cli *c, int ch, char *arg, const char *opt)
 		return set_nonempty(c, opt, arg, &c->outlook_account);
 	case OPT_TB:
 		return set_responder(c, RESP_TB, opt);
+	case OPT_INTERACTIVE:
+		return set_responder(c, RESP_INTERACTIVE, opt);
 	case OPT_TB_UNSAFE:
 		c->tb_unsafe = true;
 		return 0;

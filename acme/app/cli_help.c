@@ -59,6 +59,7 @@ cli_print_help(const char *prog, bool full)
 	    "\n"
 	    "Our options:\n"
 	    "      --spool DIR         answer through smime-acme-milter's spool\n"
+	    "      --interactive       answer by hand, even where a spool exists\n"
 	    "      --conf FILE         smime-acme.conf (default /etc/smime-acme.conf)\n"
 	    "      --ca-bundle FILE    trusted roots for the ACME server\n"
 	    "      --key-type rsa|ec   --key-size N   certificate key (RSA 2048)\n"

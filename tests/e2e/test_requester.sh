@@ -125,7 +125,7 @@ sa cert "${COMMON[@]}" -c "$T/nopp" -e a@example.test --spool "$SPOOL"
 sa cert -n --conf "$CONF" -c "$T/tos" -e a@example.test --no-passphrase
 [ "$rc" = 64 ] || why="$why; terms not agreed with -n: rc $rc"
 has "$(cat "$T/out")" "agree-tos" || why="$why; no --agree-tos hint"
-sa cert --outlook -e a@example.test
+sa cert --outlook --conf "$CONF" -e a@example.test
 [ "$rc" = 69 ] || why="$why; --outlook: rc $rc"
 has "$(cat "$T/out")" "oauth2" || why="$why; --outlook does not point to OAuth2"
 sa cert "${COMMON[@]}" -c "$T/nokey" -e a@example.test --no-passphrase \
@@ -395,7 +395,9 @@ SA="$SA" CONF="$CONF_NS" T="$T" CA_TRUST="$CA_TRUST" CA_BASE="$CA_BASE" \
 import email, email.utils, os, pty, re, select, smtplib, ssl, sys, time, urllib.request
 env = os.environ
 addr = "hank@example.test"
-argv = [env["SA"], "--allow-root", "cert", "--agree-tos", "--conf", env["CONF"],
+# --interactive: a spool at the default path (an installation on this
+# machine) must not take the challenge away from the terminal
+argv = [env["SA"], "--allow-root", "cert", "--interactive", "--agree-tos", "--conf", env["CONF"],
         "-c", env["T"] + "/i1", "--finalize-delay", "0", "-e", addr,
         "--passphrase-file", env["T"] + "/pp2"]
 pid, fd = pty.fork()
