@@ -222,6 +222,8 @@ lint: lint-man
 	    || { echo "lint: the PKI layer never includes proto/"; exit 1; }
 	$(Q)! grep -nE '#include "(acme|milter)/' common/*.[ch] dkim/*.[ch] \
 	    || { echo "lint: common/ and dkim/ include neither program"; exit 1; }
+	$(Q)python3 tests/lint/style.py $(FMT_SRC) \
+	    || { echo "lint: doc/style.md (braces, failure tests, citations)"; exit 1; }
 
 lint-man:
 	$(Q)for m in acme/*.1 milter/*.8 conf/*.5 doc/*.7; do \

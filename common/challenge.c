@@ -41,8 +41,9 @@ challenge_rule_parse(const char *s)
 	int i;
 
 	for (i = 0; s != NULL && i < TOKEN_RULE_MAX; i++) {
-		if (strcasecmp(s, rule_names[i]) == 0)
+		if (strcasecmp(s, rule_names[i]) == 0) {
 			return (enum token_rule)i;
+		}
 	}
 	return TOKEN_RULE_MAX;
 }
@@ -87,8 +88,9 @@ challenge_parse_subject(
 		goto out;
 	}
 	p = dec;
-	while (is_wsp(*p))
+	while (is_wsp(*p)) {
 		p++;
+	}
 	if (strncmp(p, "ACME:", 5) != 0) {
 		*why = "Subject does not start with \"ACME:\" (reply prefix or "
 		       "not a challenge)";
@@ -100,8 +102,9 @@ challenge_parse_subject(
 		goto out;
 	}
 	for (; *p != '\0'; p++) {
-		if (is_wsp(*p))
+		if (is_wsp(*p)) {
 			continue;
+		}
 		if (n >= CHALLENGE_TOKEN_MAX) {
 			*why = "token-part1 too long";
 			goto out;
@@ -109,10 +112,12 @@ challenge_parse_subject(
 		tok[n++] = *p;
 	}
 	/* RFC 8823's own example pads token-part1: strip up to two '=' */
-	if (n > 0 && tok[n - 1] == '=')
+	if (n > 0 && tok[n - 1] == '=') {
 		n--;
-	if (n > 0 && tok[n - 1] == '=')
+	}
+	if (n > 0 && tok[n - 1] == '=') {
 		n--;
+	}
 	tok[n] = '\0';
 	if (n == 0) {
 		*why = "empty token-part1";
@@ -156,39 +161,49 @@ addr_spec_ok(const char *a, size_t len)
 	size_t i;
 	bool quoted = false;
 
-	if (len == 0 || len > CHALLENGE_ADDR_MAX)
+	if (len == 0 || len > CHALLENGE_ADDR_MAX) {
 		return false;
+	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)a[i];
-		if (c == '"' && (i == 0 || a[i - 1] != '\\'))
+		if (c == '"' && (i == 0 || a[i - 1] != '\\')) {
 			quoted = !quoted;
-		if (c < 0x21 && !(quoted && c == ' '))
+		}
+		if (c < 0x21 && !(quoted && c == ' ')) {
 			return false;
-		if (c == 0x7f)
+		}
+		if (c == 0x7f) {
 			return false;
-		if (!quoted && c == '@')
+		}
+		if (!quoted && c == '@') {
 			at = a + i;
+		}
 		if (!quoted &&
 		    (c == '<' || c == '>' || c == ',' || c == ';' || c == ':' ||
 			c == '(' || c == ')' || c == '[' || c == ']' ||
-			c == '\\'))
+			c == '\\')) {
 			return false;
+		}
 	}
-	if (quoted || at == NULL || at == a || at == a + len - 1)
+	if (quoted || at == NULL || at == a || at == a + len - 1) {
 		return false;
+	}
 	/* exactly one unquoted '@': the last one found must be the first */
 	for (i = 0; a + i < at; i++) {
 		if (a[i] == '"') {
-			for (i++; a + i < at && a[i] != '"'; i++)
+			for (i++; a + i < at && a[i] != '"'; i++) {
 				;
+			}
 			continue;
 		}
-		if (a[i] == '@')
+		if (a[i] == '@') {
 			return false;
+		}
 	}
 	if (memchr(at + 1, '.', len - (size_t)(at + 1 - a)) == NULL &&
-	    strncasecmp(at + 1, "localhost", 9) != 0)
+	    strncasecmp(at + 1, "localhost", 9) != 0) {
 		return false;
+	}
 	return true;
 }
 
@@ -230,12 +245,13 @@ challenge_parse_mailbox(
 			continue;
 		}
 		if (depth > 0) {
-			if (*p == '\\' && p[1] != '\0')
+			if (*p == '\\' && p[1] != '\0') {
 				p++;
-			else if (*p == '(')
+			} else if (*p == '(') {
 				depth++;
-			else if (*p == ')')
+			} else if (*p == ')') {
 				depth--;
+			}
 			continue;
 		}
 		switch (*p) {
@@ -297,11 +313,13 @@ challenge_parse_mailbox(
 		out[alen] = '\0';
 	} else {
 		const char *a = s, *e;
-		while (is_wsp(*a))
+		while (is_wsp(*a)) {
 			a++;
+		}
 		e = a + strlen(a);
-		while (e > a && is_wsp(e[-1]))
+		while (e > a && is_wsp(e[-1])) {
 			e--;
+		}
 		if (!addr_spec_ok(a, (size_t)(e - a)) ||
 		    (size_t)(e - a) + 1 > outlen) {
 			*why = "not a valid address";
@@ -331,21 +349,25 @@ challenge_addr_equal(const char *a, const char *b)
 	const char *da = challenge_addr_domain(a);
 	const char *db = challenge_addr_domain(b);
 
-	if (da == NULL || db == NULL)
+	if (da == NULL || db == NULL) {
 		return false;
-	if (da - a != db - b || memcmp(a, b, (size_t)(da - a)) != 0)
+	}
+	if (da - a != db - b || memcmp(a, b, (size_t)(da - a)) != 0) {
 		return false;
+	}
 	return strcasecmp(da, db) == 0;
 }
 
 static bool
 token_ok(const char *t)
 {
-	if (t == NULL || *t == '\0' || strlen(t) > CHALLENGE_TOKEN_MAX)
+	if (t == NULL || *t == '\0' || strlen(t) > CHALLENGE_TOKEN_MAX) {
 		return false;
+	}
 	for (; *t != '\0'; t++) {
-		if (!is_b64url(*t))
+		if (!is_b64url(*t)) {
 			return false;
+		}
 	}
 	return true;
 }
@@ -362,29 +384,36 @@ challenge_response(const char *part1, const char *part2, const char *thumbprint,
 
 	buf_init(&ka, 4096);
 	if (!token_ok(part1) || !token_ok(part2) || !token_ok(thumbprint) ||
-	    rule >= TOKEN_RULE_MAX)
+	    rule >= TOKEN_RULE_MAX) {
 		goto out;
+	}
 	if (rule == TOKEN_RULE_OCTET) {
 		b1 = b64url_decode(part1, strlen(part1), &l1);
 		b2 = b64url_decode(part2, strlen(part2), &l2);
-		if (b1 == NULL || b2 == NULL)
+		if (b1 == NULL || b2 == NULL) {
 			goto out;
+		}
 		cat = malloc(l1 + l2 + 1);
-		if (cat == NULL)
+		if (cat == NULL) {
 			goto out;
+		}
 		memcpy(cat, b1, l1);
 		memcpy(cat + l1, b2, l2);
 		token = b64url_encode(cat, l1 + l2);
-		if (token == NULL)
+		if (token == NULL) {
 			goto out;
-		if (buf_printf(&ka, "%s.%s", token, thumbprint) == -1)
+		}
+		if (buf_printf(&ka, "%s.%s", token, thumbprint) < 0) {
 			goto out;
+		}
 	} else {
-		if (buf_printf(&ka, "%s%s.%s", part1, part2, thumbprint) == -1)
+		if (buf_printf(&ka, "%s%s.%s", part1, part2, thumbprint) < 0) {
 			goto out;
+		}
 	}
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, ka.data, ka.len, md) != 0)
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, ka.data, ka.len, md) != 0) {
 		goto out;
+	}
 	b64url_encode_to(md, sizeof(md), out);
 	rc = 0;
 out:
@@ -426,13 +455,15 @@ refs_fit(const char *refs, const char *in_reply_to)
 {
 	size_t irt = strlen(in_reply_to), room;
 
-	if (refs == NULL)
+	if (refs == NULL) {
 		return NULL;
+	}
 	room = CHALLENGE_LINE_MAX - (sizeof("References: ") - 1) - irt - 1;
 	while (strlen(refs) > room) {
 		refs = strchr(refs, ' ');
-		if (refs == NULL)
+		if (refs == NULL) {
 			return "";
+		}
 		refs += strspn(refs, " ");
 	}
 	return refs;
@@ -459,8 +490,9 @@ challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 		"Subject: Re: ACME: %s\r\n"
 		"Date: %s\r\n"
 		"Message-ID: %s\r\n",
-		r->from, r->to, r->token_part1, r->date, r->message_id) == -1)
+		r->from, r->to, r->token_part1, r->date, r->message_id) < 0) {
 		goto fail;
+	}
 	if (r->in_reply_to != NULL && *r->in_reply_to != '\0') {
 		if (sizeof("In-Reply-To: ") - 1 + strlen(r->in_reply_to) >
 		    CHALLENGE_LINE_MAX) {
@@ -468,15 +500,17 @@ challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 			goto fail;
 		}
 		refs = refs_fit(r->references, r->in_reply_to);
-		if (buf_printf(out, "In-Reply-To: %s\r\n", r->in_reply_to) ==
-		    -1)
+		if (buf_printf(out, "In-Reply-To: %s\r\n", r->in_reply_to) <
+		    0) {
 			goto fail;
+		}
 		if (refs != NULL && *refs != '\0') {
 			if (buf_printf(out, "References: %s %s\r\n", refs,
-				r->in_reply_to) == -1)
+				r->in_reply_to) < 0) {
 				goto fail;
-		} else if (buf_printf(out, "References: %s\r\n",
-			       r->in_reply_to) == -1) {
+			}
+		} else if (buf_printf(
+			       out, "References: %s\r\n", r->in_reply_to) < 0) {
 			goto fail;
 		}
 	}
@@ -489,13 +523,15 @@ challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 		"-----BEGIN ACME RESPONSE-----\r\n"
 		"%s\r\n"
 		"-----END ACME RESPONSE-----\r\n",
-		r->digest) == -1)
+		r->digest) < 0) {
 		goto fail;
+	}
 	return 0;
 fail:
 	out->len = start;
-	if (out->data != NULL)
+	if (out->data != NULL) {
 		out->data[start] = '\0';
+	}
 	return -1;
 }
 
@@ -510,8 +546,9 @@ challenge_date(long t, char *out, size_t outlen)
 		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	int n;
 
-	if (gmtime_r(&tt, &tm) == NULL)
+	if (gmtime_r(&tt, &tm) == NULL) {
 		return -1;
+	}
 	n = snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d +0000",
 	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
 	    tm.tm_hour, tm.tm_min, tm.tm_sec);
@@ -528,10 +565,12 @@ challenge_message_id(const char *domain, char *out, size_t outlen)
 	int n;
 
 	if (!header_safe(domain) || *domain == '\0' ||
-	    strpbrk(domain, "<> ") != NULL)
+	    strpbrk(domain, "<> ") != NULL) {
 		return -1;
-	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) != 0)
+	}
+	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) != 0) {
 		return -1;
+	}
 	for (i = 0; i < sizeof(rnd); i++) {
 		hex[2 * i] = digits[rnd[i] >> 4];
 		hex[2 * i + 1] = digits[rnd[i] & 15];

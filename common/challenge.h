@@ -13,7 +13,7 @@
 
 #include "common/buf.h"
 
-/* How token-part1 and token-part2 are joined (rfc8823-notes.md §2). */
+/* How token-part1 and token-part2 are joined (doc/protocol.md §3). */
 enum token_rule {
 	TOKEN_RULE_OCTET,  /* b64url(dec(part1) || dec(part2)): CASTLE, seed */
 	TOKEN_RULE_STRING, /* part1 || part2 as text: acme4j and others */
@@ -79,8 +79,8 @@ struct challenge_reply {
 };
 
 /*
- * Compose the reply mail (RFC 8823 §3.2, DESIGN.md step 4): headers From,
- * To, Subject "Re: ACME: <part1>", Date, Message-ID, In-Reply-To,
+ * Compose the reply mail (RFC 8823 §3.2, doc/protocol.md §5): headers
+ * From, To, Subject "Re: ACME: <part1>", Date, Message-ID, In-Reply-To,
  * References, Auto-Submitted: auto-replied, MIME-Version, Content-Type
  * text/plain; charset=us-ascii, Content-Transfer-Encoding: 7bit; a body
  * with the BEGIN/END ACME RESPONSE block around one digest line.  CRLF

@@ -20,10 +20,12 @@ auto_submitted_is(const char *v, const char *want)
 {
 	size_t n, wl = strlen(want);
 
-	if (v == NULL)
+	if (v == NULL) {
 		return false;
-	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+	}
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
 		v++;
+	}
 	n = strcspn(v, " \t\r\n;(");
 	return n == wl && strncasecmp(v, want, n) == 0;
 }
@@ -35,8 +37,9 @@ challenge_mail_is_candidate(const struct mailhdrs *hs)
 	char *dec;
 	bool yes;
 
-	if (raw == NULL)
+	if (raw == NULL) {
 		return false;
+	}
 	dec = mailhdr_decode(raw);
 	/* an undecodable Subject that claims ACME: is refused, and logged */
 	yes = strstr(dec != NULL ? dec : raw, "ACME:") != NULL;
@@ -53,18 +56,22 @@ challenge_mail_is_own_reply(const struct mailhdrs *hs)
 	char *dec;
 	bool yes = false;
 
-	if (raw == NULL || !auto_submitted_is(as, "auto-replied"))
+	if (raw == NULL || !auto_submitted_is(as, "auto-replied")) {
 		return false;
+	}
 	dec = mailhdr_decode(raw);
-	if (dec == NULL)
+	if (dec == NULL) {
 		return false;
+	}
 	p = dec;
-	while (*p == ' ' || *p == '\t')
+	while (*p == ' ' || *p == '\t') {
 		p++;
+	}
 	if (strncasecmp(p, "Re:", 3) == 0) {
 		p += 3;
-		while (*p == ' ' || *p == '\t')
+		while (*p == ' ' || *p == '\t') {
 			p++;
+		}
 		yes = strncmp(p, "ACME:", 5) == 0;
 	}
 	free(dec);
@@ -78,16 +85,20 @@ copy_msgid(char *out, size_t outlen, const char *v)
 	size_t n;
 
 	out[0] = '\0';
-	if (v == NULL)
+	if (v == NULL) {
 		return;
-	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+	}
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
 		v++;
+	}
 	n = strcspn(v, " \t\r\n");
 	if (n < 3 || n >= outlen || v[0] != '<' || v[n - 1] != '>' ||
-	    memchr(v + 1, '<', n - 2) != NULL)
+	    memchr(v + 1, '<', n - 2) != NULL) {
 		return;
-	if (v[n + strspn(v + n, " \t\r\n")] != '\0')
+	}
+	if (v[n + strspn(v + n, " \t\r\n")] != '\0') {
 		return;
+	}
 	memcpy(out, v, n);
 	out[n] = '\0';
 }
@@ -100,8 +111,9 @@ copy_refs(char *out, size_t outlen, const char *v)
 	bool sp = false;
 
 	out[0] = '\0';
-	if (v == NULL)
+	if (v == NULL) {
 		return;
+	}
 	for (; *v != '\0'; v++) {
 		if (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
 			sp = n > 0;
@@ -111,8 +123,9 @@ copy_refs(char *out, size_t outlen, const char *v)
 			out[0] = '\0';
 			return;
 		}
-		if (sp)
+		if (sp) {
 			out[n++] = ' ';
+		}
 		sp = false;
 		out[n++] = *v;
 	}
@@ -150,8 +163,7 @@ challenge_mail_parse(
 		*why = k == 0 ? "no Subject" : "more than one Subject";
 		return -1;
 	}
-	if (challenge_parse_subject(v, m->token1, sizeof(m->token1), &w) ==
-	    -1) {
+	if (challenge_parse_subject(v, m->token1, sizeof(m->token1), &w) < 0) {
 		*why = w != NULL ? w : "bad Subject";
 		return -1;
 	}
@@ -160,7 +172,7 @@ challenge_mail_parse(
 		*why = k == 0 ? "no From" : "more than one From header";
 		return -1;
 	}
-	if (challenge_parse_mailbox(v, m->from, sizeof(m->from), &w) == -1) {
+	if (challenge_parse_mailbox(v, m->from, sizeof(m->from), &w) < 0) {
 		*why = "From is not a single mailbox";
 		return -1;
 	}
@@ -169,7 +181,7 @@ challenge_mail_parse(
 		*why = k == 0 ? "no To" : "more than one To header";
 		return -1;
 	}
-	if (challenge_parse_mailbox(v, m->to, sizeof(m->to), &w) == -1) {
+	if (challenge_parse_mailbox(v, m->to, sizeof(m->to), &w) < 0) {
 		*why = "To is not a single mailbox";
 		return -1;
 	}
@@ -179,8 +191,8 @@ challenge_mail_parse(
 		return -1;
 	}
 	if (k == 1 &&
-	    challenge_parse_mailbox(v, m->reply_to, sizeof(m->reply_to), &w) ==
-		-1) {
+	    challenge_parse_mailbox(v, m->reply_to, sizeof(m->reply_to), &w) <
+		0) {
 		*why = "Reply-To is not a single mailbox";
 		return -1;
 	}
@@ -247,12 +259,14 @@ challenge_mail_reply_to(const struct challenge_mail *m, const char *ca_from)
 {
 	const char *rd, *cd;
 
-	if (m->reply_to[0] == '\0')
+	if (m->reply_to[0] == '\0') {
 		return m->from;
+	}
 	rd = challenge_addr_domain(m->reply_to);
 	cd = challenge_addr_domain(ca_from);
-	if (rd != NULL && cd != NULL && strcasecmp(rd, cd) == 0)
+	if (rd != NULL && cd != NULL && strcasecmp(rd, cd) == 0) {
 		return m->reply_to;
+	}
 	return m->from;
 }
 
@@ -264,9 +278,9 @@ challenge_mail_compose(const struct challenge_mail *m, const char *mailbox,
 	struct challenge_reply r;
 	char date[64];
 
-	if (challenge_date(0, date, sizeof(date)) == -1 ||
+	if (challenge_date(0, date, sizeof(date)) < 0 ||
 	    challenge_message_id(
-		challenge_addr_domain(mailbox), msgid, msgidlen) == -1) {
+		challenge_addr_domain(mailbox), msgid, msgidlen) < 0) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -31,8 +31,9 @@ mailhdrs_free(struct mailhdrs *hs)
 {
 	size_t i;
 
-	if (hs == NULL)
+	if (hs == NULL) {
 		return;
+	}
 	for (i = 0; i < hs->n; i++) {
 		free(hs->h[i].name);
 		free(hs->h[i].value);
@@ -45,12 +46,14 @@ mailhdr_has_bare_eol(const char *v)
 {
 	for (; *v != '\0'; v++) {
 		if (*v == '\r') {
-			if (v[1] != '\n')
+			if (v[1] != '\n') {
 				return true;
+			}
 			continue;
 		}
-		if (*v == '\n' && v[1] != ' ' && v[1] != '\t')
+		if (*v == '\n' && v[1] != ' ' && v[1] != '\t') {
 			return true;
+		}
 	}
 	return false;
 }
@@ -62,8 +65,9 @@ mailhdrs_add(struct mailhdrs *hs, const char *name, const char *value,
 	size_t nl = strlen(name), vl = strlen(value);
 	struct mailhdr *h;
 
-	if (hs->problem != NULL)
+	if (hs->problem != NULL) {
 		return -1;
+	}
 	if (nl + vl + 1 > max_field) {
 		hs->problem = "oversized header";
 		return -1;
@@ -97,11 +101,13 @@ name_ok(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0)
+	if (n == 0) {
 		return false;
+	}
 	for (i = 0; i < n; i++) {
-		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == ':')
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == ':') {
 			return false;
+		}
 	}
 	return true;
 }
@@ -128,8 +134,9 @@ mailhdrs_split(struct mailhdrs *hs, const char *text, size_t len,
 		/* the field runs to a LF not followed by WSP */
 		for (end = p; end < len; end++) {
 			if (text[end] == '\n' &&
-			    !(end + 1 < len && is_wsp(text[end + 1])))
+			    !(end + 1 < len && is_wsp(text[end + 1]))) {
 				break;
+			}
 		}
 		/* check the cap before copying anything */
 		if (end - p + 1 > max_field) {
@@ -137,15 +144,17 @@ mailhdrs_split(struct mailhdrs *hs, const char *text, size_t len,
 			goto out;
 		}
 		colon = p;
-		while (colon < end && text[colon] != ':')
+		while (colon < end && text[colon] != ':') {
 			colon++;
+		}
 		if (colon == end || !name_ok(text + p, colon - p)) {
 			hs->problem = "malformed header line";
 			goto out;
 		}
 		vend = end;
-		if (vend > colon + 1 && text[vend - 1] == '\r')
+		if (vend > colon + 1 && text[vend - 1] == '\r') {
 			vend--;
+		}
 		if (memchr(text + p, '\0', end - p) != NULL) {
 			hs->problem = "NUL inside a header";
 			goto out;
@@ -156,8 +165,9 @@ mailhdrs_split(struct mailhdrs *hs, const char *text, size_t len,
 			hs->problem = "out of memory";
 			goto out;
 		}
-		if (mailhdrs_add(hs, name, value, max_field, max_total) == -1)
+		if (mailhdrs_add(hs, name, value, max_field, max_total) < 0) {
 			goto out;
+		}
 		free(name);
 		free(value);
 		name = value = NULL;
@@ -178,25 +188,30 @@ mailhdrs_get(const struct mailhdrs *hs, const char *name, size_t *count)
 
 	for (i = 0; i < hs->n; i++) {
 		if (strcasecmp(hs->h[i].name, name) == 0) {
-			if (v == NULL)
+			if (v == NULL) {
 				v = hs->h[i].value;
+			}
 			k++;
 		}
 	}
-	if (count != NULL)
+	if (count != NULL) {
 		*count = k;
+	}
 	return v;
 }
 
 static int
 hexval(char c)
 {
-	if (c >= '0' && c <= '9')
+	if (c >= '0' && c <= '9') {
 		return c - '0';
-	if (c >= 'A' && c <= 'F')
+	}
+	if (c >= 'A' && c <= 'F') {
 		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
+	}
+	if (c >= 'a' && c <= 'f') {
 		return c - 'a' + 10;
+	}
 	return -1;
 }
 
@@ -214,37 +229,44 @@ decode_word(const char *s, const char **end, struct buf *out)
 	char enc;
 	gnutls_datum_t in, dec = { NULL, 0 };
 
-	if (s[0] != '=' || s[1] != '?')
+	if (s[0] != '=' || s[1] != '?') {
 		return 0;
+	}
 	cs = s + 2;
 	q1 = strchr(cs, '?');
-	if (q1 == NULL || q1[1] == '\0' || q1[2] != '?')
+	if (q1 == NULL || q1[1] == '\0' || q1[2] != '?') {
 		return 0;
+	}
 	enc = q1[1];
 	txt = q1 + 3;
 	close = strstr(txt, "?=");
-	if (close == NULL)
+	if (close == NULL) {
 		return 0;
+	}
 	for (q2 = txt; q2 < close; q2++) {
-		if (*q2 == ' ' || *q2 == '\t' || *q2 == '\r' || *q2 == '\n')
+		if (*q2 == ' ' || *q2 == '\t' || *q2 == '\r' || *q2 == '\n') {
 			return 0; /* encoded-words hold no white space */
+		}
 	}
 	cslen = (size_t)(q1 - cs);
 	{
 		/* RFC 2231 language suffix: charset*lang */
 		const char *star = memchr(cs, '*', cslen);
-		if (star != NULL)
+		if (star != NULL) {
 			cslen = (size_t)(star - cs);
+		}
 	}
 	if (!((cslen == 5 && strncasecmp(cs, "UTF-8", 5) == 0) ||
-		(cslen == 8 && strncasecmp(cs, "US-ASCII", 8) == 0)))
+		(cslen == 8 && strncasecmp(cs, "US-ASCII", 8) == 0))) {
 		return -1;
+	}
 	if (enc == 'B' || enc == 'b') {
 		in.data = (unsigned char *)(uintptr_t)txt;
 		in.size = (unsigned)(close - txt);
-		if (gnutls_base64_decode2(&in, &dec) != 0)
+		if (gnutls_base64_decode2(&in, &dec) != 0) {
 			return -1;
-		if (buf_append(out, dec.data, dec.size) == -1) {
+		}
+		if (buf_append(out, dec.data, dec.size) < 0) {
 			gnutls_free(dec.data);
 			return -1;
 		}
@@ -257,17 +279,20 @@ decode_word(const char *s, const char **end, struct buf *out)
 				c = ' ';
 			} else if (c == '=') {
 				int h, l;
-				if (close - p < 3)
+				if (close - p < 3) {
 					return -1;
+				}
 				h = hexval(p[1]);
 				l = hexval(p[2]);
-				if (h < 0 || l < 0)
+				if (h < 0 || l < 0) {
 					return -1;
+				}
 				c = (char)(h * 16 + l);
 				p += 2;
 			}
-			if (buf_append(out, &c, 1) == -1)
+			if (buf_append(out, &c, 1) < 0) {
 				return -1;
+			}
 		}
 	} else {
 		return -1;
@@ -285,8 +310,9 @@ mailhdr_decode(const char *raw)
 	int r;
 
 	buf_init(&out, 64 * 1024);
-	if (buf_append(&out, "", 0) == -1)
+	if (buf_append(&out, "", 0) < 0) {
 		goto fail;
+	}
 	while (*p != '\0') {
 		if (*p == '\r' || *p == '\n') {
 			/* only CRLF WSP (folding) is allowed */
@@ -301,35 +327,39 @@ mailhdr_decode(const char *raw)
 			errno = EINVAL;
 			goto fail;
 		}
-		if (*p == '\0')
+		if (*p == '\0') {
 			break;
+		}
 		if (is_wsp(*p)) {
 			/* white space between two encoded-words is dropped */
 			ws = p;
 			while (is_wsp(*p) ||
 			    ((*p == '\r' || *p == '\n') &&
 				(is_wsp(p[1]) ||
-				    (p[1] == '\n' && is_wsp(p[2])))))
+				    (p[1] == '\n' && is_wsp(p[2]))))) {
 				p++;
+			}
 			if (prev_word && p[0] == '=' && p[1] == '?') {
 				struct buf probe;
 				const char *pe;
 				buf_init(&probe, 64 * 1024);
 				r = decode_word(p, &pe, &probe);
 				buf_free(&probe);
-				if (r == 1)
+				if (r == 1) {
 					continue;
+				}
 			}
 			for (; ws < p; ws++) {
 				if (is_wsp(*ws) &&
-				    buf_append(&out, ws, 1) == -1)
+				    buf_append(&out, ws, 1) < 0) {
 					goto fail;
+				}
 			}
 			prev_word = false;
 			continue;
 		}
 		r = decode_word(p, &end, &out);
-		if (r == -1) {
+		if (r < 0) {
 			errno = EINVAL;
 			goto fail;
 		}
@@ -338,8 +368,9 @@ mailhdr_decode(const char *raw)
 			prev_word = true;
 			continue;
 		}
-		if (buf_append(&out, p, 1) == -1)
+		if (buf_append(&out, p, 1) < 0) {
 			goto fail;
+		}
 		p++;
 		prev_word = false;
 	}

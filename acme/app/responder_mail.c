@@ -38,8 +38,8 @@ resp_mail_judge(const struct responder_job *j, const char *text, size_t len,
 	}
 	(void)split(hs, text, len, &body);
 	/* a problem left in hs is a refusal by challenge_mail_parse() */
-	if (challenge_mail_parse(hs, m, why) == -1 ||
-	    challenge_mail_check(m, j->from, j->addr, why) == -1) {
+	if (challenge_mail_parse(hs, m, why) < 0 ||
+	    challenge_mail_check(m, j->from, j->addr, why) < 0) {
 		goto out;
 	}
 	rc = 0;
@@ -122,7 +122,7 @@ resp_mail_dkim(struct dkimv_lib *lib, const char *msg, size_t len,
 		*why = "DKIM: out of memory";
 		goto out;
 	}
-	if (split(hs, msg, len, &body) == -1) {
+	if (split(hs, msg, len, &body) < 0) {
 		*why = hs->problem;
 		goto out;
 	}

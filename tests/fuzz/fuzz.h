@@ -21,8 +21,9 @@ fuzz_cstr(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
 
-	if (s == NULL)
+	if (s == NULL) {
 		return NULL;
+	}
 	memcpy(s, data, size);
 	s[size] = '\0';
 	return s;

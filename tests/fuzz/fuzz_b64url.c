@@ -26,8 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *enc;
 
 	dec = b64url_decode((const char *)data, size, &n);
-	if (dec == NULL)
+	if (dec == NULL) {
 		return 0;
+	}
 	FUZZ_CHECK(dec[n] == '\0');
 	enc = b64url_encode(dec, n);
 	FUZZ_CHECK(enc != NULL);

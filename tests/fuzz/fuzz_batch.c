@@ -27,14 +27,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i;
 	int rc;
 
-	if (size > BATCH_LINE_MAX || (s = fuzz_cstr(data, size)) == NULL)
+	if (size > BATCH_LINE_MAX || (s = fuzz_cstr(data, size)) == NULL) {
 		return 0;
+	}
 	rc = batch_parse_line(s, &l, err, sizeof(err));
 	FUZZ_CHECK(rc >= -1 && rc <= 1);
-	FUZZ_CHECK(rc != -1 || err[0] != '\0');
+	FUZZ_CHECK(rc >= 0 || err[0] != '\0');
 	FUZZ_CHECK(rc != 1 || (l.n > 0 && l.n <= BATCH_ADDRS_MAX));
-	for (i = 0; rc == 1 && i < l.n; i++)
+	for (i = 0; rc == 1 && i < l.n; i++) {
 		FUZZ_CHECK(l.addrs[i] != NULL);
+	}
 	batch_line_free(&l);
 	free(s);
 	return 0;

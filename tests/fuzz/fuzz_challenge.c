@@ -29,14 +29,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *why = NULL;
 	char *s, *dec;
 
-	if ((s = fuzz_cstr(data, size)) == NULL)
+	if ((s = fuzz_cstr(data, size)) == NULL) {
 		return 0;
-	if (challenge_parse_subject(s, tok, sizeof(tok), &why) == 0)
+	}
+	if (challenge_parse_subject(s, tok, sizeof(tok), &why) == 0) {
 		FUZZ_CHECK(strlen(tok) <= CHALLENGE_TOKEN_MAX);
-	else
+	} else {
 		FUZZ_CHECK(why != NULL);
-	if ((dec = challenge_decode_header(s)) != NULL)
+	}
+	if ((dec = challenge_decode_header(s)) != NULL) {
 		free(dec);
+	}
 	why = NULL;
 	if (challenge_parse_mailbox(s, addr, sizeof(addr), &why) == 0) {
 		FUZZ_CHECK(strlen(addr) <= CHALLENGE_ADDR_MAX);

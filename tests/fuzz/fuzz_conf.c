@@ -25,10 +25,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct config *c;
 
 	c = conf_parse("fuzz.conf", (const char *)data, size);
-	if (c == NULL)
+	if (c == NULL) {
 		return 0;
-	for (k = conf_key_names(); *k != NULL; k++)
+	}
+	for (k = conf_key_names(); *k != NULL; k++) {
 		(void)conf_is_set(c, *k);
+	}
 	conf_free(c);
 	return 0;
 }

@@ -37,8 +37,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_init("fuzz_dkimv", false, 0, false);
-	if (keys == NULL)
+	if (keys == NULL) {
 		keys = FUZZ_KEYS_DEFAULT;
+	}
 	if (access(keys, R_OK) != 0) {
 		fprintf(stderr,
 		    "fuzz_dkimv: %s: no key file (run from the "
@@ -81,8 +82,9 @@ header_len(const char *p, const char *end, const char **next)
 			continue;
 		}
 		*next = nl + 1;
-		if (nl > p && nl[-1] == '\r')
+		if (nl > p && nl[-1] == '\r') {
 			nl--;
+		}
 		return (size_t)(nl - p);
 	}
 }
@@ -97,8 +99,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t hl, nl, nhdrs = 0;
 	int ok = 0;
 
-	if ((msg = fuzz_cstr(data, size)) == NULL)
+	if ((msg = fuzz_cstr(data, size)) == NULL) {
 		return 0;
+	}
 	end = msg + strlen(msg); /* libmilter strings end at a NUL */
 	if ((d = dkimv_begin(lib, "FUZZ")) == NULL) {
 		free(msg);
@@ -113,23 +116,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		colon = memchr(p, ':', hl);
 		nl = colon != NULL ? (size_t)(colon - p) : 0;
 		if (colon == NULL || nl == 0 || nl >= sizeof(name) ||
-		    memchr(p, '\n', nl) != NULL)
+		    memchr(p, '\n', nl) != NULL) {
 			break; /* not a header: the body starts here */
-		if (++nhdrs > FUZZ_HDRS_MAX)
+		}
+		if (++nhdrs > FUZZ_HDRS_MAX) {
 			goto out;
+		}
 		memcpy(name, p, nl);
 		name[nl] = '\0';
 		value = strndup(colon + 1, hl - nl - 1);
-		if (value == NULL)
+		if (value == NULL) {
 			goto out;
+		}
 		ok = dkimv_header(d, name, value);
 		free(value);
-		if (ok != 0)
+		if (ok != 0) {
 			break;
+		}
 	}
-	if (ok == 0 && dkimv_eoh(d) == 0 && p < end)
+	if (ok == 0 && dkimv_eoh(d) == 0 && p < end) {
 		(void)dkimv_body(
 		    d, (const unsigned char *)p, (size_t)(end - p));
+	}
 	(void)dkimv_end(d, "ca.example", challenge_required_headers, &res);
 out:
 	dkimv_free(d);

@@ -36,25 +36,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char **urls = NULL;
 	size_t n = 0;
 
-	if (json_parse_directory(t, size, &dir) == 0)
+	if (json_parse_directory(t, size, &dir) == 0) {
 		json_directory_free(&dir);
-	if (json_parse_account(t, size, &acct) == 0)
+	}
+	if (json_parse_account(t, size, &acct) == 0) {
 		json_account_free(&acct);
-	if (json_parse_orders_list(t, size, &urls, &n) == 0)
+	}
+	if (json_parse_orders_list(t, size, &urls, &n) == 0) {
 		json_strings_free(urls, n);
-	if (json_parse_order(t, size, &ord) == 0)
+	}
+	if (json_parse_order(t, size, &ord) == 0) {
 		json_order_free(&ord);
-	if (json_parse_authz(t, size, &az) == 0)
+	}
+	if (json_parse_authz(t, size, &az) == 0) {
 		json_authz_free(&az);
-	if (json_parse_challenge(t, size, &ch) == 0)
+	}
+	if (json_parse_challenge(t, size, &ch) == 0) {
 		json_challenge_free(&ch);
+	}
 	if (json_parse_problem(t, size, &pb) == 0) {
 		(void)json_problem_format(&pb, &out);
 		(void)json_problem_short(&pb);
 		buf_free(&out);
 		json_problem_free(&pb);
 	}
-	if (json_parse_renewal_info(t, size, &ri) == 0)
+	if (json_parse_renewal_info(t, size, &ri) == 0) {
 		json_renewal_info_free(&ri);
+	}
 	return 0;
 }

@@ -25,8 +25,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = fuzz_cstr(data, size);
 
-	if (s == NULL)
+	if (s == NULL) {
 		return 0;
+	}
 	(void)smime_is_signed(s);
 	free(s);
 	return 0;

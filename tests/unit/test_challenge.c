@@ -1,6 +1,6 @@
 /*
  * Unit tests for common/challenge.c: the token-rule vectors A-D of
- * rfc8823-notes.md §2.3, Subject and mailbox parsing, reply composition
+ * doc/protocol.md §3, Subject and mailbox parsing, reply composition
  * (the References line within 998 octets).
  */
 #include <setjmp.h>
@@ -60,8 +60,9 @@ test_vectors(void **state)
 		    challenge_response(vectors[i].p1, vectors[i].p2,
 			vectors[i].thumb, vectors[i].rule, out),
 		    0);
-		if (strcmp(out, vectors[i].want) != 0)
+		if (strcmp(out, vectors[i].want) != 0) {
 			fail_msg("vector %s: got %s", vectors[i].name, out);
+		}
 	}
 }
 
@@ -144,14 +145,16 @@ test_subjects(void **state)
 		rc = challenge_parse_subject(
 		    subjects[i].subject, tok, sizeof(tok), &why);
 		if (subjects[i].want == NULL) {
-			if (rc != -1)
+			if (rc >= 0) {
 				fail_msg(
 				    "subject %s: accepted", subjects[i].name);
+			}
 			assert_non_null(why);
 		} else {
-			if (rc != 0)
+			if (rc != 0) {
 				fail_msg("subject %s: refused: %s",
 				    subjects[i].name, why);
+			}
 			assert_string_equal(tok, subjects[i].want);
 		}
 	}
@@ -192,13 +195,15 @@ test_mailboxes(void **state)
 		rc = challenge_parse_mailbox(
 		    mailboxes[i].value, out, sizeof(out), &why);
 		if (mailboxes[i].want == NULL) {
-			if (rc != -1)
+			if (rc >= 0) {
 				fail_msg("mailbox %s: accepted as %s",
 				    mailboxes[i].name, out);
+			}
 		} else {
-			if (rc != 0)
+			if (rc != 0) {
 				fail_msg(
 				    "mailbox %s: %s", mailboxes[i].name, why);
+			}
 			assert_string_equal(out, mailboxes[i].want);
 		}
 	}
@@ -287,11 +292,12 @@ test_compose(void **state)
 		size_t i, k, n;
 
 		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-			for (n = 0, k = 0; k < t[i].refs; k++)
+			for (n = 0, k = 0; k < t[i].refs; k++) {
 				n +=
 				    (size_t)snprintf(refs + n, sizeof(refs) - n,
 					"%s<ref%02zu@ca.test.example>",
 					k > 0 ? " " : "", k);
+			}
 			memset(id, 'm', t[i].idlen);
 			id[0] = '<';
 			memcpy(id + t[i].idlen - 9, "@ca.test>", 9);
@@ -304,15 +310,17 @@ test_compose(void **state)
 			assert_non_null(p);
 			p += 2;
 			n = strcspn(p, "\r");
-			if (n > CHALLENGE_LINE_MAX)
+			if (n > CHALLENGE_LINE_MAX) {
 				fail_msg("case %zu: %zu octets", i, n);
-			if (t[i].first == NULL)
+			}
+			if (t[i].first == NULL) {
 				assert_int_equal(
 				    strncmp(p + 12, id, strlen(id)), 0);
-			else
+			} else {
 				assert_int_equal(strncmp(p + 12, t[i].first,
 						     strlen(t[i].first)),
 				    0);
+			}
 			assert_int_equal(
 			    strncmp(p + n - strlen(id), id, strlen(id)), 0);
 		}

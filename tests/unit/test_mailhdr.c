@@ -49,8 +49,9 @@ test_add_caps(void **state)
 	mailhdrs_free(&hs);
 	assert_null(hs.problem);
 	assert_int_equal(hs.n, 0);
-	for (i = 0; i < MAILHDR_COUNT_MAX; i++)
+	for (i = 0; i < MAILHDR_COUNT_MAX; i++) {
 		assert_int_equal(mailhdrs_add(&hs, "X", "y", 256, 1 << 20), 0);
+	}
 	assert_int_equal(mailhdrs_add(&hs, "X", "y", 256, 1 << 20), -1);
 	assert_non_null(strstr(hs.problem, "too many"));
 	mailhdrs_free(&hs);
@@ -105,21 +106,25 @@ test_split(void **state)
 		mailhdrs_init(hs);
 		rc = mailhdrs_split(hs, splits[i].text, len, MAILHDR_FIELD_MAX,
 		    MAILHDR_TOTAL_MAX, &body);
-		if (rc != splits[i].rc || hs->n != splits[i].n)
+		if (rc != splits[i].rc || hs->n != splits[i].n) {
 			fail_msg("%s: rc %d n %zu", splits[i].name, rc, hs->n);
+		}
 		v = mailhdrs_get(hs, splits[i].field, &k);
-		if (splits[i].value == NULL)
+		if (splits[i].value == NULL) {
 			assert_null(v);
-		else
+		} else {
 			assert_string_equal(v, splits[i].value);
+		}
 		assert_int_equal(k, splits[i].count);
-		if (splits[i].body != NULL)
+		if (splits[i].body != NULL) {
 			assert_string_equal(
 			    splits[i].text + body, splits[i].body);
-		if (splits[i].problem != NULL)
+		}
+		if (splits[i].problem != NULL) {
 			assert_non_null(strstr(hs->problem, splits[i].problem));
-		else
+		} else {
 			assert_null(hs->problem);
+		}
 		mailhdrs_free(hs);
 	}
 	free(hs);
@@ -191,12 +196,14 @@ test_decode(void **state)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		d = mailhdr_decode(t[i].in);
 		if (t[i].want == NULL) {
-			if (d != NULL)
+			if (d != NULL) {
 				fail_msg("%s: decoded to %s", t[i].in, d);
+			}
 			continue;
 		}
-		if (d == NULL)
+		if (d == NULL) {
 			fail_msg("%s: refused", t[i].in);
+		}
 		assert_string_equal(d, t[i].want);
 		free(d);
 	}

@@ -1,6 +1,6 @@
 /*
  * test_reply: milter/reply.c.  reply_build() must carry the digest of the
- * entry's token rule (rfc8823-notes.md §2.3 example B), sign only for a
+ * entry's token rule (doc/protocol.md §3 example B), sign only for a
  * configured domain; reply_sendmail() must pass "-i -f FROM -- TO" and the
  * message unchanged, report a failing exit status and kill a child that
  * hangs past the timeout.

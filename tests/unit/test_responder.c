@@ -116,22 +116,26 @@ test_judge(void **state)
 		why = NULL;
 		rc = resp_mail_judge(
 		    &j, judged[i].mail, strlen(judged[i].mail), &m, &why);
-		if (judged[i].why == NULL && rc != 0)
+		if (judged[i].why == NULL && rc != 0) {
 			fail_msg("%s: refused: %s", judged[i].name, why);
+		}
 		if (judged[i].why != NULL &&
-		    (rc != -1 || why == NULL ||
-			strstr(why, judged[i].why) == NULL))
+		    (rc >= 0 || why == NULL ||
+			strstr(why, judged[i].why) == NULL)) {
 			fail_msg("%s: rc %d why %s, want %s", judged[i].name,
 			    rc, why ? why : "-", judged[i].why);
-		if (rc != 0)
+		}
+		if (rc != 0) {
 			continue;
+		}
 		assert_string_equal(m.token1, TOK);
 		buf_init(&out, 0);
 		assert_int_equal(
 		    resp_mail_compose(&j, &m, to, sizeof(to), &out), 0);
-		if (strcmp(to, judged[i].reply_to) != 0)
+		if (strcmp(to, judged[i].reply_to) != 0) {
 			fail_msg("%s: reply to %s, want %s", judged[i].name, to,
 			    judged[i].reply_to);
+		}
 		assert_non_null(strstr(out.data, "\r\nTo: "));
 		assert_non_null(strstr(out.data, judged[i].reply_to));
 		assert_non_null(strstr(out.data, "\r\n" OCTET "\r\n"));
@@ -147,10 +151,12 @@ longest_line(const char *s)
 
 	for (; *s != '\0'; s += n + (s[n] != '\0' ? 2 : 0)) {
 		n = strcspn(s, "\r");
-		if (n > max)
+		if (n > max) {
 			max = n;
-		if (n == 0)
+		}
+		if (n == 0) {
 			break; /* end of the header block */
+		}
 	}
 	return max;
 }
@@ -193,18 +199,21 @@ test_threading(void **state)
 		assert_int_equal(
 		    buf_printf(&mail, HDRS AUTO "%s\r\nbody\r\n", t[i].hdrs),
 		    0);
-		if (resp_mail_judge(&j, mail.data, mail.len, &m, &why) != 0)
+		if (resp_mail_judge(&j, mail.data, mail.len, &m, &why) != 0) {
 			fail_msg("%s: refused: %s", t[i].name, why);
+		}
 		assert_int_equal(
 		    resp_mail_compose(&j, &m, to, sizeof(to), &out), 0);
-		if (t[i].irt != NULL)
+		if (t[i].irt != NULL) {
 			assert_non_null(strstr(out.data, t[i].irt));
-		else
+		} else {
 			assert_null(strstr(out.data, "In-Reply-To:"));
-		if (t[i].refs != NULL)
+		}
+		if (t[i].refs != NULL) {
 			assert_non_null(strstr(out.data, t[i].refs));
-		else
+		} else {
 			assert_null(strstr(out.data, "References:"));
+		}
 		buf_free(&mail);
 		buf_free(&out);
 	}
@@ -219,9 +228,10 @@ test_threading(void **state)
 				       "@ca.example>\r\nReferences:",
 			     0),
 	    0);
-	for (i = 0; i < 40; i++)
+	for (i = 0; i < 40; i++) {
 		assert_int_equal(
 		    buf_printf(&mail, " <ref%03zu@ca.example.org>", i), 0);
+	}
 	assert_int_equal(buf_printf(&mail, "\r\n\r\nbody\r\n"), 0);
 	assert_int_equal(resp_mail_judge(&j, mail.data, mail.len, &m, &why), 0);
 	assert_int_equal(strlen(m.message_id), 403);
