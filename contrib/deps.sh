@@ -3,6 +3,11 @@
 # test and run its demo.  Idempotent: installs only what is missing, runs
 # apt-get update at most once.  Used by README.md and .ci/run alike.
 #
+# Sendmail is never installed (its packages would replace Postfix): the
+# Sendmail test world (tests/e2e/world/sendmail.sh) fetches sendmail-bin,
+# -base and -cf with `apt-get download` into build/cache/sendmail and
+# unpacks them with dpkg -x; m4 builds its .cf files.
+#
 # Usage: contrib/deps.sh [-n]    (-n: only print what would be installed)
 set -eu
 
@@ -32,6 +37,7 @@ clang-format
 procps
 psmisc
 iproute2
+m4
 "
 
 missing=""
