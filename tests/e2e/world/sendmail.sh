@@ -13,7 +13,8 @@
 # SPEC is Sendmail's S= value (inet:PORT@127.0.0.1 or local:PATH).
 # Parts (ports picked free; DIR/world.env as world.sh's, plus SM_* names):
 #   MX_PORT      the MTA daemon "MX": INPUT_MAIL_FILTER list = our snippet
-#   SUBMIT_PORT  daemon "MSA": InputMailFilters=opendkim (the site signer)
+#   SUBMIT_PORT  daemon "MSA": InputMailFilters=smime-acme;opendkim (as
+#                Debian's port 25 seen by the MSP: our milter, the signer)
 #   PLAIN_PORT   daemon "PLAIN": no filter at all (the baseline)
 #   DIR/bin/sendmail   the MSP (submit.cf), relaying to SUBMIT_PORT;
 #                nobody is a trusted user there
@@ -80,7 +81,10 @@ sm_m4() {
 
 write_sendmail_mc() {
 	local s=$DIR/sendmail filters=""
-	[ "$DKIM_SIGNER" = 1 ] && filters=opendkim
+	# The MSA is Debian's port-25 daemon as the MSP sees it: our milter
+	# (it accepts its own replies) and the signer.
+	[ -n "$MILTER" ] && filters="smime-acme"
+	[ "$DKIM_SIGNER" = 1 ] && filters="${filters:+$filters;}opendkim"
 	cat >"$s/sendmail.mc" <<EOF
 divert(-1)dnl
 # The test world's MTA ($DIR): built by tests/e2e/world/sendmail.sh.
@@ -194,10 +198,13 @@ EOF
 	chmod 755 "$s/ns-start"
 	: >"$s/maillog"
 	# -bd forks the daemon and returns; the pid files name it and the sink
-	setsid unshare -m --propagation private "$s/ns-start" </dev/null >"$s/start.log" 2>&1 ||
-		die "sendmail did not start: $(tail -n 3 "$s/start.log" "$s/maillog" | tr '\n' ' ')"
+	local rc=0
+	setsid unshare -m --propagation private "$s/ns-start" </dev/null >"$s/start.log" 2>&1 || rc=$?
+	# the sink runs in any case: record it first, so `down` stops it
 	pid=$(tr -dc 0-9 <"$s/syslog-sink.pid" 2>/dev/null)
 	[ -n "$pid" ] && record syslog-sink "$pid"
+	[ "$rc" = 0 ] ||
+		die "sendmail did not start: $(tail -n 3 "$s/start.log" "$s/maillog" | tr '\n' ' ')"
 	for ((i = 0; i < WAIT_S * 20; i++)); do
 		pid=$(head -1 "$s/sendmail.pid" 2>/dev/null | tr -dc 0-9)
 		[ -n "$pid" ] && break
