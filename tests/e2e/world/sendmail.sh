@@ -33,6 +33,32 @@ SM_WORLD_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=world.sh
 . "$SM_WORLD_HERE/world.sh"
 SM_DEBS=${SM_DEBS:-$TOP/build/cache/sendmail}
+
+# free_ports N (replaces world.sh's): N free ports below the ephemeral
+# range.  A port picked there can be taken by any outgoing connection
+# before Sendmail binds it, and Sendmail then retries for minutes.
+free_ports() {
+	"$PY" - "$1" <<'EOF'
+import random, socket, sys
+lo, hi = 10000, 30000
+try:
+    lo_eph = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    hi = min(hi, lo_eph - 1)
+except (OSError, ValueError, IndexError):
+    pass
+socks = []
+while len(socks) < int(sys.argv[1]):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randint(lo, hi)))
+    except OSError:
+        s.close()
+        continue
+    socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+EOF
+}
 SM_PKGS="sendmail-bin sendmail-base sendmail-cf"
 
 susage() {
@@ -113,6 +139,7 @@ define(\`confDONT_BLAME_SENDMAIL', \`GroupWritableDirPathSafe')dnl
 define(\`confBIND_OPTS', \`-DNSRCH -DEFNAMES')dnl
 define(\`SMART_HOST', \`relay:[$HOST]')dnl
 define(\`RELAY_MAILER_ARGS', \`TCP \$h $CA_SMTP_PORT')dnl
+FEATURE(\`no_default_msa')dnl
 FEATURE(\`nocanonify')dnl
 FEATURE(\`accept_unresolvable_domains')dnl
 FEATURE(\`accept_unqualified_senders')dnl
