@@ -27,7 +27,8 @@
 # /etc/hosts is DIR/sendmail/hosts (the host name -> mx.example.test) and
 # /dev/log is DIR/sendmail/log.sock, read by syslog-sink.py into
 # DIR/sendmail/maillog ($SM_LOG).  Nothing on the host changes.
-# Environment: SM_DEBS (cache of the .deb files, default build/cache/sendmail).
+# Environment: SM_DEBS (cache of the .deb files, default build/cache/sendmail),
+# SINK_DISCARD=1 (with --no-ca: the ca.test sink keeps no mail).
 set -u
 SM_WORLD_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=world.sh
@@ -130,6 +131,7 @@ define(\`confLOG_LEVEL', \`14')dnl
 define(\`confQUEUE_LA', \`999')dnl
 define(\`confREFUSE_LA', \`999')dnl
 define(\`confDELAY_LA', \`0')dnl
+define(\`confTO_IDENT', \`0')dnl
 define(\`confMAX_DAEMON_CHILDREN', \`0')dnl
 define(\`confCONNECTION_RATE_THROTTLE', \`0')dnl
 define(\`confMIN_QUEUE_AGE', \`0')dnl
@@ -282,8 +284,11 @@ sm_up() {
 	else
 		mkdir -p "$DIR/ca-sink"
 		chown postfix "$DIR/ca-sink"
+		# SINK_DISCARD=1 (benchmarks): the sink keeps nothing
+		local dump=(-d "$DIR/ca-sink/%Y%m%d%H%M%S.")
+		[ "${SINK_DISCARD:-0}" = 1 ] && dump=()
 		start_bg ca-sink "$DIR/ca-sink.log" smtp-sink -u postfix -4 -h "$CA_DOMAIN" \
-			-d "$DIR/ca-sink/%Y%m%d%H%M%S." "$HOST:$SINK_PORT" 64
+			"${dump[@]}" "$HOST:$SINK_PORT" 256
 		CA_SMTP_PORT=$SINK_PORT
 		wait_port "$SINK_PORT" "ca.test smtp-sink" "$LAST_PID"
 	fi
