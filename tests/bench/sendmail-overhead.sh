@@ -17,7 +17,7 @@
 # (accepted by Sendmail, smtp-source's wall time) at the same session count.
 # Every run must end with an empty queue and no smtp-source error.
 #
-# Environment: N (2000), SESSIONS ("1 10"), ROUNDS (3), WARMUP_N (100),
+# Environment: N (500), SESSIONS ("1 10"), ROUNDS (3), WARMUP_N (100),
 # MSGSIZE (4096), QUICK=1 (N=300, ROUNDS=1), WORK, OUT, B.
 # Output: $OUT/sendmail-overhead-runs.csv, $OUT/sendmail-overhead-summary.txt
 set -uo pipefail
@@ -28,7 +28,7 @@ if [ "${QUICK:-0}" = 1 ]; then
 	ROUNDS=${ROUNDS:-1}
 	WARMUP_N=${WARMUP_N:-50}
 fi
-N=${N:-2000}
+N=${N:-500}
 SESSIONS=${SESSIONS:-"1 10"}
 ROUNDS=${ROUNDS:-3}
 WARMUP_N=${WARMUP_N:-100}

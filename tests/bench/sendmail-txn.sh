@@ -5,12 +5,12 @@
 # filter (PLAIN daemon of the same Sendmail), N transactions each,
 # interleaved; medians.  A measurement for reading, not a test.
 #
-#   tests/bench/sendmail-txn.sh        Environment: N (200), B (build)
+#   tests/bench/sendmail-txn.sh   Environment: N (200), B (build), MILTER_BIN
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 N=${N:-200}
-MILTER_BIN=$top/${B:-build}/smime-acme-milter
+MILTER_BIN=${MILTER_BIN:-$top/${B:-build}/smime-acme-milter}
 [ -x "$MILTER_BIN" ] || { echo "sendmail-txn: $MILTER_BIN not built" >&2; exit 2; }
 W=$(mktemp -d /tmp/smime-acme-smtxn.XXXXXX)
 SOCKD=$(mktemp -d "$top/${B:-build}/smtxn-sock.XXXXXX")
