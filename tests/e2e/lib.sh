@@ -475,7 +475,7 @@ find_mail() {
 # wait_mail_tagged ADDR TAG [TRIES]: find_mail ADDR TAG, retried every 0.1 s
 # up to TRIES times (default 100); prints the path, nothing if none came
 wait_mail_tagged() {
-	local f= i
+	local f='' i
 	for ((i = 0; i < ${3:-100}; i++)); do
 		f=$(find_mail "$1" "$2")
 		[ -n "$f" ] && break

@@ -21,6 +21,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root sendmail
+# shellcheck disable=SC2034 # read by world_up and world_down (lib.sh)
 WORLD_SH=$E2E_DIR/world/sendmail.sh
 
 MILTER_BIN=$E2E_TOP/${B:-build}/smime-acme-milter
