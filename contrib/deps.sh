@@ -3,6 +3,11 @@
 # test and run its demo.  Idempotent: installs only what is missing, runs
 # apt-get update at most once.  Used by README.md and .ci/run alike.
 #
+# Sendmail is never installed (its packages would replace Postfix): the
+# Sendmail test world (tests/e2e/world/sendmail.sh) fetches sendmail-bin,
+# -base and -cf with `apt-get download` into build/cache/sendmail and
+# unpacks them with dpkg -x; m4 builds its .cf files.
+#
 # Usage: contrib/deps.sh [-n]    (-n: only print what would be installed)
 set -eu
 
@@ -42,6 +47,7 @@ iproute2
 debhelper
 lintian
 fakeroot
+m4
 "
 
 missing=""

@@ -136,9 +136,56 @@ mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 {
 	struct mctx *c = getctx_new(ctx);
 
+	/*
+	 * Macros, stage by stage: only what a log line prints.  Each stage's
+	 * macros are one more packet that gets no answer, and Sendmail
+	 * writes them and the command separately without TCP_NODELAY, so
+	 * over TCP the command waits for our delayed ACK: about 40 ms per
+	 * stage (doc/performance.md §1).  An empty list means no packet.
+	 * The queue id {i} is asked for where read_qid() runs: EOH and EOM,
+	 * and RCPT for its "too many pending recipients" line.  The connect
+	 * macros only for the debug line that shows them.  Without
+	 * SMFIF_SETSYMLIST (an old MTA) the MTA sends its own defaults.
+	 * XXX: {i} at RCPT still costs ordinary mail one stall on inet
+	 * sockets under Sendmail; logging that rare line at EOH instead
+	 * would let RCPT ask for nothing.
+	 */
+	static const struct {
+		int stage;
+		const char *macros;
+	} want[] = {
+		{ SMFIM_CONNECT, "" },
+		{ SMFIM_HELO, "" },
+		{ SMFIM_ENVFROM, "" },
+		{ SMFIM_ENVRCPT, "i" },
+		{ SMFIM_DATA, "" },
+		{ SMFIM_EOH, "i" },
+		{ SMFIM_EOM, "i" },
+	};
+	bool symlist = (f0 & SMFIF_SETSYMLIST) != 0;
+	size_t i;
+
 	(void)f2;
 	(void)f3;
+	for (i = 0; symlist && i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *m = want[i].macros;
+
+		if (want[i].stage == SMFIM_CONNECT &&
+		    log_get_level() >= LOG_LVL_DEBUG) {
+			m = "_ {daemon_name}";
+		}
+		/* libmilter takes char * for a string it only copies */
+		if (smfi_setsymlist(ctx, want[i].stage, (char *)m) !=
+		    MI_SUCCESS) {
+			log_warn("NOQUEUE: negotiate: smfi_setsymlist failed, "
+				 "the MTA sends its default macros");
+			symlist = false;
+		}
+	}
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE);
+	if (symlist) {
+		*pf0 |= SMFIF_SETSYMLIST;
+	}
 	/*
 	 * Headers exactly as received, for DKIM.  HELO, MAIL and unknown
 	 * commands tell us nothing, so the MTA need not send them: each

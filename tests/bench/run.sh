@@ -4,6 +4,9 @@
 #   milter-overhead.sh    ordinary mail through Postfix with and without
 #                         smime-acme-milter (inet and unix socket), msgs/s
 #                         and the ratio to "no milter", 1 and 10 sessions
+#   sendmail-overhead.sh  the same through Sendmail 8.17 (Debian's packages
+#                         unpacked, tests/e2e/world/sendmail.sh): no
+#                         milter, milter on inet and on unix socket
 #   milter-memory.sh      the milter's resident size idle and with 100 held
 #                         SMTP sessions, next to a trivial libmilter filter
 #   challenge-latency.sh  "." of a challenge mail -> reply handed to the
@@ -44,7 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-names=${*:-milter-overhead milter-memory challenge-latency batch}
+names=${*:-milter-overhead sendmail-overhead milter-memory challenge-latency batch}
 declare -A status
 start=$(date +%s)
 {

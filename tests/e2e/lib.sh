@@ -303,3 +303,183 @@ verdict() {
 
 # certdir CONFIG_DIR ADDRESS: the directory of a stored certificate set
 certdir() { printf '%s/certs/%s\n' "$1" "$2"; }
+
+# --- milter tests (test_milter.sh, test_sendmail.sh)
+
+# flow RULE ADDR: one challenge answered by the milter; PASS/FAIL lines.
+# Needs $W (case prefix), $M (milter dir: spool/, log), $RUNGRP; checks the
+# MTA log $MTA_LOG (default $POSTFIX_LOG) for leaks.
+# ORDINARY=1 also sends ordinary mail (to ADDR and to another address)
+# through the MX while the challenge is under way; the sent files are left
+# in $WORLD_DIR/t/ordinary-*.eml for ordinary_check.
+flow() {
+	RULE=$1 ADDR=$2 W=$W SPOOL=$M/spool RUNGRP=$RUNGRP OUT=$WORLD_DIR/t \
+	MLOG=$M/log ORDINARY=${ORDINARY:-0} PYTHONPATH="$E2E_TOP/tests/ca" \
+		"$E2E_PY" - <<'EOF'
+import grp, hashlib, json, os, smtplib, ssl, sys, threading, time, urllib.request
+from acmeclient import *
+
+env = os.environ
+rule, addr, w, spool, out = env["RULE"], env["ADDR"], env["W"], env["SPOOL"], env["OUT"]
+name = "%s-%s-challenge-valid" % (w, rule)
+os.makedirs(out, exist_ok=True)
+gid = grp.getgrnam(env["RUNGRP"]).gr_gid
+
+def result(ok, why="", n=None):
+    n = n or name
+    print(("PASS: %s" % n) if ok else ("FAIL: %s: %s" % (n, why)))
+    return ok
+
+def key(a):
+    l, _, d = a.rpartition("@")
+    return hashlib.sha256((l + "@" + d.lower()).encode()).hexdigest()
+
+def write_entry(state, token2="", thumb="", urls=("", "", "")):
+    t = int(time.time())
+    text = "smime-acme-spool 1\n" + "".join("%s: %s\n" % kv for kv in [
+        ("mailbox", addr), ("from", env["CA_FROM"]), ("token2", token2),
+        ("thumbprint", thumb), ("rule", rule), ("state", state),
+        ("created", t), ("expires", t + 3600), ("order", urls[0]),
+        ("authz", urls[1]), ("challenge", urls[2]), ("answered-at", 0)])
+    tmp = os.path.join(spool, "tmp", "t." + key(addr))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    os.write(fd, text.encode())
+    os.fchown(fd, 0, gid)
+    os.fchmod(fd, 0o640)
+    os.fsync(fd)
+    os.close(fd)
+    os.rename(tmp, os.path.join(spool, "entries", key(addr)))
+
+def entry():
+    try:
+        return open(os.path.join(spool, "entries", key(addr))).read()
+    except OSError:
+        return ""
+
+def ordinary(to, tag):
+    body = ("Hello,\r\n\r\nordinary mail %s during an ACME challenge.\r\n"
+            "Subject mentions nothing special.\r\n.leading dot line\r\n" % tag)
+    msg = ("From: Bob <bob@elsewhere.test>\r\nTo: <%s>\r\n"
+           "Subject: Minutes of %s\r\nDate: Sat, 28 Nov 2026 18:43:16 +0000\r\n"
+           "Message-ID: <%s-%s@elsewhere.test>\r\nX-Test-Tag: %s\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n"
+           "\r\n%s" % (to, tag, tag, os.getpid(), tag, body)).encode()
+    open(os.path.join(out, "ordinary-%s.eml" % tag), "wb").write(msg)
+    with smtplib.SMTP("127.0.0.1", int(env["MX_PORT"]), timeout=30) as s:
+        s.sendmail("bob@elsewhere.test", [to], msg)
+
+try:
+    ctx = ssl.create_default_context(cafile=env["CA_TRUST"])
+    req = urllib.request.Request(
+        "https://127.0.0.1:%s/_test/config" % env["CA_HTTPS_PORT"],
+        data=json.dumps({"token_rule": rule}).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    if json.load(urllib.request.urlopen(req, context=ctx, timeout=10)).get("token_rule") != rule:
+        sys.exit(not result(False, "CA did not take token_rule %s" % rule))
+    c = AcmeClient(env["CA_URL"], cafile=env["CA_TRUST"])
+    c.new_account(contact=["mailto:admin@example.test"])
+    # the requester's order of writes: incomplete entry before the order
+    write_entry("incomplete")
+    threads = []
+    if env["ORDINARY"] == "1":
+        for to, tag in ((addr, "pending-" + rule), ("zoe@example.test", "other-" + rule)):
+            t = threading.Thread(target=ordinary, args=(to, tag))
+            t.start()
+            threads.append(t)
+    order_url, order = c.new_order([addr])
+    authz_url = order["authorizations"][0]
+    ch = find_email_challenge(c.get_authz(authz_url))
+    write_entry("awaiting", ch["token"], c.thumbprint(),
+                (order_url, authz_url, ch["url"]))
+    for t in threads:
+        t.join()
+    end = time.time() + 40
+    while "state: answered" not in entry() and time.time() < end:
+        time.sleep(0.2)
+    e = entry()
+    if "state: answered" not in e:
+        sys.exit(not result(False, "spool entry not answered: %s" %
+                            [l for l in e.splitlines() if l.startswith("state")]))
+    c.post_challenge(ch["url"])
+    a = c.poll_authz(authz_url, timeout=40)
+    chs = [x for x in a.get("challenges", []) if x.get("type") == "email-reply-00"]
+    ok = result(a["status"] == "valid", "authorization %s: %s" %
+                (a["status"], chs and chs[0].get("error")))
+    # the digest (and token-part2) never in the entry or any log
+    leaks = []
+    files = [os.path.join(spool, "entries", key(addr)), env["MLOG"], env.get("MTA_LOG") or env["POSTFIX_LOG"]]
+    for f in files:
+        data = open(f, "rb").read()
+        if ch["token"].encode() in data and f != files[0]:
+            leaks.append("token-part2 in %s" % f)
+    # the real digest: token-part1 comes from the challenge mail's Subject
+    raw = None
+    # the challenge is answered at end of message; Sendmail delivers it
+    # after that, in the background: wait up to 20 s for it
+    end = time.time() + 20
+    while raw is None and time.time() < end:
+        time.sleep(0.2)
+        for d in ("new", "cur"):
+            md = os.path.join(env["MAILDIR_BASE"], "example.test", addr.split("@")[0], "Maildir", d)
+            for f in sorted(os.listdir(md)) if os.path.isdir(md) else []:
+                m = open(os.path.join(md, f), "rb").read()
+                if b"X-ACME-Challenge:" in m and ch["token"].encode() not in m:
+                    try:
+                        p1 = parse_challenge_subject(subject_of(m))
+                    except Exception:
+                        continue
+                    dg = rfc8823_response(p1, ch["token"], c.thumbprint(), rule)
+                    for f2 in files:
+                        if dg.encode() in open(f2, "rb").read():
+                            leaks.append("digest in %s" % f2)
+                    raw = m
+    if raw is None:
+        leaks.append("challenge mail (with X-ACME-Challenge) not delivered to %s" % addr)
+    result(not leaks, "; ".join(leaks), "%s-%s-no-secret-in-entry-or-logs" % (w, rule))
+    sys.exit(0 if ok and not leaks else 1)
+except SystemExit:
+    raise
+except Exception as ex:
+    result(False, "%s: %s" % (type(ex).__name__, ex))
+    sys.exit(1)
+EOF
+}
+
+# delivered_unchanged SENT DELIVERED [HEADER]: DELIVERED is SENT with only
+# trace headers (Return-Path, Delivered-To, Received) in front, and HEADER
+# (e.g. the site signer's DKIM-Signature) if given
+delivered_unchanged() {
+	"$E2E_PY" - "$@" <<'EOF'
+import sys
+sent = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+got = open(sys.argv[2], "rb").read().replace(b"\r\n", b"\n")
+trace = (b"return-path:", b"delivered-to:", b"received:")
+trace += tuple(a.lower().encode() + b":" for a in sys.argv[3:])
+lines = got.split(b"\n")
+i = 0
+while i < len(lines) and (lines[i].lower().startswith(trace) or
+                          (i > 0 and lines[i][:1] in (b" ", b"\t"))):
+    i += 1
+rest = b"\n".join(lines[i:])
+if rest != sent:
+    print("differs after %d trace lines: %r" % (i, rest[:300]))
+    sys.exit(1)
+EOF
+}
+
+# find_mail ADDR TAG: the delivered mail of ADDR with X-Test-Tag TAG
+find_mail() {
+	grep -lF "X-Test-Tag: $2" "$(maildir_of "$1")"/new/* "$(maildir_of "$1")"/cur/* 2>/dev/null | head -1
+}
+
+# wait_mail_tagged ADDR TAG [TRIES]: find_mail ADDR TAG, retried every 0.1 s
+# up to TRIES times (default 100); prints the path, nothing if none came
+wait_mail_tagged() {
+	local f='' i
+	for ((i = 0; i < ${3:-100}; i++)); do
+		f=$(find_mail "$1" "$2")
+		[ -n "$f" ] && break
+		sleep 0.1
+	done
+	echo "$f"
+}

@@ -543,6 +543,10 @@ EOF
 
 # ------------------------------------------------------------------ main
 
+# Sourced (by sendmail.sh, for the helpers and the CA/DKIM parts): stop here.
+(return 0 2>/dev/null) && return 0
+
+
 [ $# -ge 2 ] || usage
 CMD=$1 DIR=$2
 shift 2

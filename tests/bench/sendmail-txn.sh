@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# tests/bench/sendmail-txn.sh: milliseconds per SMTP transaction under the
+# Sendmail world (tests/e2e/world/sendmail.sh), with smime-acme-milter on an
+# inet socket (MX daemon), on a unix socket (a second world) and with no
+# filter (PLAIN daemon of the same Sendmail), N transactions each,
+# interleaved; medians.  A measurement for reading, not a test.
+#
+#   tests/bench/sendmail-txn.sh   Environment: N (200), B (build), MILTER_BIN
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+N=${N:-200}
+MILTER_BIN=${MILTER_BIN:-$top/${B:-build}/smime-acme-milter}
+[ -x "$MILTER_BIN" ] || { echo "sendmail-txn: $MILTER_BIN not built" >&2; exit 2; }
+W=$(mktemp -d /tmp/smime-acme-smtxn.XXXXXX)
+SOCKD=$(mktemp -d "$top/${B:-build}/smtxn-sock.XXXXXX")
+chown nobody:nogroup "$SOCKD"
+MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	"$top/tests/e2e/world/sendmail.sh" down "$W/inet" >/dev/null 2>&1
+	"$top/tests/e2e/world/sendmail.sh" down "$W/unix" >/dev/null 2>&1
+	rm -rf "$W" "$SOCKD"
+}
+trap cleanup EXIT
+mkdir -p "$W/spool/entries" "$W/spool/work" "$W/spool/tmp"
+chown -R root:nogroup "$W/spool"
+chmod 770 "$W/spool" "$W/spool"/*
+for s in "inet:$MPORT@127.0.0.1" "unix:$SOCKD/milter.sock"; do
+	c=$W/${s%%:*}.conf
+	printf 'Socket %s\nUserID nobody:nogroup\nSyslog no\nSpoolDirectory %s\n' "$s" "$W/spool" >"$c"
+	"$MILTER_BIN" -f -c "$c" 2>"$W/${s%%:*}.log" &
+	pids+=($!)
+done
+"$top/tests/e2e/world/sendmail.sh" up "$W/inet" --no-ca --no-dkim-signer --milter "inet:$MPORT@127.0.0.1" >/dev/null || exit 2
+PLAIN=$(. "$W/inet/world.env" && echo "$PLAIN_PORT")
+INET=$(. "$W/inet/world.env" && echo "$MX_PORT")
+"$top/tests/e2e/world/sendmail.sh" up "$W/unix" --no-ca --no-dkim-signer --milter "local:$SOCKD/milter.sock" >/dev/null || exit 2
+UNIX=$(. "$W/unix/world.env" && echo "$MX_PORT")
+echo "Sendmail $(basename "$(ls "$top"/build/cache/sendmail/sendmail-bin_*.deb)" .deb), N=$N, load $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 "$here/smtp-txn.py" "$N" none="$PLAIN" acme-inet="$INET" acme-unix="$UNIX"
