@@ -1,8 +1,9 @@
 /*
  * challenge: RFC 8823 parsing and response logic shared by the milter and
- * the requester's responders.  Pure functions over strings; the only
- * library used is GnuTLS for SHA-256 and random Message-IDs.  Nothing
- * here logs: callers log the static reasons returned in *why.
+ * the requester's responders.  Pure functions over strings; SHA-256,
+ * random Message-IDs and base64 come from common/digest.  Nothing here
+ * logs (but digest on a library failure): callers log the static reasons
+ * returned in *why.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,12 +13,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
-
 #include "common/b64url.h"
 #include "common/buf.h"
 #include "common/challenge.h"
+#include "common/digest.h"
 
 const char *const challenge_required_headers[] = { "from", "sender", "reply-to",
 	"to", "cc", "subject", "date", "in-reply-to", "references",
@@ -89,7 +88,6 @@ decode_word(const char *s, const char **end, struct buf *out)
 	const char *cs, *q1, *q2, *txt, *close;
 	size_t cslen;
 	char enc;
-	gnutls_datum_t in, dec = { NULL, 0 };
 
 	if (s[0] != '=' || s[1] != '?')
 		return 0;
@@ -117,15 +115,8 @@ decode_word(const char *s, const char **end, struct buf *out)
 		(cslen == 8 && strncasecmp(cs, "US-ASCII", 8) == 0)))
 		return -1;
 	if (enc == 'B' || enc == 'b') {
-		in.data = (unsigned char *)(uintptr_t)txt;
-		in.size = (unsigned)(close - txt);
-		if (gnutls_base64_decode2(&in, &dec) != 0)
+		if (digest_base64_decode(txt, (size_t)(close - txt), out) == -1)
 			return -1;
-		if (buf_append(out, dec.data, dec.size) == -1) {
-			gnutls_free(dec.data);
-			return -1;
-		}
-		gnutls_free(dec.data);
 	} else if (enc == 'Q' || enc == 'q') {
 		const char *p;
 		for (p = txt; p < close; p++) {
@@ -548,7 +539,7 @@ challenge_response(const char *part1, const char *part2, const char *thumbprint,
 		if (buf_printf(&ka, "%s%s.%s", part1, part2, thumbprint) == -1)
 			goto out;
 	}
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, ka.data, ka.len, md) != 0)
+	if (digest_sha256(ka.data, ka.len, md) == -1)
 		goto out;
 	b64url_encode_to(md, sizeof(md), out);
 	rc = 0;
@@ -658,20 +649,14 @@ challenge_message_id(const char *domain, char *out, size_t outlen)
 {
 	unsigned char rnd[16];
 	char hex[33];
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
 	int n;
 
 	if (!header_safe(domain) || *domain == '\0' ||
 	    strpbrk(domain, "<> ") != NULL)
 		return -1;
-	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) != 0)
+	if (digest_random(rnd, sizeof(rnd)) == -1)
 		return -1;
-	for (i = 0; i < sizeof(rnd); i++) {
-		hex[2 * i] = digits[rnd[i] >> 4];
-		hex[2 * i + 1] = digits[rnd[i] & 15];
-	}
-	hex[32] = '\0';
+	digest_hex(rnd, sizeof(rnd), hex);
 	n = snprintf(out, outlen, "<%s.smime-acme@%s>", hex, domain);
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }

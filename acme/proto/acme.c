@@ -11,11 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/crypto.h>
-
 #include "acme/proto/acme.h"
 #include "acme/proto/jws.h"
+#include "common/digest.h"
 #include "common/log.h"
 
 #define ACME_JOSE "application/jose+json"
@@ -162,8 +160,7 @@ acme_backoff(struct acme_client *c, long retry_after, unsigned dflt)
 	if (secs > 0) {
 		long span = secs / 10 < 2 ? secs / 10 : 2;
 
-		if (span > 0 &&
-		    gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r)) == 0) {
+		if (span > 0 && digest_random(&r, sizeof(r)) == 0) {
 			jitter = r % (unsigned)(span + 1);
 		}
 	}

@@ -9,13 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/crypto.h>
-
 #include "acme/proto/json.h"
 #include "acme/proto/jws.h"
 #include "common/b64url.h"
 #include "common/buf.h"
+#include "common/digest.h"
 #include "common/log.h"
 
 #define JWS_MAX (1024u * 1024)
@@ -128,11 +126,10 @@ char *
 jws_eab(const char *eab_kid, const char *mac_key_b64url, const char *url,
     const char *account_jwk)
 {
-	unsigned char *mac_key = NULL, mac[32];
+	unsigned char *mac_key = NULL, mac[DIGEST_SHA256_LEN];
 	size_t mac_len = 0;
 	char *prot = NULL, *pay = NULL, *sig = NULL, *res = NULL;
 	struct buf h, input;
-	int rc;
 
 	buf_init(&h, JWS_MAX);
 	buf_init(&input, JWS_MAX * 2);
@@ -155,10 +152,8 @@ jws_eab(const char *eab_kid, const char *mac_key_b64url, const char *url,
 		log_err("jws: out of memory");
 		goto out;
 	}
-	rc = gnutls_hmac_fast(
-	    GNUTLS_MAC_SHA256, mac_key, mac_len, input.data, input.len, mac);
-	if (rc < 0) {
-		log_err("jws: EAB HMAC: %s", gnutls_strerror(rc));
+	if (digest_hmac_sha256(mac_key, mac_len, input.data, input.len, mac) ==
+	    -1) {
 		goto out;
 	}
 	if ((sig = b64url_encode(mac, sizeof(mac))) == NULL) {
@@ -167,10 +162,10 @@ jws_eab(const char *eab_kid, const char *mac_key_b64url, const char *url,
 	res = jws_assemble(prot, pay, sig);
 out:
 	if (mac_key != NULL) {
-		gnutls_memset(mac_key, 0, mac_len);
+		explicit_bzero(mac_key, mac_len);
 		free(mac_key);
 	}
-	gnutls_memset(mac, 0, sizeof(mac));
+	explicit_bzero(mac, sizeof(mac));
 	buf_free(&h);
 	buf_free(&input);
 	free(prot);
