@@ -98,7 +98,7 @@ parse_usage(const char *v, unsigned *out)
 	*out = 0;
 	for (tok = strtok_r(tmp, ",", &save); tok != NULL;
 	     tok = strtok_r(NULL, ",", &save)) {
-		bit = cli_usage_bit(tok);
+		bit = csr_usage_bit(tok);
 		if (bit == 0) {
 			return -1;
 		}
@@ -110,6 +110,8 @@ parse_usage(const char *v, unsigned *out)
 static int
 parse_option(const char *tok, struct batch_line *l, char *err, size_t errlen)
 {
+	char names[128];
+
 	if (strncasecmp(tok, "key=", 4) == 0) {
 		l->key = key_type_parse(tok + 4);
 		if (l->key == KEY_TYPE_MAX) {
@@ -123,8 +125,9 @@ parse_option(const char *tok, struct batch_line *l, char *err, size_t errlen)
 	if (strncasecmp(tok, "usage=", 6) == 0) {
 		if (parse_usage(tok + 6, &l->usage) != 0) {
 			snprintf(err, errlen,
-			    "'%s': usage is a comma-separated list of digitalSignature, contentCommitment, keyEncipherment, keyAgreement",
-			    tok);
+			    "'%s': usage is a comma-separated list of %s", tok,
+			    csr_usage_names(
+				CSR_KU_ALL, ", ", names, sizeof(names)));
 			return -1;
 		}
 		l->usage_set = true;

@@ -125,7 +125,7 @@ flow_cmd_revoke(struct flow *f)
 	if (c->dry_run) {
 		flow_say(f, "dry run: would revoke %s (reason %s)",
 		    c->cert_path,
-		    cli_reason_name(c->reason >= 0 ? c->reason : 0));
+		    order_reason_name(c->reason >= 0 ? c->reason : 0));
 		goto out;
 	}
 	if (flow_connect(f) != 0) {

@@ -561,6 +561,32 @@ order_reason_parse(const char *s)
 	return -1;
 }
 
+const char *
+order_reason_name(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(order_reasons) / sizeof(order_reasons[0]); i++) {
+		if (order_reasons[i].code == code) {
+			return order_reasons[i].name;
+		}
+	}
+	return "?";
+}
+
+int
+order_reason_code(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(order_reasons) / sizeof(order_reasons[0]); i++) {
+		if (strcasecmp(name, order_reasons[i].name) == 0) {
+			return order_reasons[i].code;
+		}
+	}
+	return -1;
+}
+
 int
 order_renewal_info(struct acme_client *c, const struct cert *cert,
     struct acme_renewal_info *out, long *retry_after)

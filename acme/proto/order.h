@@ -21,7 +21,10 @@
 #define ORDER_POLL_MAX     60 /* cap on one poll interval */
 #define ORDER_CHAINS_MAX   8  /* alternate chains fetched */
 
-/* RFC 5280 CRLReason codes accepted for revocation. */
+/*
+ * RFC 5280 §5.3.1 CRLReason codes accepted for revocation (the seed's);
+ * their names are in one table in order.c (order_reason_name/_code).
+ */
 enum order_revoke_reason {
 	ORDER_REASON_UNSPECIFIED = 0,
 	ORDER_REASON_KEY_COMPROMISE = 1,
@@ -128,6 +131,10 @@ int order_revoke(struct acme_client *c, const struct cert *cert, int reason,
 /* "unspecified" "keyCompromise" "affiliationChanged" "superseded"
  * "cessationOfOperation" or the number -> code; -1 if unknown. */
 int order_reason_parse(const char *s);
+/* The RFC 5280 name of a reason code ("keyCompromise"), or "?". */
+const char *order_reason_name(int code);
+/* The code of a reason name (case-insensitive, names only), or -1. */
+int order_reason_code(const char *name);
 
 /*
  * RFC 9773: GET <renewalInfo>/<certID> for cert.  -1 when the directory
