@@ -14,6 +14,7 @@
 
 #include "acme/proto/acme.h"
 #include "acme/proto/json.h"
+#include "acme/proto/rfc3339.h"
 #include "acme/pki/cert.h"
 #include "common/log.h"
 
@@ -47,84 +48,6 @@ json_status_name(enum acme_status st)
 		return "unknown";
 	}
 	return status_names[st];
-}
-
-static int
-json_digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	while (n-- > 0) {
-		if (**p < '0' || **p > '9') {
-			return -1;
-		}
-		v = v * 10 + (**p - '0');
-		(*p)++;
-	}
-	*out = v;
-	return 0;
-}
-
-int
-json_parse_time(const char *s, time_t *out)
-{
-	struct tm tm;
-	const char *p = s;
-	int y, mo, d, h, mi, se, oh, om, sign;
-	time_t t;
-
-	if (s == NULL) {
-		return -1;
-	}
-	memset(&tm, 0, sizeof(tm));
-	if (json_digits(&p, 4, &y) < 0 || *p++ != '-' ||
-	    json_digits(&p, 2, &mo) < 0 || *p++ != '-' ||
-	    json_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't')) {
-		return -1;
-	}
-	p++;
-	if (json_digits(&p, 2, &h) < 0 || *p++ != ':' ||
-	    json_digits(&p, 2, &mi) < 0 || *p++ != ':' ||
-	    json_digits(&p, 2, &se) < 0) {
-		return -1;
-	}
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9') {
-			return -1;
-		}
-		while (*p >= '0' && *p <= '9') {
-			p++;
-		}
-	}
-	oh = om = 0;
-	sign = 1;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if (json_digits(&p, 2, &oh) < 0 || *p++ != ':' ||
-		    json_digits(&p, 2, &om) < 0) {
-			return -1;
-		}
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || se > 60) {
-		return -1;
-	}
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	if ((t = timegm(&tm)) == (time_t)-1) {
-		return -1;
-	}
-	*out = t - sign * (oh * 3600 + om * 60);
-	return 0;
 }
 
 /* Load text as a JSON object; NULL (logged with what) if it is not one. */
@@ -200,7 +123,7 @@ json_time_member(json_t *obj, const char *key, time_t *out, const char *what)
 	if (json_str(obj, key, false, &s, what) < 0) {
 		return -1;
 	}
-	if (s != NULL && json_parse_time(s, out) < 0) {
+	if (s != NULL && rfc3339_parse(s, out) < 0) {
 		log_err("%s: \"%s\" is not an RFC 3339 time", what, key);
 		rc = -1;
 	}
@@ -887,8 +810,8 @@ json_parse_renewal_info(
 		what) < 0) {
 		goto out;
 	}
-	if (json_parse_time(s, &out->start) < 0 ||
-	    json_parse_time(e, &out->end) < 0 || out->end < out->start) {
+	if (rfc3339_parse(s, &out->start) < 0 ||
+	    rfc3339_parse(e, &out->end) < 0 || out->end < out->start) {
 		log_err("%s: bad suggestedWindow", what);
 		goto out;
 	}

@@ -114,9 +114,6 @@ struct acme_renewal_info {
 enum acme_status json_status_parse(const char *s);
 const char *json_status_name(enum acme_status st);
 
-/* Parse an RFC 3339 timestamp (UTC "Z" or an offset); 0 / -1. */
-int json_parse_time(const char *s, time_t *out);
-
 int json_parse_directory(
     const char *text, size_t len, struct acme_directory *out);
 int json_parse_account(const char *text, size_t len, struct acme_account *out);

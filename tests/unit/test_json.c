@@ -93,6 +93,21 @@ test_authz_email_reply(void **state)
 	json_authz_free(&a);
 }
 
+/* A date that does not exist is refused (2026-02-31 was accepted). */
+static void
+test_authz_bad_date(void **state)
+{
+	const char *t =
+	    "{\"identifier\":{\"type\":\"email\",\"value\":\"a@example.com\"},"
+	    "\"status\":\"pending\",\"expires\":\"2026-02-31T00:00:00Z\","
+	    "\"challenges\":[]}";
+	struct acme_authz a;
+
+	(void)state;
+	assert_int_equal(json_parse_authz(S(t), &a), -1);
+	json_authz_free(&a);
+}
+
 static void
 test_challenge(void **state)
 {
@@ -283,6 +298,7 @@ main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_order_invalid),
 		cmocka_unit_test(test_authz_email_reply),
+		cmocka_unit_test(test_authz_bad_date),
 		cmocka_unit_test(test_challenge),
 		cmocka_unit_test(test_problem_subproblems),
 		cmocka_unit_test(test_directory),
