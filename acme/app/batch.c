@@ -783,49 +783,34 @@ results_text(const struct batch *b, struct buf *out)
 }
 
 static int
-json_field(struct buf *out, const char *name, const char *v, bool comma)
-{
-	int rc = buf_printf(out, "%s\"%s\":", comma ? "," : "", name);
-
-	if (v == NULL) {
-		return rc | buf_puts(out, "null");
-	}
-	return rc | json_quote(out, v);
-}
-
-static int
 results_json(const struct batch *b, struct buf *out)
 {
 	const struct item *it;
-	bool err, first = true;
+	struct json_out *rows = json_out_array(), *o;
+	bool err;
 	char *cert, *p12;
 	size_t i, j;
-	int rc = buf_puts(out, "[");
 
 	for (i = 0; i < b->n; i++) {
 		it = &b->items[i];
 		item_paths(it, &cert, &p12);
 		err = it->st != IT_ISSUED && it->st != IT_DONE;
 		for (j = 0; j < it->l.n; j++) {
-			rc |= buf_puts(out, first ? "\n{" : ",\n{");
-			first = false;
-			rc |= json_field(out, "address", it->l.addrs[j], false);
-			rc |= json_field(
-			    out, "status", item_state_names[it->st], true);
-			rc |= buf_printf(out, ",\"line\":%u", it->l.lineno);
-			rc |= json_field(out, "certificate", cert, true);
-			rc |= json_field(out, "pkcs12", p12, true);
-			rc |= json_field(
-			    out, "error_type", err ? it->etype : NULL, true);
-			rc |= json_field(
-			    out, "error_detail", err ? it->detail : NULL, true);
-			rc |= buf_puts(out, "}");
+			o = json_out_object();
+			json_out_str(o, "address", it->l.addrs[j]);
+			json_out_str(o, "status", item_state_names[it->st]);
+			json_out_int(o, "line", it->l.lineno);
+			json_out_str(o, "certificate", cert);
+			json_out_str(o, "pkcs12", p12);
+			json_out_str(o, "error_type", err ? it->etype : NULL);
+			json_out_str(
+			    o, "error_detail", err ? it->detail : NULL);
+			json_out_push(rows, o);
 		}
 		free(cert);
 		free(p12);
 	}
-	rc |= buf_puts(out, "\n]\n");
-	return rc != 0 ? -1 : 0;
+	return json_out_rows(rows, out);
 }
 
 static int

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "acme/proto/acct.h"
+#include "acme/proto/jws.h"
 #include "acme/app/flow.h"
 #include "acme/app/store.h"
 #include "common/fsutil.h"
@@ -496,7 +497,7 @@ flow_account(struct flow *f, bool create)
 			goto out;
 		}
 	}
-	if (key_thumbprint(f->account_key, f->thumbprint) != 0) {
+	if (jws_thumbprint(f->account_key, f->thumbprint) != 0) {
 		flow_fail(f, EX_SOFTWARE);
 		goto out;
 	}

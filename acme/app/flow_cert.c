@@ -319,47 +319,33 @@ passphrase(struct flow *f)
 	return 0;
 }
 
-static void
-json_result(const struct flow *f, const char *const *addrs, size_t n,
+/* The --json line of an issued set; 0 / -1 (logged, nothing printed). */
+static int
+print_issued(const struct flow *f, const char *const *addrs, size_t n,
     const char *dir, time_t not_after)
 {
-	struct buf b;
+	struct json_out *o = json_out_object();
 	char ts[32];
 	struct tm tm;
-	size_t i;
 
-	buf_init(&b, 0);
 	gmtime_r(&not_after, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	buf_puts(&b, "{\"status\":\"issued\",\"server\":");
-	json_quote(&b, f->server);
-	buf_puts(&b, ",\"addresses\":[");
-	for (i = 0; i < n; i++) {
-		if (i > 0) {
-			buf_puts(&b, ",");
-		}
-		json_quote(&b, addrs[i]);
-	}
-	buf_puts(&b, "],\"directory\":");
-	json_quote(&b, dir != NULL ? dir : "");
-	buf_printf(&b, ",\"not_after\":\"%s\"}\n", ts);
-	if (b.data != NULL) {
-		fputs(b.data, stdout);
-	}
-	buf_free(&b);
+	json_out_str(o, "status", "issued");
+	json_out_str(o, "server", f->server);
+	json_out_strs(o, "addresses", addrs, n);
+	json_out_str(o, "directory", dir != NULL ? dir : "");
+	json_out_str(o, "not_after", ts);
+	return json_out_print(o, stdout);
 }
 
-static void
-dry_run_json(const char *order_url)
+static int
+print_dry_run(const char *order_url)
 {
-	struct buf b;
+	struct json_out *o = json_out_object();
 
-	buf_init(&b, 0);
-	if (buf_puts(&b, "{\"status\":\"dry-run\",\"order\":") == 0 &&
-	    json_quote(&b, order_url) == 0 && buf_puts(&b, "}\n") == 0) {
-		fputs(b.data, stdout);
-	}
-	buf_free(&b);
+	json_out_str(o, "status", "dry-run");
+	json_out_str(o, "order", order_url);
+	return json_out_print(o, stdout);
 }
 
 /* Download, build PEMs and the PKCS#12, publish. */
@@ -435,8 +421,9 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	if (!f->cli->dry_run) {
 		(void)flow_hook_run(f, addrs, n, dir);
 	}
-	if (f->cli->json) {
-		json_result(f, addrs, n, dir, na);
+	if (f->cli->json && print_issued(f, addrs, n, dir, na) != 0) {
+		flow_fail(f, EX_SOFTWARE);
+		goto out;
 	}
 	rc = 0;
 out:
@@ -632,8 +619,9 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 		flow_say(f,
 		    "dry run: order %s created for %zu address(es); stopping before the challenge; nothing was written",
 		    so.url, n);
-		if (f->cli->json) {
-			dry_run_json(so.url);
+		if (f->cli->json && print_dry_run(so.url) != 0) {
+			flow_fail(f, EX_SOFTWARE);
+			goto out;
 		}
 		rc = 0;
 		goto out;

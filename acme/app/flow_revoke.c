@@ -173,8 +173,12 @@ flow_cmd_revoke(struct flow *f)
 	}
 	flow_say(f, "%s revoked", c->cert_path);
 	if (c->json) {
-		printf("{\"status\":\"revoked\",\"reason\":%d}\n",
-		    c->reason >= 0 ? c->reason : 0);
+		struct json_out *o = json_out_object();
+		json_out_str(o, "status", "revoked");
+		json_out_int(o, "reason", c->reason >= 0 ? c->reason : 0);
+		if (json_out_print(o, stdout) != 0) {
+			flow_fail(f, EX_SOFTWARE);
+		}
 	}
 out:
 	key_free(ckey);

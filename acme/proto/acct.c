@@ -54,7 +54,7 @@ acct_new(struct acme_client *c, const struct key *k,
 			return -1;
 		}
 		if (opts->eab_kid != NULL && opts->eab_hmac != NULL) {
-			if ((jwk = key_jwk(k)) == NULL ||
+			if ((jwk = json_build_jwk(k)) == NULL ||
 			    (eab = jws_eab(opts->eab_kid, opts->eab_hmac,
 				 d->new_account, jwk)) == NULL) {
 				goto out;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,7 +239,6 @@ test_builders(void **state)
 	const char *contact[] = { "mailto:a@example.com" };
 	struct acme_identifier ids[] = { { (char *)"email",
 	    (char *)"j\xc3\xb6@example.com" } };
-	struct buf b;
 	char *s;
 
 	(void)state;
@@ -263,10 +263,112 @@ test_builders(void **state)
 	s = json_build_status("deactivated");
 	assert_string_equal(s, "{\"status\":\"deactivated\"}");
 	free(s);
+	s = json_build_new_account(
+	    contact, 1, false, "{\"protected\":\"p\"}", false);
+	assert_string_equal(s,
+	    "{\"contact\":[\"mailto:a@example.com\"],"
+	    "\"externalAccountBinding\":{\"protected\":\"p\"}}");
+	free(s);
+	s = json_build_new_order(ids, 1, NULL, "smime");
+	assert_string_equal(s,
+	    "{\"identifiers\":[{\"type\":\"email\",\"value\":\"j\xc3\xb6@example.com\"}],"
+	    "\"profile\":\"smime\"}");
+	free(s);
+	s = json_build_jws_header("HS256", NULL, "k\"id", NULL, "https://ca/n");
+	assert_string_equal(s,
+	    "{\"alg\":\"HS256\",\"kid\":\"k\\\"id\",\"url\":\"https://ca/n\"}");
+	free(s);
+	s = json_build_jws_header(
+	    "RS256", NULL, "https://ca/acct/1", "n0", "https://ca/o");
+	assert_string_equal(s,
+	    "{\"alg\":\"RS256\",\"kid\":\"https://ca/acct/1\",\"nonce\":\"n0\","
+	    "\"url\":\"https://ca/o\"}");
+	free(s);
+	s = json_build_jws("cA", "cA", "cw");
+	assert_string_equal(s,
+	    "{\"protected\":\"cA\",\"payload\":\"cA\",\"signature\":\"cw\"}");
+	free(s);
+	/* not UTF-8: no text at all */
+	assert_null(json_build_status("\xff"));
+	assert_null(json_build_jws_header("RS256", NULL, "\xff", NULL, "u"));
+}
+
+/* Print o into a string (the caller frees); *rc gets json_out_print's. */
+static char *
+print_out(struct json_out *o, int *rc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	assert_non_null(fp);
+	*rc = json_out_print(o, fp);
+	fclose(fp);
+	return text;
+}
+
+/* --json output: all members or no text at all, never a truncated line. */
+static void
+test_output(void **state)
+{
+	static const char *const addrs[] = { "a@example.test",
+		"b@example.test" };
+	struct json_out *o, *a;
+	struct buf b;
+	char *s;
+	int rc;
+
+	(void)state;
+	o = json_out_object();
+	json_out_str(o, "s", "a\"b\\c\n");
+	json_out_str(o, "n", NULL);
+	json_out_int(o, "i", -3);
+	json_out_strs(o, "a", addrs, 2);
+	s = print_out(o, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(s,
+	    "{\"s\":\"a\\\"b\\\\c\\n\",\"n\":null,\"i\":-3,"
+	    "\"a\":[\"a@example.test\",\"b@example.test\"]}\n");
+	free(s);
+
+	o = json_out_object();
+	json_out_str(o, "server", "https://ca/dir");
+	json_out_str(o, "from", "\xff@ca.test"); /* not UTF-8 */
+	json_out_str(o, "expires", "2026-01-01T00:00:00Z");
+	s = print_out(o, &rc);
+	assert_int_equal(rc, -1);
+	assert_string_equal(s, "");
+	free(s);
+	s = print_out(NULL, &rc);
+	assert_int_equal(rc, -1);
+	free(s);
+
 	buf_init(&b, 0);
-	assert_int_equal(json_quote(&b, "a\"b\\c\n"), 0);
-	assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\"");
-	assert_int_equal(json_quote(&b, "\xff"), -1);
+	assert_int_equal(json_out_rows(json_out_array(), &b), 0);
+	assert_string_equal(b.data, "[\n]\n");
+	buf_reset(&b);
+	a = json_out_array();
+	o = json_out_object();
+	json_out_str(o, "address", "a@example.test");
+	json_out_int(o, "line", 1);
+	json_out_push(a, o);
+	o = json_out_object();
+	json_out_str(o, "address", "b@example.test");
+	json_out_str(o, "pkcs12", NULL);
+	json_out_push(a, o);
+	assert_int_equal(json_out_rows(a, &b), 0);
+	assert_string_equal(b.data,
+	    "[\n{\"address\":\"a@example.test\",\"line\":1},\n"
+	    "{\"address\":\"b@example.test\",\"pkcs12\":null}\n]\n");
+	/* one bad row: the buffer is left as it was */
+	a = json_out_array();
+	o = json_out_object();
+	json_out_str(o, "address", "\xff");
+	json_out_push(a, o);
+	assert_int_equal(json_out_rows(a, &b), -1);
+	assert_string_equal(b.data,
+	    "[\n{\"address\":\"a@example.test\",\"line\":1},\n"
+	    "{\"address\":\"b@example.test\",\"pkcs12\":null}\n]\n");
 	buf_free(&b);
 }
 
@@ -299,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_order_invalid),
 		cmocka_unit_test(test_authz_email_reply),
 		cmocka_unit_test(test_authz_bad_date),
+		cmocka_unit_test(test_output),
 		cmocka_unit_test(test_challenge),
 		cmocka_unit_test(test_problem_subproblems),
 		cmocka_unit_test(test_directory),
