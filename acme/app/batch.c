@@ -524,7 +524,7 @@ classify(struct worker *w, struct flow *wf, struct item *it)
 {
 	const struct acme_problem *p =
 	    wf->ac != NULL ? acme_last_problem(wf->ac) : NULL;
-	const char *type = p != NULL ? json_problem_short(p) : "";
+	const char *type = p != NULL ? problem_short(p) : "";
 	int ex = wf->ex != 0 ? wf->ex : EX_SOFTWARE;
 
 	if (flow_stopping()) {

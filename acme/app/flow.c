@@ -102,7 +102,7 @@ int
 flow_acme_fail(struct flow *f, const char *what)
 {
 	const struct acme_problem *p = f->ac ? acme_last_problem(f->ac) : NULL;
-	const char *type = p != NULL ? json_problem_short(p) : "";
+	const char *type = p != NULL ? problem_short(p) : "";
 	const char *text = f->ac ? acme_last_error(f->ac) : "";
 	int ex = EX_UNAVAILABLE;
 

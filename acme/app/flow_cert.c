@@ -465,7 +465,7 @@ finalize_retry(struct flow *f, const char *url, struct acme_order *ord,
 		p = acme_last_problem(f->ac);
 		if (attempt >= FLOW_FINALIZE_TRIES || p == NULL ||
 		    (p->status < 500 &&
-			strcmp(json_problem_short(p), "serverInternal") != 0)) {
+			strcmp(problem_short(p), "serverInternal") != 0)) {
 			return flow_acme_fail(f, "finalize");
 		}
 		flow_say(f,

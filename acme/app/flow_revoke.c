@@ -149,7 +149,7 @@ flow_cmd_revoke(struct flow *f)
 		    c->cert_path);
 		rc = order_revoke(f->ac, &chain.certs[0], c->reason, NULL);
 		if (rc != 0 && ckey != NULL &&
-		    strcmp(json_problem_short(acme_last_problem(f->ac)),
+		    strcmp(problem_short(acme_last_problem(f->ac)),
 			"alreadyRevoked") != 0) {
 			flow_say(f,
 			    "the account may not be the issuer; trying the certificate key");

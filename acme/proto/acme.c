@@ -99,7 +99,7 @@ static void
 acme_problem_clear(struct acme_client *c)
 {
 	if (c->last_problem != NULL) {
-		json_problem_free(c->last_problem);
+		problem_free(c->last_problem);
 		free(c->last_problem);
 		c->last_problem = NULL;
 	}
@@ -297,7 +297,7 @@ acme_reply_free(struct acme_reply *r)
 	}
 	buf_free(&r->body);
 	if (r->problem != NULL) {
-		json_problem_free(r->problem);
+		problem_free(r->problem);
 		free(r->problem);
 	}
 	free(r->error);
@@ -348,7 +348,7 @@ acme_problem_of(const struct http_response *hr, const char *url)
 		}
 		return p;
 	}
-	json_problem_free(p);
+	problem_free(p);
 	buf_init(&b, 512);
 	p->type = strdup("http");
 	p->status = hr->status;
@@ -385,8 +385,8 @@ acme_remember(struct acme_client *c, const struct acme_reply *r)
 	if (r->problem == NULL) {
 		return;
 	}
-	c->last_problem = json_problem_dup(r->problem);
-	if (json_problem_format(r->problem, &c->last_error) < 0) {
+	c->last_problem = problem_dup(r->problem);
+	if (problem_format(r->problem, &c->last_error) < 0) {
 		buf_reset(&c->last_error);
 	}
 }
@@ -450,7 +450,7 @@ acme_request(struct acme_client *c, const char *url, const char *payload,
 			return 0;
 		}
 		p = acme_problem_of(&hr, url);
-		type = json_problem_short(p);
+		type = problem_short(p);
 		if (jws_key != NULL && strcmp(type, "badNonce") == 0 &&
 		    badnonce < c->badnonce_max) {
 			/* the pool's newest nonce is the error's one */
@@ -481,7 +481,7 @@ acme_request(struct acme_client *c, const char *url, const char *payload,
 		http_response_free(&hr);
 		break;
 again:
-		json_problem_free(p);
+		problem_free(p);
 		free(p);
 		p = NULL;
 		http_response_free(&hr);
@@ -572,7 +572,7 @@ acme_reply_error(const struct acme_reply *r)
 const char *
 acme_reply_type(const struct acme_reply *r)
 {
-	return json_problem_short(r->problem);
+	return problem_short(r->problem);
 }
 
 const struct acme_problem *

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "acme/pki/key.h"
+#include "acme/proto/problem.h"
 #include "common/buf.h"
 
 /* Status of accounts, orders, authorizations and challenges. */
@@ -32,22 +33,6 @@ enum acme_status {
 	ACME_ST_DEACTIVATED,
 	ACME_ST_REVOKED,
 	ACME_ST_MAX
-};
-
-struct acme_identifier {
-	char *type; /* "email", "dns", ... */
-	char *value;
-};
-
-/* RFC 7807 problem document (RFC 8555 §6.7), with subproblems. */
-struct acme_problem {
-	char *type;   /* e.g. "urn:ietf:params:acme:error:badNonce" */
-	char *detail; /* may be NULL */
-	char *instance;
-	long status;                       /* "status" member, 0 if absent */
-	struct acme_identifier identifier; /* of a subproblem; NULLs if none */
-	struct acme_problem *sub;          /* subproblems */
-	size_t n_sub;
 };
 
 struct acme_directory {
@@ -139,27 +124,11 @@ void json_account_free(struct acme_account *a);
 void json_order_free(struct acme_order *o);
 void json_authz_free(struct acme_authz *a);
 void json_challenge_free(struct acme_challenge *c);
-void json_problem_free(struct acme_problem *p);
 void json_identifier_free(struct acme_identifier *id);
 void json_renewal_info_free(struct acme_renewal_info *r);
 /* Free an array of n malloc'ed strings and the array itself (the string
  * lists of the structs above, cert_emails()); NULL is fine. */
 void json_strings_free(char **v, size_t n);
-
-/* Deep copy of a problem (for keeping one past the response); NULL on
- * ENOMEM.  Free with json_problem_free() then free(). */
-struct acme_problem *json_problem_dup(const struct acme_problem *p);
-
-/*
- * "type: detail" for display, with the "urn:ietf:params:acme:error:"
- * prefix kept, and each subproblem appended as "; identifier: type:
- * detail".  Appends to out; 0 / -1.
- */
-int json_problem_format(const struct acme_problem *p, struct buf *out);
-
-/* The problem's type without the ACME URN prefix ("badNonce"), or the
- * full type for other namespaces; "" if none.  Points into p. */
-const char *json_problem_short(const struct acme_problem *p);
 
 /*
  * Request payload builders.  Each returns a malloc'ed compact JSON text

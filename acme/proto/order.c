@@ -221,7 +221,7 @@ order_note_error(
 	struct buf b;
 
 	buf_init(&b, 4096);
-	if (p != NULL && json_problem_format(p, &b) == 0) {
+	if (p != NULL && problem_format(p, &b) == 0) {
 		log_err("acme: %s %s: %s", what, url, b.data);
 	} else {
 		log_err("acme: %s %s: invalid", what, url);

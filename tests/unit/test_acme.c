@@ -257,7 +257,7 @@ test_directory_problem(void **state)
 		} else {
 			assert_non_null(p);
 			assert_string_equal(
-			    json_problem_short(p), dir_cases[i].type);
+			    problem_short(p), dir_cases[i].type);
 			assert_int_equal(p->status, dir_cases[i].status);
 			assert_non_null(
 			    strstr(acme_last_error(c), dir_cases[i].detail));

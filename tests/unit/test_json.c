@@ -58,7 +58,7 @@ test_order_invalid(void **state)
 	assert_int_equal(json_parse_order(S(t), &o), 0);
 	assert_int_equal(o.status, ACME_ST_INVALID);
 	assert_non_null(o.error);
-	assert_string_equal(json_problem_short(o.error), "rejectedIdentifier");
+	assert_string_equal(problem_short(o.error), "rejectedIdentifier");
 	json_order_free(&o);
 }
 
@@ -141,24 +141,24 @@ test_problem_subproblems(void **state)
 	(void)state;
 	assert_int_equal(json_parse_problem(S(t), &p), 0);
 	assert_int_equal(p.status, 403);
-	assert_string_equal(json_problem_short(&p), "compound");
+	assert_string_equal(problem_short(&p), "compound");
 	assert_int_equal(p.n_sub, 2);
 	assert_string_equal(p.sub[0].identifier.value, "a@example.com");
-	assert_string_equal(json_problem_short(&p.sub[1]), "caa");
+	assert_string_equal(problem_short(&p.sub[1]), "caa");
 	buf_init(&b, 0);
-	assert_int_equal(json_problem_format(&p, &b), 0);
+	assert_int_equal(problem_format(&p, &b), 0);
 	assert_string_equal(b.data,
 	    "urn:ietf:params:acme:error:compound: Errors during validation; "
 	    "email a@example.com: "
 	    "urn:ietf:params:acme:error:rejectedIdentifier: not ours; "
 	    "dns example.org: urn:ietf:params:acme:error:caa: CAA");
 	buf_free(&b);
-	d = json_problem_dup(&p);
+	d = problem_dup(&p);
 	assert_non_null(d);
 	assert_string_equal(d->sub[1].identifier.type, "dns");
-	json_problem_free(d);
+	problem_free(d);
 	free(d);
-	json_problem_free(&p);
+	problem_free(&p);
 }
 
 static void
