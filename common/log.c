@@ -44,12 +44,6 @@ log_get_level(void)
 	return log_level;
 }
 
-bool
-log_enabled(enum log_level level)
-{
-	return level <= log_level;
-}
-
 int
 log_facility(const char *name)
 {

@@ -468,29 +468,6 @@ key_datum_wipe(gnutls_datum_t *d)
 }
 
 int
-key_to_der(const struct key *k, unsigned char **der, size_t *len)
-{
-	gnutls_datum_t d = { NULL, 0 };
-	int ret = -1;
-
-	*der = NULL;
-	*len = 0;
-	if (key_export_pkcs8(k, GNUTLS_X509_FMT_DER, &d) < 0) {
-		goto out;
-	}
-	if ((*der = malloc(d.size)) == NULL) {
-		log_err_errno("key: malloc");
-		goto out;
-	}
-	memcpy(*der, d.data, d.size);
-	*len = d.size;
-	ret = 0;
-out:
-	key_datum_wipe(&d);
-	return ret;
-}
-
-int
 key_to_pem(const struct key *k, struct buf *out)
 {
 	gnutls_datum_t d = { NULL, 0 };

@@ -71,8 +71,6 @@ size_t key_sig_len(const struct key *k);
  * fs_write_atomic(..., 0600).  0 / -1.
  */
 int key_to_pem(const struct key *k, struct buf *out);
-/* PKCS#8 DER, same rules (for PKCS#12); caller wipes and frees. */
-int key_to_der(const struct key *k, unsigned char **der, size_t *len);
 /* SubjectPublicKeyInfo DER of the public key; caller frees. 0 / -1. */
 int key_public_der(const struct key *k, unsigned char **der, size_t *len);
 

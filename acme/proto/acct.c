@@ -147,21 +147,6 @@ acct_fetch(struct acme_client *c, struct acme_account *out)
 }
 
 int
-acct_update_contact(
-    struct acme_client *c, const char *const *contact, size_t n_contact)
-{
-	char *payload = json_build_contact(contact, n_contact);
-	int rc;
-
-	if (payload == NULL) {
-		return -1;
-	}
-	rc = acct_post(c, payload, "account update", NULL);
-	free(payload);
-	return rc;
-}
-
-int
 acct_key_change(struct acme_client *c, const struct key *new_key)
 {
 	const struct acme_directory *d;

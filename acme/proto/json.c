@@ -906,17 +906,6 @@ json_build_key_change(const char *account_url, const struct key *old_key)
 	    "keyChange");
 }
 
-char *
-json_build_contact(const char *const *contact, size_t n_contact)
-{
-	json_t *a = json_string_array(contact, n_contact);
-
-	if (a == NULL) {
-		return json_finish(NULL, "account update");
-	}
-	return json_finish(json_pack("{s:o}", "contact", a), "account update");
-}
-
 /* ---- output (--json) ---- */
 
 struct json_out {

@@ -150,8 +150,6 @@ char *json_build_revoke(const char *cert_b64url, int reason);
 char *json_build_status(const char *status);
 /* keyChange inner payload: {"account": url, "oldKey": JWK of old_key}. */
 char *json_build_key_change(const char *account_url, const struct key *old_key);
-/* {"contact": [...]}, for an account update. */
-char *json_build_contact(const char *const *contact, size_t n_contact);
 
 /*
  * JOSE text (jws.c signs it).  The public JWK of k, canonical as the
