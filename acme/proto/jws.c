@@ -3,7 +3,8 @@
  * §6.2): {"protected":b64u(header),"payload":b64u(payload),
  * "signature":b64u(sig)}.  The signing input is the ASCII of
  * b64u(header) "." b64u(payload); POST-as-GET signs an empty payload.
- * Called by acme.c (outer JWS) and acct.c (EAB, keyChange).
+ * Called by acme.c (outer JWS), acct.c (EAB, keyChange) and the requester
+ * (jws_thumbprint).  The JSON text itself comes from json.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
