@@ -34,7 +34,7 @@ digest_sha256_hex(
 {
 	unsigned char md[DIGEST_SHA256_LEN];
 
-	if (digest_sha256(data, len, md) == -1) {
+	if (digest_sha256(data, len, md) < 0) {
 		out[0] = '\0';
 		return -1;
 	}
@@ -90,14 +90,17 @@ digest_base64_decode(const char *s, size_t len, struct buf *out)
 	gnutls_datum_t in, dec = { NULL, 0 };
 	int rc = -1;
 
-	if (len > UINT_MAX)
+	if (len > UINT_MAX) {
 		return -1;
+	}
 	in.data = (unsigned char *)(uintptr_t)s;
 	in.size = (unsigned)len;
-	if (gnutls_base64_decode2(&in, &dec) != 0)
+	if (gnutls_base64_decode2(&in, &dec) != 0) {
 		goto out;
-	if (buf_append(out, dec.data, dec.size) == -1)
+	}
+	if (buf_append(out, dec.data, dec.size) < 0) {
 		goto out;
+	}
 	rc = 0;
 out:
 	gnutls_free(dec.data);

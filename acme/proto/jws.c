@@ -117,8 +117,8 @@ jws_eab(const char *eab_kid, const char *mac_key_b64url, const char *url,
 		log_err("jws: out of memory");
 		goto out;
 	}
-	if (digest_hmac_sha256(mac_key, mac_len, input.data, input.len, mac) ==
-	    -1) {
+	if (digest_hmac_sha256(mac_key, mac_len, input.data, input.len, mac) <
+	    0) {
 		goto out;
 	}
 	if ((sig = b64url_encode(mac, sizeof(mac))) == NULL) {

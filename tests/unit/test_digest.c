@@ -29,8 +29,9 @@ gnutls_hash_fast(gnutls_digest_algorithm_t algo, const void *text,
 {
 	int (*real)(gnutls_digest_algorithm_t, const void *, size_t, void *);
 
-	if (hash_fails)
+	if (hash_fails) {
 		return GNUTLS_E_INTERNAL_ERROR;
+	}
 	*(void **)&real = dlsym(RTLD_NEXT, "gnutls_hash_fast");
 	assert_non_null(real);
 	return real(algo, text, textlen, digest);

@@ -75,7 +75,7 @@ test_invalid(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		if (rfc3339_parse(v[i], &t) != -1) {
+		if (rfc3339_parse(v[i], &t) >= 0) {
 			fail_msg("%s: accepted", v[i] != NULL ? v[i] : "NULL");
 		}
 	}

@@ -35,8 +35,9 @@ gnutls_hash_fast(gnutls_digest_algorithm_t algo, const void *text,
 {
 	int (*real)(gnutls_digest_algorithm_t, const void *, size_t, void *);
 
-	if (hash_fails)
+	if (hash_fails) {
 		return GNUTLS_E_INTERNAL_ERROR;
+	}
 	*(void **)&real = dlsym(RTLD_NEXT, "gnutls_hash_fast");
 	assert_non_null(real);
 	return real(algo, text, textlen, digest);
@@ -84,13 +85,15 @@ rm_tree(const char *d)
 		dd = opendir(p);
 		while (dd != NULL && (de = readdir(dd)) != NULL) {
 			if (de->d_name[0] == '.' &&
-			    (de->d_name[1] == '\0' || de->d_name[1] == '.'))
+			    (de->d_name[1] == '\0' || de->d_name[1] == '.')) {
 				continue;
+			}
 			snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
 			unlink(f);
 		}
-		if (dd != NULL)
+		if (dd != NULL) {
 			closedir(dd);
+		}
 		rmdir(p);
 	}
 	rmdir(d);
@@ -148,8 +151,9 @@ test_parse_errors(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (spool_parse(bad[i], strlen(bad[i]), &e, &why) != -1)
+		if (spool_parse(bad[i], strlen(bad[i]), &e, &why) >= 0) {
 			fail_msg("accepted case %zu", i);
+		}
 		assert_non_null(why);
 	}
 	/* an incomplete entry needs only mailbox and state */
@@ -246,10 +250,11 @@ test_group(void **state)
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", top, subs[i]);
 		assert_int_equal(stat(path, &st), 0);
-		if (st.st_gid != gid || (st.st_mode & 07777) != 02770)
+		if (st.st_gid != gid || (st.st_mode & 07777) != 02770) {
 			fail_msg("%s: gid %lu mode %04o, want %lu 2770", path,
 			    (unsigned long)st.st_gid,
 			    (unsigned)(st.st_mode & 07777), (unsigned long)gid);
+		}
 	}
 	fill(&e, "bob@example.test");
 	assert_int_equal(spool_write(sp, &e), 0);
@@ -292,8 +297,9 @@ test_hash_failure(void **state)
 	dd = opendir(path);
 	assert_non_null(dd);
 	while ((de = readdir(dd)) != NULL) {
-		if (de->d_name[0] != '.')
+		if (de->d_name[0] != '.') {
 			files++;
+		}
 	}
 	closedir(dd);
 	assert_int_equal(files, 0);
