@@ -8,7 +8,8 @@
 #   make lint lint-man format format-check install clean bench
 #
 # Sources are found by directory, one static library per layer:
-#   common/*.c      libcommon   both programs (no library but GnuTLS hashes)
+#   common/*.c      libcommon   both programs (no library but GnuTLS, and
+#                               that only in digest.c: hash, HMAC, random)
 #   dkim/*.c        libdkimv    the libopendkim wrapper
 #   acme/pki/*.c    libpki      keys, CSR, certificates, PKCS#12 (GnuTLS)
 #   acme/proto/*.c  libproto    the RFC 8555 client: http, json, jws, acme,
@@ -224,6 +225,9 @@ lint: lint-man
 	    || { echo "lint: common/ and dkim/ include neither program"; exit 1; }
 	$(Q)python3 tests/lint/style.py $(FMT_SRC) \
 	    || { echo "lint: doc/style.md (braces, failure tests, citations)"; exit 1; }
+	$(Q)! grep -lE '#include <gnutls/' $(SRC_DIRS:=/*.[ch]) \
+	    | grep -vE '^(acme/pki/.*|milter/smime\.c|common/digest\.c)$$' \
+	    || { echo "lint: GnuTLS only in acme/pki/, milter/smime.c and common/digest.c"; exit 1; }
 
 lint-man:
 	$(Q)for m in acme/*.1 milter/*.8 conf/*.5 doc/*.7; do \

@@ -1,8 +1,9 @@
 /*
  * challenge: RFC 8823 parsing and response logic shared by the milter and
- * the requester's responders.  Pure functions over strings; the only
- * library used is GnuTLS for SHA-256 and random Message-IDs.  Nothing
- * here logs: callers log the static reasons returned in *why.
+ * the requester's responders.  Pure functions over strings; SHA-256,
+ * random Message-IDs and base64 come from common/digest.  Nothing here
+ * logs (but digest on a library failure): callers log the static reasons
+ * returned in *why.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,13 +13,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
-
 #include "common/b64url.h"
 #include "common/buf.h"
 #include "common/challenge.h"
 #include "common/mailhdr.h"
+#include "common/digest.h"
 
 const char *const challenge_required_headers[] = { "from", "sender", "reply-to",
 	"to", "cc", "subject", "date", "in-reply-to", "references",
@@ -411,7 +410,7 @@ challenge_response(const char *part1, const char *part2, const char *thumbprint,
 			goto out;
 		}
 	}
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, ka.data, ka.len, md) != 0) {
+	if (digest_sha256(ka.data, ka.len, md) < 0) {
 		goto out;
 	}
 	b64url_encode_to(md, sizeof(md), out);
@@ -560,22 +559,16 @@ challenge_message_id(const char *domain, char *out, size_t outlen)
 {
 	unsigned char rnd[16];
 	char hex[33];
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
 	int n;
 
 	if (!header_safe(domain) || *domain == '\0' ||
 	    strpbrk(domain, "<> ") != NULL) {
 		return -1;
 	}
-	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) != 0) {
+	if (digest_random(rnd, sizeof(rnd)) < 0) {
 		return -1;
 	}
-	for (i = 0; i < sizeof(rnd); i++) {
-		hex[2 * i] = digits[rnd[i] >> 4];
-		hex[2 * i + 1] = digits[rnd[i] & 15];
-	}
-	hex[32] = '\0';
+	digest_hex(rnd, sizeof(rnd), hex);
 	n = snprintf(out, outlen, "<%s.smime-acme@%s>", hex, domain);
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }

@@ -93,7 +93,7 @@ int challenge_compose_reply(const struct challenge_reply *r, struct buf *out);
 
 /* RFC 5322 date for now (or t), e.g. "Sat, 28 Nov 2026 18:43:16 +0000". */
 int challenge_date(long t, char *out, size_t outlen);
-/* A fresh Message-ID "<random@domain>" (random from GnuTLS's nonce RNG). */
+/* A fresh Message-ID "<random@domain>" (random from digest_random). */
 int challenge_message_id(const char *domain, char *out, size_t outlen);
 
 /* The header names RFC 8823 §3.1 requires in a challenge's DKIM h= tag,

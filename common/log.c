@@ -9,8 +9,7 @@
 #include <string.h>
 #include <syslog.h>
 
-#include <gnutls/crypto.h>
-
+#include "common/digest.h"
 #include "common/log.h"
 
 static const char *log_ident = "smime-acme";
@@ -46,12 +45,6 @@ enum log_level
 log_get_level(void)
 {
 	return log_level;
-}
-
-bool
-log_enabled(enum log_level level)
-{
-	return level <= log_level;
 }
 
 int
@@ -133,18 +126,11 @@ LOG_FN(log_warn_errno, LOG_LVL_WARN, 1)
 char *
 log_fingerprint(const void *data, size_t len, char out[9])
 {
-	unsigned char md[32];
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
+	unsigned char md[DIGEST_SHA256_LEN];
 
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, md) != 0) {
+	if (digest_sha256(data, len, md) < 0) {
 		memcpy(out, "????????", 9);
 		return out;
 	}
-	for (i = 0; i < 4; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[8] = '\0';
-	return out;
+	return digest_hex(md, 4, out);
 }

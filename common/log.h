@@ -28,8 +28,6 @@ void log_init(
     const char *ident, bool use_syslog, int facility, bool use_stderr);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* True if messages at level are written (to skip building costly ones). */
-bool log_enabled(enum log_level level);
 /* Map a facility name ("mail", "local0".."local7", "daemon", "user") to
  * its LOG_* value; -1 if unknown. */
 int log_facility(const char *name);

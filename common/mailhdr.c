@@ -9,9 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <gnutls/gnutls.h>
-
 #include "common/buf.h"
+#include "common/digest.h"
 #include "common/mailhdr.h"
 
 static bool
@@ -227,7 +226,6 @@ decode_word(const char *s, const char **end, struct buf *out)
 	const char *cs, *q1, *q2, *txt, *close;
 	size_t cslen;
 	char enc;
-	gnutls_datum_t in, dec = { NULL, 0 };
 
 	if (s[0] != '=' || s[1] != '?') {
 		return 0;
@@ -261,16 +259,9 @@ decode_word(const char *s, const char **end, struct buf *out)
 		return -1;
 	}
 	if (enc == 'B' || enc == 'b') {
-		in.data = (unsigned char *)(uintptr_t)txt;
-		in.size = (unsigned)(close - txt);
-		if (gnutls_base64_decode2(&in, &dec) != 0) {
+		if (digest_base64_decode(txt, (size_t)(close - txt), out) < 0) {
 			return -1;
 		}
-		if (buf_append(out, dec.data, dec.size) < 0) {
-			gnutls_free(dec.data);
-			return -1;
-		}
-		gnutls_free(dec.data);
 	} else if (enc == 'Q' || enc == 'q') {
 		const char *p;
 		for (p = txt; p < close; p++) {

@@ -18,9 +18,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <gnutls/crypto.h>
-
 #include "common/conf.h"
+#include "common/digest.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/spool.h"
@@ -142,12 +141,10 @@ spool_dir(const struct spool *sp)
 	return sp->dir;
 }
 
-void
+int
 spool_key(const char *addr, char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	char norm[CHALLENGE_ADDR_MAX + 1];
-	unsigned char md[32];
 	const char *dom = challenge_addr_domain(addr);
 	size_t i, len = strlen(addr);
 
@@ -164,12 +161,7 @@ spool_key(const char *addr, char out[65])
 			}
 		}
 	}
-	gnutls_hash_fast(GNUTLS_DIG_SHA256, norm, len, md);
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
+	return digest_sha256_hex(norm, len, out);
 }
 
 static int
@@ -179,7 +171,9 @@ spool_path(const struct spool *sp, const char *sub, const char *addr, char *out,
 	char key[65];
 	int n;
 
-	spool_key(addr, key);
+	if (spool_key(addr, key) < 0) {
+		return -1;
+	}
 	n = snprintf(out, outlen, "%s/%s/%s", sp->dir, sub, key);
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }

@@ -69,8 +69,12 @@ struct spool *spool_open(
 void spool_close(struct spool *sp);
 const char *spool_dir(const struct spool *sp);
 
-/* The file name for an address (64 hex + NUL). */
-void spool_key(const char *addr, char out[65]);
+/*
+ * The file name for an address (64 hex + NUL): SHA-256 of the address with
+ * its domain lower-cased.  Returns 0, or -1 if hashing failed (logged; out
+ * is then the empty string and must not be used).
+ */
+int spool_key(const char *addr, char out[65]);
 
 /*
  * Look up the entry for addr.  0 found (e filled), 1 not found, -1 error

@@ -346,7 +346,10 @@ reply_smtp(const struct config *cfg, const char *qid, const char *from,
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT,
 	    (long)(cfg->reply_timeout > 0 ? cfg->reply_timeout : 60));
-	curl_easy_setopt(curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	/* A password goes over TLS or not at all: STARTTLS is required when
+	 * we authenticate, opportunistic otherwise. */
+	curl_easy_setopt(curl, CURLOPT_USE_SSL,
+	    (long)(pass != NULL ? CURLUSESSL_ALL : CURLUSESSL_TRY));
 	cc = curl_easy_perform(curl);
 	if (cc != CURLE_OK) {
 		log_err("%s: eom: %s: SMTP submission to %s failed: %s%s%s",

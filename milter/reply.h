@@ -45,7 +45,8 @@ int reply_sendmail(const char *path, const char *qid, const char *from,
     const char *to, const char *msg, size_t len, int timeout);
 
 /* SMTP submission to host:port (AUTH if user is set, password from
- * passfile), envelope from -> to.  0 / -1 (logged with qid). */
+ * passfile, and then only after STARTTLS: a server without it is
+ * refused), envelope from -> to.  0 / -1 (logged with qid). */
 int reply_smtp(const struct config *cfg, const char *qid, const char *from,
     const char *to, const char *msg, size_t len);
 

@@ -100,7 +100,7 @@ parse_usage(const char *v, unsigned *out)
 	*out = 0;
 	for (tok = strtok_r(tmp, ",", &save); tok != NULL;
 	     tok = strtok_r(NULL, ",", &save)) {
-		bit = cli_usage_bit(tok);
+		bit = csr_usage_bit(tok);
 		if (bit == 0) {
 			return -1;
 		}
@@ -112,6 +112,8 @@ parse_usage(const char *v, unsigned *out)
 static int
 parse_option(const char *tok, struct batch_line *l, char *err, size_t errlen)
 {
+	char names[128];
+
 	if (strncasecmp(tok, "key=", 4) == 0) {
 		l->key = key_type_parse(tok + 4);
 		if (l->key == KEY_TYPE_MAX) {
@@ -125,8 +127,9 @@ parse_option(const char *tok, struct batch_line *l, char *err, size_t errlen)
 	if (strncasecmp(tok, "usage=", 6) == 0) {
 		if (parse_usage(tok + 6, &l->usage) != 0) {
 			snprintf(err, errlen,
-			    "'%s': usage is a comma-separated list of digitalSignature, contentCommitment, keyEncipherment, keyAgreement",
-			    tok);
+			    "'%s': usage is a comma-separated list of %s", tok,
+			    csr_usage_names(
+				CSR_KU_ALL, ", ", names, sizeof(names)));
 			return -1;
 		}
 		l->usage_set = true;
@@ -725,49 +728,34 @@ results_text(const struct batch *b, struct buf *out)
 }
 
 static int
-json_field(struct buf *out, const char *name, const char *v, bool comma)
-{
-	int rc = buf_printf(out, "%s\"%s\":", comma ? "," : "", name);
-
-	if (v == NULL) {
-		return rc | buf_puts(out, "null");
-	}
-	return rc | json_quote(out, v);
-}
-
-static int
 results_json(const struct batch *b, struct buf *out)
 {
 	const struct item *it;
-	bool err, first = true;
+	struct json_out *rows = json_out_array(), *o;
+	bool err;
 	char *cert, *p12;
 	size_t i, j;
-	int rc = buf_puts(out, "[");
 
 	for (i = 0; i < b->n; i++) {
 		it = &b->items[i];
 		item_paths(it, &cert, &p12);
 		err = it->st != IT_ISSUED && it->st != IT_DONE;
 		for (j = 0; j < it->l.n; j++) {
-			rc |= buf_puts(out, first ? "\n{" : ",\n{");
-			first = false;
-			rc |= json_field(out, "address", it->l.addrs[j], false);
-			rc |= json_field(
-			    out, "status", item_state_names[it->st], true);
-			rc |= buf_printf(out, ",\"line\":%u", it->l.lineno);
-			rc |= json_field(out, "certificate", cert, true);
-			rc |= json_field(out, "pkcs12", p12, true);
-			rc |= json_field(
-			    out, "error_type", err ? it->etype : NULL, true);
-			rc |= json_field(
-			    out, "error_detail", err ? it->detail : NULL, true);
-			rc |= buf_puts(out, "}");
+			o = json_out_object();
+			json_out_str(o, "address", it->l.addrs[j]);
+			json_out_str(o, "status", item_state_names[it->st]);
+			json_out_int(o, "line", it->l.lineno);
+			json_out_str(o, "certificate", cert);
+			json_out_str(o, "pkcs12", p12);
+			json_out_str(o, "error_type", err ? it->etype : NULL);
+			json_out_str(
+			    o, "error_detail", err ? it->detail : NULL);
+			json_out_push(rows, o);
 		}
 		free(cert);
 		free(p12);
 	}
-	rc |= buf_puts(out, "\n]\n");
-	return rc != 0 ? -1 : 0;
+	return json_out_rows(rows, out);
 }
 
 static int

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "acme/app/cli.h"
+#include "acme/proto/order.h"
 #include "common/conf.h"
 
 enum {
@@ -191,29 +192,6 @@ static const char *const resp_names[RESP_MAX] = {
 	[RESP_OUTLOOK] = "outlook",
 };
 
-static const struct {
-	const char *name;
-	unsigned bit;
-} usage_names[] = {
-	{ "digitalSignature", USAGE_DIGITAL_SIGNATURE },
-	{ "contentCommitment", USAGE_CONTENT_COMMITMENT },
-	{ "nonRepudiation", USAGE_CONTENT_COMMITMENT },
-	{ "keyEncipherment", USAGE_KEY_ENCIPHERMENT },
-	{ "keyAgreement", USAGE_KEY_AGREEMENT },
-};
-
-/* RFC 5280 §5.3.1 CRLReason codes the seed offers. */
-static const struct {
-	const char *name;
-	int code;
-} reason_names[] = {
-	{ "unspecified", 0 },
-	{ "keyCompromise", 1 },
-	{ "affiliationChanged", 3 },
-	{ "superseded", 4 },
-	{ "cessationOfOperation", 5 },
-};
-
 const char *
 cli_cmd_name(enum cli_cmd cmd)
 {
@@ -224,48 +202,6 @@ const char *
 cli_responder_name(enum cli_responder r)
 {
 	return r < RESP_MAX ? resp_names[r] : "?";
-}
-
-const char *
-cli_reason_name(int reason)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(reason_names) / sizeof(reason_names[0]); i++) {
-		if (reason_names[i].code == reason) {
-			return reason_names[i].name;
-		}
-	}
-	return "?";
-}
-
-char *
-cli_usage_names(unsigned usage, char *out, size_t outlen)
-{
-	static const unsigned order[] = { USAGE_DIGITAL_SIGNATURE,
-		USAGE_CONTENT_COMMITMENT, USAGE_KEY_ENCIPHERMENT,
-		USAGE_KEY_AGREEMENT };
-	static const char *const names[] = { "digitalSignature",
-		"contentCommitment", "keyEncipherment", "keyAgreement" };
-	size_t i, off = 0;
-	int n;
-
-	if (outlen == 0) {
-		return out;
-	}
-	out[0] = '\0';
-	for (i = 0; i < 4; i++) {
-		if (!(usage & order[i])) {
-			continue;
-		}
-		n = snprintf(
-		    out + off, outlen - off, "%s%s", off ? "," : "", names[i]);
-		if (n < 0 || (size_t)n >= outlen - off) {
-			break;
-		}
-		off += (size_t)n;
-	}
-	return out;
 }
 
 int
@@ -430,43 +366,28 @@ add_email(struct cli *c, const char *v)
 	return 0;
 }
 
-unsigned
-cli_usage_bit(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(usage_names) / sizeof(usage_names[0]); i++) {
-		if (strcasecmp(name, usage_names[i].name) == 0) {
-			return usage_names[i].bit;
-		}
-	}
-	return 0;
-}
-
 static int
 add_usage(struct cli *c, const char *v)
 {
-	unsigned bit = cli_usage_bit(v);
+	unsigned bit = csr_usage_bit(v);
+	char names[128];
 
 	if (bit != 0) {
 		c->usage |= bit;
 		return 0;
 	}
-	return cli_fail(c, EX_USAGE,
-	    "option '--usage': '%s' is not one of digitalSignature, contentCommitment, keyEncipherment, keyAgreement",
-	    v);
+	return cli_fail(c, EX_USAGE, "option '--usage': '%s' is not one of %s",
+	    v, csr_usage_names(CSR_KU_ALL, ", ", names, sizeof(names)));
 }
 
 static int
 set_reason(struct cli *c, const char *v)
 {
-	size_t i;
+	int code = order_reason_code(v);
 
-	for (i = 0; i < sizeof(reason_names) / sizeof(reason_names[0]); i++) {
-		if (strcasecmp(v, reason_names[i].name) == 0) {
-			c->reason = reason_names[i].code;
-			return 0;
-		}
+	if (code >= 0) {
+		c->reason = code;
+		return 0;
 	}
 	return cli_fail(c, EX_USAGE,
 	    "option '--reason': '%s' is not one of unspecified, keycompromise, affiliationchanged, superseded, cessationofoperation",

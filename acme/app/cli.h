@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "acme/pki/csr.h"
 #include "common/challenge.h"
 
 #define CLI_EMAIL_MAX   100 /* addresses in one certificate */
@@ -59,11 +60,11 @@ enum cli_smtp_method {
 
 enum cli_key_type { KEYTYPE_RSA, KEYTYPE_EC, KEYTYPE_MAX };
 
-/* --usage bits (RFC 5280 keyUsage names as the seed spells them). */
-#define USAGE_DIGITAL_SIGNATURE  0x01u
-#define USAGE_CONTENT_COMMITMENT 0x02u
-#define USAGE_KEY_ENCIPHERMENT   0x04u
-#define USAGE_KEY_AGREEMENT      0x08u
+/* --usage bits: the CSR's (names in csr_usage_bit, csr_usage_names). */
+#define USAGE_DIGITAL_SIGNATURE  CSR_KU_DIGITAL_SIGNATURE
+#define USAGE_CONTENT_COMMITMENT CSR_KU_CONTENT_COMMITMENT
+#define USAGE_KEY_ENCIPHERMENT   CSR_KU_KEY_ENCIPHERMENT
+#define USAGE_KEY_AGREEMENT      CSR_KU_KEY_AGREEMENT
 
 struct cli {
 	enum cli_cmd cmd;
@@ -181,20 +182,13 @@ void cli_free(struct cli *c);
 /* True if s is an addr-spec we can order (no wildcard, sane lengths). */
 bool cli_valid_address(const char *s, const char **why);
 
-/* Name of a command / responder / usage bit list for messages. */
+/* Name of a command / responder for messages. */
 const char *cli_cmd_name(enum cli_cmd cmd);
 const char *cli_responder_name(enum cli_responder r);
-/* "digitalSignature,keyEncipherment" into out; returns out. */
-char *cli_usage_names(unsigned usage, char *out, size_t outlen);
-/* The USAGE_* bit of a key usage name (case-insensitive, nonRepudiation
- * as an alias of contentCommitment); 0 if unknown. */
-unsigned cli_usage_bit(const char *name);
 /* Record the message for a bad command line in c->err (cli.c and
  * cli_secret.c); returns code. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* RFC 5280 reason code name ("keyCompromise"), or "?" */
-const char *cli_reason_name(int reason);
 
 /* The usage text printed by --help (and on EX_USAGE, its first lines). */
 void cli_print_help(const char *prog, bool full);

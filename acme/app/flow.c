@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "acme/proto/acct.h"
+#include "acme/proto/jws.h"
 #include "acme/app/flow.h"
 #include "acme/app/store.h"
 #include "common/fsutil.h"
@@ -157,7 +158,7 @@ static const struct flow_rule flow_rules[] = {
 static const struct flow_rule *
 flow_rule_find(const struct acme_problem *p, int ex)
 {
-	const char *type = p != NULL ? json_problem_short(p) : NULL;
+	const char *type = p != NULL ? problem_short(p) : NULL;
 	const struct flow_rule *r;
 	size_t i;
 
@@ -193,7 +194,7 @@ flow_outcome_set(struct flow *f, const struct flow_rule *r, int ex,
 	kind = r->kind;
 	words = r->words;
 	if (kind == NULL) {
-		kind = p != NULL ? json_problem_short(p) : "";
+		kind = p != NULL ? problem_short(p) : "";
 	}
 	if (words == NULL && p != NULL) {
 		/* a final refusal is best told by its first subproblem */
@@ -648,7 +649,7 @@ flow_account(struct flow *f, bool create)
 			goto out;
 		}
 	}
-	if (key_thumbprint(ses->account_key, ses->thumbprint) != 0) {
+	if (jws_thumbprint(ses->account_key, ses->thumbprint) != 0) {
 		flow_fail(f, EX_SOFTWARE);
 		goto out;
 	}

@@ -81,22 +81,16 @@ flow_cmd_account(struct flow *f)
 		return f->out.ex;
 	}
 	if (f->set->cli->json) {
-		struct buf b;
-		buf_init(&b, 0);
-		buf_puts(&b, "{\"server\":");
-		json_quote(&b, f->set->server);
-		buf_puts(&b, ",\"account\":");
-		json_quote(
-		    &b, acme_kid(f->ses->ac) ? acme_kid(f->ses->ac) : "");
-		buf_puts(&b, ",\"status\":");
-		json_quote(&b, json_status_name(a.status));
-		buf_puts(&b, ",\"thumbprint\":");
-		json_quote(&b, f->ses->thumbprint);
-		buf_puts(&b, "}\n");
-		if (b.data != NULL) {
-			fputs(b.data, stdout);
+		struct json_out *o = json_out_object();
+		json_out_str(o, "server", f->set->server);
+		json_out_str(o, "account",
+		    acme_kid(f->ses->ac) ? acme_kid(f->ses->ac) : "");
+		json_out_str(o, "status", json_status_name(a.status));
+		json_out_str(o, "thumbprint", f->ses->thumbprint);
+		if (json_out_print(o, stdout) != 0) {
+			json_account_free(&a);
+			return EX_SOFTWARE;
 		}
-		buf_free(&b);
 	} else {
 		printf(
 		    "server:     %s\naccount:    %s\nstatus:     %s\nkey:        %s\nthumbprint: %s\n",
@@ -133,19 +127,14 @@ print_entry(const struct spool_entry *e, void *arg)
 	gmtime_r(&e->expires, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (f->set->cli->json) {
-		struct buf b;
-		buf_init(&b, 0);
-		buf_puts(&b, "{\"address\":");
-		json_quote(&b, e->mailbox);
-		buf_puts(&b, ",\"state\":");
-		json_quote(&b, spool_state_name(e->state));
-		buf_puts(&b, ",\"from\":");
-		json_quote(&b, e->from);
-		buf_printf(&b, ",\"expires\":\"%s\"}\n", ts);
-		if (b.data != NULL) {
-			fputs(b.data, stdout);
+		struct json_out *o = json_out_object();
+		json_out_str(o, "address", e->mailbox);
+		json_out_str(o, "state", spool_state_name(e->state));
+		json_out_str(o, "from", e->from);
+		json_out_str(o, "expires", ts);
+		if (json_out_print(o, stdout) != 0) {
+			return -1;
 		}
-		buf_free(&b);
 	} else {
 		printf("%-40s %-10s %s%s%s\n", e->mailbox,
 		    spool_state_name(e->state), ts, e->reason[0] ? "  " : "",

@@ -322,47 +322,33 @@ passphrase(struct flow *f)
 	return 0;
 }
 
-static void
-json_result(const struct flow *f, const char *const *addrs, size_t n,
+/* The --json line of an issued set; 0 / -1 (logged, nothing printed). */
+static int
+print_issued(const struct flow *f, const char *const *addrs, size_t n,
     const char *dir, time_t not_after)
 {
-	struct buf b;
+	struct json_out *o = json_out_object();
 	char ts[32];
 	struct tm tm;
-	size_t i;
 
-	buf_init(&b, 0);
 	gmtime_r(&not_after, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	buf_puts(&b, "{\"status\":\"issued\",\"server\":");
-	json_quote(&b, f->set->server);
-	buf_puts(&b, ",\"addresses\":[");
-	for (i = 0; i < n; i++) {
-		if (i > 0) {
-			buf_puts(&b, ",");
-		}
-		json_quote(&b, addrs[i]);
-	}
-	buf_puts(&b, "],\"directory\":");
-	json_quote(&b, dir != NULL ? dir : "");
-	buf_printf(&b, ",\"not_after\":\"%s\"}\n", ts);
-	if (b.data != NULL) {
-		fputs(b.data, stdout);
-	}
-	buf_free(&b);
+	json_out_str(o, "status", "issued");
+	json_out_str(o, "server", f->set->server);
+	json_out_strs(o, "addresses", addrs, n);
+	json_out_str(o, "directory", dir != NULL ? dir : "");
+	json_out_str(o, "not_after", ts);
+	return json_out_print(o, stdout);
 }
 
-static void
-dry_run_json(const char *order_url)
+static int
+print_dry_run(const char *order_url)
 {
-	struct buf b;
+	struct json_out *o = json_out_object();
 
-	buf_init(&b, 0);
-	if (buf_puts(&b, "{\"status\":\"dry-run\",\"order\":") == 0 &&
-	    json_quote(&b, order_url) == 0 && buf_puts(&b, "}\n") == 0) {
-		fputs(b.data, stdout);
-	}
-	buf_free(&b);
+	json_out_str(o, "status", "dry-run");
+	json_out_str(o, "order", order_url);
+	return json_out_print(o, stdout);
 }
 
 /* Download, build PEMs and the PKCS#12, publish. */
@@ -439,8 +425,10 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	if (!f->set->cli->dry_run) {
 		(void)flow_hook_run(f, addrs, n, dir);
 	}
-	if (f->set->cli->json && !f->worker) {
-		json_result(f, addrs, n, dir, na);
+	if (f->set->cli->json && !f->worker &&
+	    print_issued(f, addrs, n, dir, na) != 0) {
+		flow_fail(f, EX_SOFTWARE);
+		goto out;
 	}
 	rc = 0;
 out:
@@ -482,7 +470,7 @@ finalize_retry(struct flow *f, const char *url, struct acme_order *ord,
 		p = acme_last_problem(f->ses->ac);
 		if (attempt >= FLOW_FINALIZE_TRIES || p == NULL ||
 		    (p->status < 500 &&
-			strcmp(json_problem_short(p), "serverInternal") != 0)) {
+			strcmp(problem_short(p), "serverInternal") != 0)) {
 			return flow_acme_fail(f, "finalize");
 		}
 		flow_say(f,
@@ -640,8 +628,9 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 		flow_say(f,
 		    "dry run: order %s created for %zu address(es); stopping before the challenge; nothing was written",
 		    so.url, n);
-		if (c->json && !f->worker) {
-			dry_run_json(so.url);
+		if (c->json && !f->worker && print_dry_run(so.url) != 0) {
+			flow_fail(f, EX_SOFTWARE);
+			goto out;
 		}
 		rc = 0;
 		goto out;

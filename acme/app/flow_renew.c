@@ -255,11 +255,16 @@ flow_cmd_renew(struct flow *f)
 	if (st.failed > 0) {
 		log_err("renew: %u certificate(s) not renewed", st.failed);
 	}
-	if (f->set->cli->json) {
-		printf("{\"due\":%u,\"renewed\":%u,\"failed\":%u}\n", st.due,
-		    st.done, st.failed);
-	}
 	rc = st.failed ? EX_UNAVAILABLE : 0;
+	if (f->set->cli->json) {
+		struct json_out *o = json_out_object();
+		json_out_int(o, "due", st.due);
+		json_out_int(o, "renewed", st.done);
+		json_out_int(o, "failed", st.failed);
+		if (json_out_print(o, stdout) != 0 && rc == 0) {
+			rc = EX_SOFTWARE;
+		}
+	}
 out:
 	buf_free(&st.not_due);
 	return rc;

@@ -125,7 +125,7 @@ flow_cmd_revoke(struct flow *f)
 	if (c->dry_run) {
 		flow_say(f, "dry run: would revoke %s (reason %s)",
 		    c->cert_path,
-		    cli_reason_name(c->reason >= 0 ? c->reason : 0));
+		    order_reason_name(c->reason >= 0 ? c->reason : 0));
 		goto out;
 	}
 	if (flow_connect(f) != 0) {
@@ -150,7 +150,7 @@ flow_cmd_revoke(struct flow *f)
 		    c->cert_path);
 		rc = order_revoke(f->ses->ac, &chain.certs[0], c->reason, NULL);
 		if (rc != 0 && ckey != NULL &&
-		    strcmp(json_problem_short(acme_last_problem(f->ses->ac)),
+		    strcmp(problem_short(acme_last_problem(f->ses->ac)),
 			"alreadyRevoked") != 0) {
 			flow_say(f,
 			    "the account may not be the issuer; trying the certificate key");
@@ -174,8 +174,12 @@ flow_cmd_revoke(struct flow *f)
 	}
 	flow_say(f, "%s revoked", c->cert_path);
 	if (c->json) {
-		printf("{\"status\":\"revoked\",\"reason\":%d}\n",
-		    c->reason >= 0 ? c->reason : 0);
+		struct json_out *o = json_out_object();
+		json_out_str(o, "status", "revoked");
+		json_out_int(o, "reason", c->reason >= 0 ? c->reason : 0);
+		if (json_out_print(o, stdout) != 0) {
+			flow_fail(f, EX_SOFTWARE);
+		}
 	}
 out:
 	key_free(ckey);

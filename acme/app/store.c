@@ -16,9 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gnutls/crypto.h>
-
 #include "acme/app/store.h"
+#include "common/digest.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
@@ -27,20 +26,7 @@
 int
 store_hash_hex(const char *s, char out[STORE_HASH_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-	size_t i;
-
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, s, strlen(s), md) != 0) {
-		log_err("SHA-256 failed");
-		return -1;
-	}
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[STORE_HASH_LEN] = '\0';
-	return 0;
+	return digest_sha256_hex(s, strlen(s), out);
 }
 
 char *

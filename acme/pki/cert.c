@@ -166,12 +166,6 @@ cert_not_after(const struct cert *c, time_t *out)
 }
 
 int
-cert_not_before(const struct cert *c, time_t *out)
-{
-	return cert_time(c, gnutls_x509_crt_get_activation_time, out);
-}
-
-int
 cert_serial(const struct cert *c, unsigned char **out, size_t *len)
 {
 	gnutls_x509_crt_t crt = cert_import(c);

@@ -39,9 +39,8 @@ int cert_chain_to_pem(const struct cert_chain *c, size_t from, struct buf *out);
 int cert_chain_add(struct cert_chain *c, const void *der, size_t len);
 void cert_chain_free(struct cert_chain *c);
 
-/* Validity bounds.  0 / -1. */
+/* The end of the validity period.  0 / -1. */
 int cert_not_after(const struct cert *c, time_t *out);
-int cert_not_before(const struct cert *c, time_t *out);
 /* Serial number octets as encoded (DER content, no tag/length);
  * malloc'ed.  0 / -1. */
 int cert_serial(const struct cert *c, unsigned char **out, size_t *len);

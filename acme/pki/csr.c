@@ -6,6 +6,7 @@
  * order_finalize().
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,12 +32,62 @@ static const struct {
 	{ "keyAgreement", CSR_KU_KEY_AGREEMENT },
 };
 
+/* The bit of the n-character name at w; 0 if unknown. */
+static unsigned
+usage_lookup(const char *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(csr_usages) / sizeof(csr_usages[0]); i++) {
+		if (strlen(csr_usages[i].name) == n &&
+		    strncasecmp(csr_usages[i].name, w, n) == 0) {
+			return csr_usages[i].bit;
+		}
+	}
+	return 0;
+}
+
+unsigned
+csr_usage_bit(const char *name)
+{
+	return usage_lookup(name, strlen(name));
+}
+
+char *
+csr_usage_names(unsigned usage, const char *sep, char *out, size_t outlen)
+{
+	unsigned done = 0;
+	size_t i, off = 0;
+	int n;
+
+	if (outlen == 0) {
+		return out;
+	}
+	out[0] = '\0';
+	for (i = 0; i < sizeof(csr_usages) / sizeof(csr_usages[0]); i++) {
+		/* the first name of a bit wins; later ones are aliases */
+		if (!(usage & csr_usages[i].bit) ||
+		    (done & csr_usages[i].bit)) {
+			continue;
+		}
+		done |= csr_usages[i].bit;
+		n = snprintf(out + off, outlen - off, "%s%s", off ? sep : "",
+		    csr_usages[i].name);
+		if (n < 0 || (size_t)n >= outlen - off) {
+			out[off] = '\0';
+			break;
+		}
+		off += (size_t)n;
+	}
+	return out;
+}
+
 int
 csr_usage_parse(const char *list, unsigned *out)
 {
 	const char *p = list, *w;
-	size_t n, i;
-	bool found;
+	size_t n;
+	unsigned bit;
 
 	*out = 0;
 	if (list == NULL) {
@@ -54,19 +105,12 @@ csr_usage_parse(const char *list, unsigned *out)
 			p++;
 		}
 		n = (size_t)(p - w);
-		found = false;
-		for (i = 0; i < sizeof(csr_usages) / sizeof(csr_usages[0]);
-		     i++) {
-			if (strlen(csr_usages[i].name) == n &&
-			    strncasecmp(csr_usages[i].name, w, n) == 0) {
-				*out |= csr_usages[i].bit;
-				found = true;
-			}
-		}
-		if (!found) {
+		bit = usage_lookup(w, n);
+		if (bit == 0) {
 			log_err("csr: unknown key usage \"%.*s\"", (int)n, w);
 			return -1;
 		}
+		*out |= bit;
 	}
 	return 0;
 }

@@ -18,6 +18,22 @@
 #define CSR_KU_CONTENT_COMMITMENT 0x2u /* nonRepudiation */
 #define CSR_KU_KEY_ENCIPHERMENT   0x4u
 #define CSR_KU_KEY_AGREEMENT      0x8u
+#define CSR_KU_ALL                0xfu
+
+/*
+ * The one table of key usage names (csr.c): RFC 5280 §4.2.1.3 names as the
+ * seed spells them, nonRepudiation an alias of contentCommitment.  The
+ * command line, batch files and CSR all read it through these.
+ */
+/* The CSR_KU_* bit of one name (case-insensitive); 0 if unknown. */
+unsigned csr_usage_bit(const char *name);
+/*
+ * The names of the bits in usage, in table order, joined by sep, into out
+ * ("digitalSignature,keyAgreement"); stops at a name that does not fit.
+ * Returns out.
+ */
+char *csr_usage_names(
+    unsigned usage, const char *sep, char *out, size_t outlen);
 
 /*
  * Parse a comma- or space-separated list of usage names

@@ -468,29 +468,6 @@ key_datum_wipe(gnutls_datum_t *d)
 }
 
 int
-key_to_der(const struct key *k, unsigned char **der, size_t *len)
-{
-	gnutls_datum_t d = { NULL, 0 };
-	int ret = -1;
-
-	*der = NULL;
-	*len = 0;
-	if (key_export_pkcs8(k, GNUTLS_X509_FMT_DER, &d) < 0) {
-		goto out;
-	}
-	if ((*der = malloc(d.size)) == NULL) {
-		log_err_errno("key: malloc");
-		goto out;
-	}
-	memcpy(*der, d.data, d.size);
-	*len = d.size;
-	ret = 0;
-out:
-	key_datum_wipe(&d);
-	return ret;
-}
-
-int
 key_to_pem(const struct key *k, struct buf *out)
 {
 	gnutls_datum_t d = { NULL, 0 };
@@ -532,16 +509,14 @@ key_public_der(const struct key *k, unsigned char **der, size_t *len)
 	return 0;
 }
 
-/* Append "name":"b64url(v, left-padded to pad octets)" to out. */
-static int
-key_jwk_member(
-    struct buf *out, const char *name, const gnutls_datum_t *v, size_t pad)
+/* base64url of v without leading zeros, left-padded to pad octets (0:
+ * no padding); malloc'ed, NULL on failure. */
+static char *
+key_jwk_value(const gnutls_datum_t *v, size_t pad)
 {
 	unsigned char tmp[512];
 	const unsigned char *p = v->data;
 	size_t n = v->size;
-	char *enc;
-	int rc;
 
 	/* Strip leading zeros GnuTLS may add; then pad to a fixed size. */
 	while (n > 1 && *p == 0) {
@@ -550,32 +525,38 @@ key_jwk_member(
 	}
 	if (pad > 0) {
 		if (n > pad || pad > sizeof(tmp)) {
-			return -1;
+			return NULL;
 		}
 		memset(tmp, 0, pad - n);
 		memcpy(tmp + pad - n, p, n);
 		p = tmp;
 		n = pad;
 	}
-	if ((enc = b64url_encode(p, n)) == NULL) {
-		return -1;
-	}
-	rc = buf_printf(out, "\"%s\":\"%s\"", name, enc);
-	free(enc);
-	return rc;
+	return b64url_encode(p, n);
 }
 
-char *
-key_jwk(const struct key *k)
+/* Add one member; the value is malloc'ed (NULL fails). */
+static int
+key_jwk_add(struct key_jwk *j, const char *name, char *value)
+{
+	if (value == NULL || j->n >= KEY_JWK_MEMBERS_MAX) {
+		free(value);
+		return -1;
+	}
+	j->name[j->n] = name;
+	j->value[j->n++] = value;
+	return 0;
+}
+
+int
+key_jwk_members(const struct key *k, struct key_jwk *out)
 {
 	gnutls_datum_t a = { NULL, 0 }, b = { NULL, 0 };
 	gnutls_ecc_curve_t curve;
-	struct buf out;
-	char *res = NULL;
 	size_t cl;
-	int rc;
+	int rc, ret = -1;
 
-	buf_init(&out, 16384);
+	memset(out, 0, sizeof(*out));
 	if (key_is_ec(k->type)) {
 		cl = key_coord_len(k->type);
 		rc = gnutls_pubkey_export_ecc_raw2(
@@ -585,12 +566,11 @@ key_jwk(const struct key *k)
 			goto out;
 		}
 		/* RFC 7638 order: crv, kty, x, y. */
-		if (buf_printf(&out, "{\"crv\":\"%s\",\"kty\":\"EC\",",
-			k->type == KEY_EC384 ? "P-384" : "P-256") < 0 ||
-		    key_jwk_member(&out, "x", &a, cl) < 0 ||
-		    buf_puts(&out, ",") < 0 ||
-		    key_jwk_member(&out, "y", &b, cl) < 0 ||
-		    buf_puts(&out, "}") < 0) {
+		if (key_jwk_add(out, "crv",
+			strdup(k->type == KEY_EC384 ? "P-384" : "P-256")) < 0 ||
+		    key_jwk_add(out, "kty", strdup("EC")) < 0 ||
+		    key_jwk_add(out, "x", key_jwk_value(&a, cl)) < 0 ||
+		    key_jwk_add(out, "y", key_jwk_value(&b, cl)) < 0) {
 			goto fail;
 		}
 	} else {
@@ -601,44 +581,35 @@ key_jwk(const struct key *k)
 			goto out;
 		}
 		/* RFC 7638 order: e, kty, n. */
-		if (buf_puts(&out, "{") < 0 ||
-		    key_jwk_member(&out, "e", &b, 0) < 0 ||
-		    buf_puts(&out, ",\"kty\":\"RSA\",") < 0 ||
-		    key_jwk_member(&out, "n", &a, 0) < 0 ||
-		    buf_puts(&out, "}") < 0) {
+		if (key_jwk_add(out, "e", key_jwk_value(&b, 0)) < 0 ||
+		    key_jwk_add(out, "kty", strdup("RSA")) < 0 ||
+		    key_jwk_add(out, "n", key_jwk_value(&a, 0)) < 0) {
 			goto fail;
 		}
 	}
-	res = buf_steal(&out);
+	ret = 0;
 	goto out;
 fail:
 	log_err("key: JWK: cannot encode");
+	key_jwk_free(out);
 out:
-	buf_free(&out);
 	gnutls_free(a.data);
 	gnutls_free(b.data);
-	return res;
+	return ret;
 }
 
-int
-key_thumbprint(const struct key *k, char out[KEY_THUMBPRINT_LEN + 1])
+void
+key_jwk_free(struct key_jwk *j)
 {
-	unsigned char digest[32];
-	char *jwk;
-	int rc;
+	size_t i;
 
-	if ((jwk = key_jwk(k)) == NULL) {
-		return -1;
+	if (j == NULL) {
+		return;
 	}
-	rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, jwk, strlen(jwk), digest);
-	free(jwk);
-	if (rc < 0) {
-		log_err("key: thumbprint: %s", gnutls_strerror(rc));
-		return -1;
+	for (i = 0; i < j->n; i++) {
+		free(j->value[i]);
 	}
-	b64url_encode_to(digest, sizeof(digest), out);
-	out[KEY_THUMBPRINT_LEN] = '\0';
-	return 0;
+	memset(j, 0, sizeof(*j));
 }
 
 /* Copy an integer into a fixed-size big-endian field (left-padded). */

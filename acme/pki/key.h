@@ -2,8 +2,8 @@
  * key: account and certificate keys (GnuTLS).  RSA 2048 (default), 3072,
  * 4096 and ECDSA P-256, P-384.  A struct key holds a private key (can
  * sign) or only a public key (JWK and thumbprint, e.g. for test vectors).
- * Owns the JWK form (RFC 7517/7638 canonical member order) and the JWS
- * signature encoding (RS256, ES256/ES384 raw r||s).  Keys are immutable
+ * Owns the JWK members (RFC 7517/7638 canonical order; json.c writes the
+ * JSON) and the JWS signature encoding (RS256, ES256/ES384 raw r||s).  Keys are immutable
  * after creation, so one key may be used by several threads.
  */
 #ifndef ACME_PKI_KEY_H
@@ -71,20 +71,25 @@ size_t key_sig_len(const struct key *k);
  * fs_write_atomic(..., 0600).  0 / -1.
  */
 int key_to_pem(const struct key *k, struct buf *out);
-/* PKCS#8 DER, same rules (for PKCS#12); caller wipes and frees. */
-int key_to_der(const struct key *k, unsigned char **der, size_t *len);
 /* SubjectPublicKeyInfo DER of the public key; caller frees. 0 / -1. */
 int key_public_der(const struct key *k, unsigned char **der, size_t *len);
 
 /*
- * The public JWK as canonical JSON (RFC 7638: required members only,
- * lexicographic order, no white space), e.g.
- * {"e":"AQAB","kty":"RSA","n":"..."} or {"crv":"P-256","kty":"EC",...}.
- * malloc'ed; NULL on failure.
+ * The required members of the public JWK (RFC 7518 §6.2.1, §6.3.1), in
+ * RFC 7638 lexicographic order: crv, kty, x, y (EC) or e, kty, n (RSA);
+ * every value a string (base64url for the numbers).  The JSON text, and
+ * the thumbprint over it, are built by json_build_jwk and jws_thumbprint
+ * in acme/proto/.
  */
-char *key_jwk(const struct key *k);
-/* RFC 7638 SHA-256 thumbprint, base64url: 43 characters + NUL.  0 / -1. */
-int key_thumbprint(const struct key *k, char out[KEY_THUMBPRINT_LEN + 1]);
+#define KEY_JWK_MEMBERS_MAX 4
+struct key_jwk {
+	size_t n;
+	const char *name[KEY_JWK_MEMBERS_MAX]; /* static */
+	char *value[KEY_JWK_MEMBERS_MAX];      /* malloc'ed */
+};
+/* Fill out (zeroed first).  0 / -1 (logged); free with key_jwk_free. */
+int key_jwk_members(const struct key *k, struct key_jwk *out);
+void key_jwk_free(struct key_jwk *j);
 
 /*
  * Sign data for a JWS: RS256 (PKCS#1 v1.5, SHA-256), ES256 / ES384 (raw

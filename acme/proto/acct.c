@@ -54,7 +54,7 @@ acct_new(struct acme_client *c, const struct key *k,
 			return -1;
 		}
 		if (opts->eab_kid != NULL && opts->eab_hmac != NULL) {
-			if ((jwk = key_jwk(k)) == NULL ||
+			if ((jwk = json_build_jwk(k)) == NULL ||
 			    (eab = jws_eab(opts->eab_kid, opts->eab_hmac,
 				 d->new_account, jwk)) == NULL) {
 				goto out;
@@ -144,21 +144,6 @@ int
 acct_fetch(struct acme_client *c, struct acme_account *out)
 {
 	return acct_post(c, NULL, "account", out);
-}
-
-int
-acct_update_contact(
-    struct acme_client *c, const char *const *contact, size_t n_contact)
-{
-	char *payload = json_build_contact(contact, n_contact);
-	int rc;
-
-	if (payload == NULL) {
-		return -1;
-	}
-	rc = acct_post(c, payload, "account update", NULL);
-	free(payload);
-	return rc;
 }
 
 int

@@ -52,10 +52,6 @@ int acct_orders(struct acme_client *c, const char *orders_url, size_t max,
     char ***urls, size_t *n);
 void acct_orders_free(char **urls, size_t n);
 
-/* Replace the contact list.  0 / -1. */
-int acct_update_contact(
-    struct acme_client *c, const char *const *contact, size_t n_contact);
-
 /*
  * Key rollover: make new_key the account key (keyChange, outer JWS by the
  * current key, inner by new_key).  On success the client signs with

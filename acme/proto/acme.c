@@ -11,11 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/crypto.h>
-
 #include "acme/proto/acme.h"
 #include "acme/proto/jws.h"
+#include "common/digest.h"
 #include "common/log.h"
 
 #define ACME_JOSE "application/jose+json"
@@ -101,7 +99,7 @@ static void
 acme_problem_clear(struct acme_client *c)
 {
 	if (c->last_problem != NULL) {
-		json_problem_free(c->last_problem);
+		problem_free(c->last_problem);
 		free(c->last_problem);
 		c->last_problem = NULL;
 	}
@@ -162,8 +160,7 @@ acme_backoff(struct acme_client *c, long retry_after, unsigned dflt)
 	if (secs > 0) {
 		long span = secs / 10 < 2 ? secs / 10 : 2;
 
-		if (span > 0 &&
-		    gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r)) == 0) {
+		if (span > 0 && digest_random(&r, sizeof(r)) == 0) {
 			jitter = r % (unsigned)(span + 1);
 		}
 	}
@@ -300,7 +297,7 @@ acme_reply_free(struct acme_reply *r)
 	}
 	buf_free(&r->body);
 	if (r->problem != NULL) {
-		json_problem_free(r->problem);
+		problem_free(r->problem);
 		free(r->problem);
 	}
 	free(r->error);
@@ -351,7 +348,7 @@ acme_problem_of(const struct http_response *hr, const char *url)
 		}
 		return p;
 	}
-	json_problem_free(p);
+	problem_free(p);
 	buf_init(&b, 512);
 	p->type = strdup("http");
 	p->status = hr->status;
@@ -388,8 +385,8 @@ acme_remember(struct acme_client *c, const struct acme_reply *r)
 	if (r->problem == NULL) {
 		return;
 	}
-	c->last_problem = json_problem_dup(r->problem);
-	if (json_problem_format(r->problem, &c->last_error) < 0) {
+	c->last_problem = problem_dup(r->problem);
+	if (problem_format(r->problem, &c->last_error) < 0) {
 		buf_reset(&c->last_error);
 	}
 }
@@ -453,7 +450,7 @@ acme_request(struct acme_client *c, const char *url, const char *payload,
 			return 0;
 		}
 		p = acme_problem_of(&hr, url);
-		type = json_problem_short(p);
+		type = problem_short(p);
 		if (jws_key != NULL && strcmp(type, "badNonce") == 0 &&
 		    badnonce < c->badnonce_max) {
 			/* the pool's newest nonce is the error's one */
@@ -484,7 +481,7 @@ acme_request(struct acme_client *c, const char *url, const char *payload,
 		http_response_free(&hr);
 		break;
 again:
-		json_problem_free(p);
+		problem_free(p);
 		free(p);
 		p = NULL;
 		http_response_free(&hr);
@@ -575,7 +572,7 @@ acme_reply_error(const struct acme_reply *r)
 const char *
 acme_reply_type(const struct acme_reply *r)
 {
-	return json_problem_short(r->problem);
+	return problem_short(r->problem);
 }
 
 const struct acme_problem *

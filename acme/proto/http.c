@@ -453,19 +453,6 @@ http_post(struct http *h, const char *url, const char *content_type,
 	return rc;
 }
 
-const char *
-http_link(const struct http_response *r, const char *rel, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < r->n_links; i++) {
-		if (strcmp(r->links[i].rel, rel) == 0 && n-- == 0) {
-			return r->links[i].url;
-		}
-	}
-	return NULL;
-}
-
 long
 http_retry_after(const char *value, time_t now, long cap)
 {

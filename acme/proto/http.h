@@ -76,9 +76,6 @@ int http_post(struct http *h, const char *url, const char *content_type,
 void http_response_init(struct http_response *r);
 void http_response_free(struct http_response *r);
 
-/* The n-th (0-based) Link URL with the given rel, or NULL. */
-const char *http_link(const struct http_response *r, const char *rel, size_t n);
-
 /*
  * Parse a Retry-After value, delta-seconds or HTTP-date (IMF-fixdate,
  * RFC 850 or asctime), relative to now.  Returns the delay in seconds,

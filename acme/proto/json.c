@@ -1,6 +1,7 @@
 /*
- * json: the only Jansson user.  CA replies become typed structs here and
- * request payloads are built here; no other file sees raw JSON objects.
+ * json: the only Jansson user.  CA replies become typed structs here, and
+ * every JSON text the requester sends or prints is built here (payloads,
+ * JWK, JWS, --json output); no other file sees or writes raw JSON.
  * Parsers zero the output first and free what they filled on failure, so
  * a caller can always call the matching *_free().  Strings are copied;
  * nothing points into Jansson memory after a call returns.
@@ -14,6 +15,7 @@
 
 #include "acme/proto/acme.h"
 #include "acme/proto/json.h"
+#include "acme/proto/rfc3339.h"
 #include "acme/pki/cert.h"
 #include "common/log.h"
 
@@ -47,84 +49,6 @@ json_status_name(enum acme_status st)
 		return "unknown";
 	}
 	return status_names[st];
-}
-
-static int
-json_digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	while (n-- > 0) {
-		if (**p < '0' || **p > '9') {
-			return -1;
-		}
-		v = v * 10 + (**p - '0');
-		(*p)++;
-	}
-	*out = v;
-	return 0;
-}
-
-int
-json_parse_time(const char *s, time_t *out)
-{
-	struct tm tm;
-	const char *p = s;
-	int y, mo, d, h, mi, se, oh, om, sign;
-	time_t t;
-
-	if (s == NULL) {
-		return -1;
-	}
-	memset(&tm, 0, sizeof(tm));
-	if (json_digits(&p, 4, &y) < 0 || *p++ != '-' ||
-	    json_digits(&p, 2, &mo) < 0 || *p++ != '-' ||
-	    json_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't')) {
-		return -1;
-	}
-	p++;
-	if (json_digits(&p, 2, &h) < 0 || *p++ != ':' ||
-	    json_digits(&p, 2, &mi) < 0 || *p++ != ':' ||
-	    json_digits(&p, 2, &se) < 0) {
-		return -1;
-	}
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9') {
-			return -1;
-		}
-		while (*p >= '0' && *p <= '9') {
-			p++;
-		}
-	}
-	oh = om = 0;
-	sign = 1;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if (json_digits(&p, 2, &oh) < 0 || *p++ != ':' ||
-		    json_digits(&p, 2, &om) < 0) {
-			return -1;
-		}
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || se > 60) {
-		return -1;
-	}
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	if ((t = timegm(&tm)) == (time_t)-1) {
-		return -1;
-	}
-	*out = t - sign * (oh * 3600 + om * 60);
-	return 0;
 }
 
 /* Load text as a JSON object; NULL (logged with what) if it is not one. */
@@ -200,7 +124,7 @@ json_time_member(json_t *obj, const char *key, time_t *out, const char *what)
 	if (json_str(obj, key, false, &s, what) < 0) {
 		return -1;
 	}
-	if (s != NULL && json_parse_time(s, out) < 0) {
+	if (s != NULL && rfc3339_parse(s, out) < 0) {
 		log_err("%s: \"%s\" is not an RFC 3339 time", what, key);
 		rc = -1;
 	}
@@ -347,27 +271,8 @@ json_problem_obj(json_t *obj, struct acme_problem *p, int depth)
 	}
 	return 0;
 fail:
-	json_problem_free(p);
+	problem_free(p);
 	return -1;
-}
-
-void
-json_problem_free(struct acme_problem *p)
-{
-	size_t i;
-
-	if (p == NULL) {
-		return;
-	}
-	free(p->type);
-	free(p->detail);
-	free(p->instance);
-	json_identifier_free(&p->identifier);
-	for (i = 0; i < p->n_sub; i++) {
-		json_problem_free(&p->sub[i]);
-	}
-	free(p->sub);
-	memset(p, 0, sizeof(*p));
 }
 
 int
@@ -382,104 +287,6 @@ json_parse_problem(const char *text, size_t len, struct acme_problem *out)
 	}
 	rc = json_problem_obj(root, out, 0);
 	json_decref(root);
-	return rc;
-}
-
-static char *
-json_strdup_or_null(const char *s, bool *fail)
-{
-	char *r;
-
-	if (s == NULL) {
-		return NULL;
-	}
-	if ((r = strdup(s)) == NULL) {
-		*fail = true;
-	}
-	return r;
-}
-
-static int
-json_problem_copy(struct acme_problem *dst, const struct acme_problem *src)
-{
-	bool fail = false;
-	size_t i;
-
-	memset(dst, 0, sizeof(*dst));
-	dst->type = json_strdup_or_null(src->type, &fail);
-	dst->detail = json_strdup_or_null(src->detail, &fail);
-	dst->instance = json_strdup_or_null(src->instance, &fail);
-	dst->status = src->status;
-	dst->identifier.type = json_strdup_or_null(src->identifier.type, &fail);
-	dst->identifier.value =
-	    json_strdup_or_null(src->identifier.value, &fail);
-	if (!fail && src->n_sub > 0) {
-		dst->sub = calloc(src->n_sub, sizeof(*dst->sub));
-		if (dst->sub == NULL) {
-			fail = true;
-		}
-		for (i = 0; !fail && i < src->n_sub; i++) {
-			if (json_problem_copy(&dst->sub[i], &src->sub[i]) < 0) {
-				fail = true;
-			}
-			dst->n_sub = i + 1;
-		}
-	}
-	if (fail) {
-		json_problem_free(dst);
-		return -1;
-	}
-	return 0;
-}
-
-struct acme_problem *
-json_problem_dup(const struct acme_problem *p)
-{
-	struct acme_problem *d;
-
-	if ((d = malloc(sizeof(*d))) == NULL) {
-		return NULL;
-	}
-	if (json_problem_copy(d, p) < 0) {
-		free(d);
-		return NULL;
-	}
-	return d;
-}
-
-const char *
-json_problem_short(const struct acme_problem *p)
-{
-	size_t n = strlen(ACME_ERR_PREFIX);
-
-	if (p == NULL || p->type == NULL) {
-		return "";
-	}
-	if (strncmp(p->type, ACME_ERR_PREFIX, n) == 0) {
-		return p->type + n;
-	}
-	return p->type;
-}
-
-int
-json_problem_format(const struct acme_problem *p, struct buf *out)
-{
-	size_t i;
-	int rc;
-
-	rc =
-	    buf_printf(out, "%s: %s", p->type != NULL ? p->type : "about:blank",
-		p->detail != NULL ? p->detail : "(no detail)");
-	for (i = 0; rc == 0 && i < p->n_sub; i++) {
-		const struct acme_problem *s = &p->sub[i];
-
-		rc = buf_printf(out, "; %s%s%s: %s: %s",
-		    s->identifier.type != NULL ? s->identifier.type : "",
-		    s->identifier.type != NULL ? " " : "",
-		    s->identifier.value != NULL ? s->identifier.value : "-",
-		    s->type != NULL ? s->type : "about:blank",
-		    s->detail != NULL ? s->detail : "(no detail)");
-	}
 	return rc;
 }
 
@@ -513,7 +320,7 @@ static void
 json_error_free(struct acme_problem **p)
 {
 	if (*p != NULL) {
-		json_problem_free(*p);
+		problem_free(*p);
 		free(*p);
 		*p = NULL;
 	}
@@ -887,8 +694,8 @@ json_parse_renewal_info(
 		what) < 0) {
 		goto out;
 	}
-	if (json_parse_time(s, &out->start) < 0 ||
-	    json_parse_time(e, &out->end) < 0 || out->end < out->start) {
+	if (rfc3339_parse(s, &out->start) < 0 ||
+	    rfc3339_parse(e, &out->end) < 0 || out->end < out->start) {
 		log_err("%s: bad suggestedWindow", what);
 		goto out;
 	}
@@ -914,27 +721,6 @@ json_renewal_info_free(struct acme_renewal_info *r)
 }
 
 /* ---- builders ---- */
-
-int
-json_quote(struct buf *out, const char *s)
-{
-	json_t *str;
-	char *enc;
-	int rc;
-
-	if ((str = json_string(s)) == NULL) {
-		errno = EINVAL; /* not UTF-8 */
-		return -1;
-	}
-	enc = json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT);
-	json_decref(str);
-	if (enc == NULL) {
-		return -1;
-	}
-	rc = buf_puts(out, enc);
-	free(enc);
-	return rc;
-}
 
 /* Serialise root compactly (keys in insertion order); consumes root. */
 static char *
@@ -969,73 +755,121 @@ json_string_array(const char *const *v, size_t n)
 	return a;
 }
 
+/* The public JWK of k as an object, members in RFC 7638 order. */
+static json_t *
+json_jwk_object(const struct key *k)
+{
+	struct key_jwk m;
+	json_t *o;
+	size_t i;
+
+	if (key_jwk_members(k, &m) < 0) {
+		return NULL;
+	}
+	o = json_object();
+	for (i = 0; o != NULL && i < m.n; i++) {
+		if (json_object_set_new(o, m.name[i], json_string(m.value[i])) <
+		    0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	key_jwk_free(&m);
+	return o;
+}
+
+char *
+json_build_jwk(const struct key *k)
+{
+	json_t *o = json_jwk_object(k);
+	char *s;
+
+	if (o == NULL) {
+		log_err("JWK: cannot build JSON");
+		return NULL;
+	}
+	/* RFC 7638 §3: lexicographic member order, no white space */
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	if (s == NULL) {
+		log_err("JWK: cannot serialise JSON");
+	}
+	return s;
+}
+
+char *
+json_build_jws_header(const char *alg, const struct key *jwk, const char *kid,
+    const char *nonce, const char *url)
+{
+	json_t *j = NULL;
+
+	if (jwk != NULL && (j = json_jwk_object(jwk)) == NULL) {
+		return json_finish(NULL, "JWS header");
+	}
+	return json_finish(
+	    json_pack("{s:s, s:o*, s:s*, s:s*, s:s}", "alg", alg, "jwk", j,
+		"kid", kid, "nonce", nonce, "url", url),
+	    "JWS header");
+}
+
+char *
+json_build_jws(const char *protected_b64, const char *payload_b64,
+    const char *signature_b64)
+{
+	return json_finish(
+	    json_pack("{s:s, s:s, s:s}", "protected", protected_b64, "payload",
+		payload_b64, "signature", signature_b64),
+	    "JWS");
+}
+
 char *
 json_build_new_account(const char *const *contact, size_t n_contact,
     bool agree_tos, const char *eab_jws, bool only_existing)
 {
-	json_t *root = json_object(), *eab;
+	json_t *c = NULL, *eab = NULL;
 	json_error_t err;
 
-	if (root == NULL) {
-		return NULL;
-	}
 	if (only_existing) {
-		json_object_set_new(root, "onlyReturnExisting", json_true());
-		return json_finish(root, "newAccount");
+		return json_finish(
+		    json_pack("{s:b}", "onlyReturnExisting", 1), "newAccount");
 	}
-	if (n_contact > 0) {
-		json_t *c = json_string_array(contact, n_contact);
-
-		if (c == NULL || json_object_set_new(root, "contact", c) < 0) {
-			json_decref(root);
-			return json_finish(NULL, "newAccount");
-		}
+	if (n_contact > 0 &&
+	    (c = json_string_array(contact, n_contact)) == NULL) {
+		return json_finish(NULL, "newAccount");
 	}
-	if (agree_tos) {
-		json_object_set_new(root, "termsOfServiceAgreed", json_true());
+	if (eab_jws != NULL && (eab = json_loads(eab_jws, 0, &err)) == NULL) {
+		json_decref(c);
+		return json_finish(NULL, "newAccount");
 	}
-	if (eab_jws != NULL) {
-		eab = json_loads(eab_jws, 0, &err);
-		if (eab == NULL ||
-		    json_object_set_new(root, "externalAccountBinding", eab) <
-			0) {
-			json_decref(root);
-			return json_finish(NULL, "newAccount");
-		}
-	}
-	return json_finish(root, "newAccount");
+	/* o* steals c and eab, even on failure; NULL omits the member */
+	return json_finish(
+	    json_pack("{s:o*, s:o*, s:o*}", "contact", c,
+		"termsOfServiceAgreed", agree_tos ? json_true() : NULL,
+		"externalAccountBinding", eab),
+	    "newAccount");
 }
 
 char *
 json_build_new_order(const struct acme_identifier *ids, size_t n,
     const char *replaces, const char *profile)
 {
-	json_t *root = json_object(), *a = json_array(), *id;
+	json_t *a = json_array(), *id;
 	size_t i;
 
-	if (root == NULL || a == NULL) {
-		goto fail;
-	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; a != NULL && i < n; i++) {
 		id = json_pack(
 		    "{s:s, s:s}", "type", ids[i].type, "value", ids[i].value);
 		if (id == NULL || json_array_append_new(a, id) < 0) {
-			goto fail;
+			json_decref(a);
+			a = NULL;
 		}
 	}
-	json_object_set_new(root, "identifiers", a);
-	a = NULL;
-	if (replaces != NULL) {
-		json_object_set_new(root, "replaces", json_string(replaces));
+	if (a == NULL) {
+		return json_finish(NULL, "newOrder");
 	}
-	if (profile != NULL) {
-		json_object_set_new(root, "profile", json_string(profile));
-	}
-	return json_finish(root, "newOrder");
-fail:
-	json_decref(a);
-	json_decref(root);
-	return json_finish(NULL, "newOrder");
+	return json_finish(json_pack("{s:o, s:s*, s:s*}", "identifiers", a,
+			       "replaces", replaces, "profile", profile),
+	    "newOrder");
 }
 
 char *
@@ -1047,12 +881,10 @@ json_build_finalize(const char *csr_b64url)
 char *
 json_build_revoke(const char *cert_b64url, int reason)
 {
-	json_t *root = json_pack("{s:s}", "certificate", cert_b64url);
-
-	if (root != NULL && reason >= 0) {
-		json_object_set_new(root, "reason", json_integer(reason));
-	}
-	return json_finish(root, "revokeCert");
+	return json_finish(
+	    json_pack("{s:s, s:o*}", "certificate", cert_b64url, "reason",
+		reason >= 0 ? json_integer(reason) : NULL),
+	    "revokeCert");
 }
 
 char *
@@ -1062,10 +894,9 @@ json_build_status(const char *status)
 }
 
 char *
-json_build_key_change(const char *account_url, const char *old_jwk)
+json_build_key_change(const char *account_url, const struct key *old_key)
 {
-	json_error_t err;
-	json_t *jwk = json_loads(old_jwk, 0, &err);
+	json_t *jwk = json_jwk_object(old_key);
 
 	if (jwk == NULL) {
 		return json_finish(NULL, "keyChange");
@@ -1075,13 +906,157 @@ json_build_key_change(const char *account_url, const char *old_jwk)
 	    "keyChange");
 }
 
-char *
-json_build_contact(const char *const *contact, size_t n_contact)
-{
-	json_t *a = json_string_array(contact, n_contact);
+/* ---- output (--json) ---- */
 
-	if (a == NULL) {
-		return json_finish(NULL, "account update");
+struct json_out {
+	json_t *v;   /* an object or an array */
+	bool failed; /* a member could not be added: print nothing */
+};
+
+static struct json_out *
+json_out_new(json_t *v)
+{
+	struct json_out *o;
+
+	if (v == NULL || (o = calloc(1, sizeof(*o))) == NULL) {
+		json_decref(v);
+		return NULL;
 	}
-	return json_finish(json_pack("{s:o}", "contact", a), "account update");
+	o->v = v;
+	return o;
+}
+
+struct json_out *
+json_out_object(void)
+{
+	return json_out_new(json_object());
+}
+
+struct json_out *
+json_out_array(void)
+{
+	return json_out_new(json_array());
+}
+
+void
+json_out_free(struct json_out *o)
+{
+	if (o != NULL) {
+		json_decref(o->v);
+		free(o);
+	}
+}
+
+/* Add v (consumed) as member key, or failing that mark o failed. */
+static void
+json_out_set(struct json_out *o, const char *key, json_t *v)
+{
+	if (o == NULL) {
+		json_decref(v);
+		return;
+	}
+	if (v == NULL || !json_is_object(o->v) ||
+	    json_object_set_new(o->v, key, v) < 0) {
+		o->failed = true;
+	}
+}
+
+void
+json_out_str(struct json_out *o, const char *key, const char *v)
+{
+	json_out_set(o, key, v != NULL ? json_string(v) : json_null());
+}
+
+void
+json_out_int(struct json_out *o, const char *key, long long v)
+{
+	json_out_set(o, key, json_integer((json_int_t)v));
+}
+
+void
+json_out_strs(
+    struct json_out *o, const char *key, const char *const *v, size_t n)
+{
+	json_out_set(o, key, json_string_array(v, n));
+}
+
+void
+json_out_push(struct json_out *a, struct json_out *o)
+{
+	if (a == NULL) {
+		json_out_free(o);
+		return;
+	}
+	if (o == NULL || o->failed || !json_is_array(a->v) ||
+	    json_array_append(a->v, o->v) < 0) {
+		a->failed = true;
+	}
+	json_out_free(o);
+}
+
+/* The compact text of o, or NULL (logged) if o or a member failed. */
+static char *
+json_out_text(const struct json_out *o, const json_t *v)
+{
+	char *s;
+
+	if (o == NULL || o->failed) {
+		log_err(
+		    "json: cannot build the output (out of memory or not UTF-8)");
+		return NULL;
+	}
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL) {
+		log_err("json: cannot serialise the output");
+	}
+	return s;
+}
+
+int
+json_out_print(struct json_out *o, FILE *fp)
+{
+	char *s = json_out_text(o, o != NULL ? o->v : NULL);
+	int rc = -1;
+
+	if (s != NULL && fprintf(fp, "%s\n", s) >= 0) {
+		rc = 0;
+	}
+	free(s);
+	json_out_free(o);
+	return rc;
+}
+
+int
+json_out_rows(struct json_out *a, struct buf *out)
+{
+	struct buf b;
+	size_t i;
+	char *s = NULL;
+	int rc = -1;
+
+	buf_init(&b, out->max);
+	if (a == NULL || a->failed || !json_is_array(a->v)) {
+		(void)json_out_text(NULL, NULL);
+		goto out;
+	}
+	/* "[", then one compact member per line, then "]" */
+	if (buf_puts(&b, "[") < 0) {
+		goto out;
+	}
+	for (i = 0; i < json_array_size(a->v); i++) {
+		if ((s = json_out_text(a, json_array_get(a->v, i))) == NULL ||
+		    buf_printf(&b, "%s%s", i > 0 ? ",\n" : "\n", s) < 0) {
+			goto out;
+		}
+		free(s);
+		s = NULL;
+	}
+	if (buf_puts(&b, "\n]\n") < 0 || buf_append(out, b.data, b.len) < 0) {
+		goto out;
+	}
+	rc = 0;
+out:
+	free(s);
+	buf_free(&b);
+	json_out_free(a);
+	return rc;
 }

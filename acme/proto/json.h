@@ -1,7 +1,9 @@
 /*
  * json: the only Jansson user.  Parses CA replies (RFC 8555 §7.1 objects,
  * RFC 7807 problem documents, RFC 9773 renewal info) into typed structs at
- * the edge, and builds request payloads.  Parsers fill a caller-provided
+ * the edge, and builds all JSON text: request payloads (json_pack, "s*"
+ * for optional members), the JWK and JWS, and the requester's --json
+ * output through checked builders.  Parsers fill a caller-provided
  * struct (zeroed first) and return 0, or -1 (logged) on malformed input;
  * the matching *_free() releases the members (never the struct itself)
  * and accepts a zeroed or partly filled struct.  Unknown members are
@@ -12,8 +14,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "acme/pki/key.h"
+#include "acme/proto/problem.h"
 #include "common/buf.h"
 
 /* Status of accounts, orders, authorizations and challenges. */
@@ -28,22 +33,6 @@ enum acme_status {
 	ACME_ST_DEACTIVATED,
 	ACME_ST_REVOKED,
 	ACME_ST_MAX
-};
-
-struct acme_identifier {
-	char *type; /* "email", "dns", ... */
-	char *value;
-};
-
-/* RFC 7807 problem document (RFC 8555 §6.7), with subproblems. */
-struct acme_problem {
-	char *type;   /* e.g. "urn:ietf:params:acme:error:badNonce" */
-	char *detail; /* may be NULL */
-	char *instance;
-	long status;                       /* "status" member, 0 if absent */
-	struct acme_identifier identifier; /* of a subproblem; NULLs if none */
-	struct acme_problem *sub;          /* subproblems */
-	size_t n_sub;
 };
 
 struct acme_directory {
@@ -114,9 +103,6 @@ struct acme_renewal_info {
 enum acme_status json_status_parse(const char *s);
 const char *json_status_name(enum acme_status st);
 
-/* Parse an RFC 3339 timestamp (UTC "Z" or an offset); 0 / -1. */
-int json_parse_time(const char *s, time_t *out);
-
 int json_parse_directory(
     const char *text, size_t len, struct acme_directory *out);
 int json_parse_account(const char *text, size_t len, struct acme_account *out);
@@ -138,30 +124,11 @@ void json_account_free(struct acme_account *a);
 void json_order_free(struct acme_order *o);
 void json_authz_free(struct acme_authz *a);
 void json_challenge_free(struct acme_challenge *c);
-void json_problem_free(struct acme_problem *p);
 void json_identifier_free(struct acme_identifier *id);
 void json_renewal_info_free(struct acme_renewal_info *r);
 /* Free an array of n malloc'ed strings and the array itself (the string
  * lists of the structs above, cert_emails()); NULL is fine. */
 void json_strings_free(char **v, size_t n);
-
-/* Deep copy of a problem (for keeping one past the response); NULL on
- * ENOMEM.  Free with json_problem_free() then free(). */
-struct acme_problem *json_problem_dup(const struct acme_problem *p);
-
-/*
- * "type: detail" for display, with the "urn:ietf:params:acme:error:"
- * prefix kept, and each subproblem appended as "; identifier: type:
- * detail".  Appends to out; 0 / -1.
- */
-int json_problem_format(const struct acme_problem *p, struct buf *out);
-
-/* The problem's type without the ACME URN prefix ("badNonce"), or the
- * full type for other namespaces; "" if none.  Points into p. */
-const char *json_problem_short(const struct acme_problem *p);
-
-/* Append s as a JSON string literal (quotes, escapes) to out; 0 / -1. */
-int json_quote(struct buf *out, const char *s);
 
 /*
  * Request payload builders.  Each returns a malloc'ed compact JSON text
@@ -181,9 +148,50 @@ char *json_build_finalize(const char *csr_b64url);
 char *json_build_revoke(const char *cert_b64url, int reason);
 /* {"status": status}, for deactivation. */
 char *json_build_status(const char *status);
-/* keyChange inner payload: {"account": url, "oldKey": <old_jwk JSON>}. */
-char *json_build_key_change(const char *account_url, const char *old_jwk);
-/* {"contact": [...]}, for an account update. */
-char *json_build_contact(const char *const *contact, size_t n_contact);
+/* keyChange inner payload: {"account": url, "oldKey": JWK of old_key}. */
+char *json_build_key_change(const char *account_url, const struct key *old_key);
+
+/*
+ * JOSE text (jws.c signs it).  The public JWK of k, canonical as the
+ * RFC 7638 thumbprint input: required members only, lexicographic order,
+ * no white space ({"e":"AQAB","kty":"RSA","n":"..."}).
+ */
+char *json_build_jwk(const struct key *k);
+/* The JWS protected header {"alg", "jwk" | "kid", "nonce", "url"} (RFC 8555
+ * §6.2): jwk (embedded as its JWK) or kid, nonce may be NULL. */
+char *json_build_jws_header(const char *alg, const struct key *jwk,
+    const char *kid, const char *nonce, const char *url);
+/* The flattened JWS {"protected", "payload", "signature"} (RFC 7515 §7.2.2)
+ * from its three base64url parts. */
+char *json_build_jws(const char *protected_b64, const char *payload_b64,
+    const char *signature_b64);
+
+/*
+ * Output builders for the requester's --json (account, spool listing,
+ * issue, revoke, renew, batch results).  Build an object or array with the
+ * setters, then print or append it: all or nothing, so a member that
+ * cannot be encoded (no memory, a string that is not UTF-8) prints
+ * nothing and the final call returns -1 (logged).  Setters record the
+ * first failure in the builder and accept a NULL builder, so only the
+ * final call needs checking.  Members keep the order they were set in.
+ */
+struct json_out; /* opaque */
+/* An empty object / array; NULL on ENOMEM (the final call then fails). */
+struct json_out *json_out_object(void);
+struct json_out *json_out_array(void);
+/* Set a string member (NULL writes null), an integer, a string array. */
+void json_out_str(struct json_out *o, const char *key, const char *v);
+void json_out_int(struct json_out *o, const char *key, long long v);
+void json_out_strs(
+    struct json_out *o, const char *key, const char *const *v, size_t n);
+/* Append object o (consumed) to array a. */
+void json_out_push(struct json_out *a, struct json_out *o);
+/* Print o compactly and a newline to fp; frees o.  0 / -1 (logged). */
+int json_out_print(struct json_out *o, FILE *fp);
+/* Append array a to out as "[", one compact member per line, "]" and a
+ * newline; frees a.  out is unchanged on failure.  0 / -1 (logged). */
+int json_out_rows(struct json_out *a, struct buf *out);
+/* Free without output (NULL is fine). */
+void json_out_free(struct json_out *o);
 
 #endif

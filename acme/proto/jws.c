@@ -3,38 +3,21 @@
  * §6.2): {"protected":b64u(header),"payload":b64u(payload),
  * "signature":b64u(sig)}.  The signing input is the ASCII of
  * b64u(header) "." b64u(payload); POST-as-GET signs an empty payload.
- * Called by acme.c (outer JWS) and acct.c (EAB, keyChange).
+ * Called by acme.c (outer JWS), acct.c (EAB, keyChange) and the requester
+ * (jws_thumbprint).  The JSON text itself comes from json.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gnutls/gnutls.h>
-#include <gnutls/crypto.h>
-
 #include "acme/proto/json.h"
 #include "acme/proto/jws.h"
 #include "common/b64url.h"
 #include "common/buf.h"
+#include "common/digest.h"
 #include "common/log.h"
 
 #define JWS_MAX (1024u * 1024)
-
-/* Assemble the flattened JSON from the encoded parts. */
-static char *
-jws_assemble(const char *prot, const char *payload, const char *sig)
-{
-	struct buf out;
-
-	buf_init(&out, JWS_MAX);
-	if (buf_printf(&out,
-		"{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"%s\"}",
-		prot, payload, sig) < 0) {
-		buf_free(&out);
-		return NULL;
-	}
-	return buf_steal(&out);
-}
 
 /* Sign prot_json + payload with k and assemble. */
 static char *
@@ -59,7 +42,7 @@ jws_finish(const struct key *k, const char *prot_json, const char *payload)
 	if ((sig64 = b64url_encode(sig, sig_len)) == NULL) {
 		goto out;
 	}
-	res = jws_assemble(prot, pay, sig64);
+	res = json_build_jws(prot, pay, sig64);
 out:
 	buf_free(&input);
 	free(prot);
@@ -69,72 +52,52 @@ out:
 	return res;
 }
 
-/* The protected header {"alg","jwk"|"kid","nonce","url"}. */
-static int
-jws_header(struct buf *h, const struct key *k, const char *url,
-    const char *nonce, const char *kid)
-{
-	char *jwk = NULL;
-	int rc = -1;
-
-	if (buf_printf(h, "{\"alg\":\"%s\",", key_alg(k)) < 0) {
-		goto out;
-	}
-	if (kid != NULL) {
-		if (buf_puts(h, "\"kid\":") < 0 || json_quote(h, kid) < 0) {
-			goto out;
-		}
-	} else {
-		if ((jwk = key_jwk(k)) == NULL ||
-		    buf_printf(h, "\"jwk\":%s", jwk) < 0) {
-			goto out;
-		}
-	}
-	if (nonce != NULL) {
-		if (buf_puts(h, ",\"nonce\":") < 0 ||
-		    json_quote(h, nonce) < 0) {
-			goto out;
-		}
-	}
-	if (buf_puts(h, ",\"url\":") < 0 || json_quote(h, url) < 0 ||
-	    buf_puts(h, "}") < 0) {
-		goto out;
-	}
-	rc = 0;
-out:
-	free(jwk);
-	return rc;
-}
-
 char *
 jws_sign(const struct key *k, const char *url, const char *nonce,
     const char *kid, const char *payload)
 {
-	struct buf h;
-	char *res = NULL;
+	char *h, *res;
 
-	buf_init(&h, JWS_MAX);
-	if (jws_header(&h, k, url, nonce, kid) < 0) {
+	h = json_build_jws_header(
+	    key_alg(k), kid == NULL ? k : NULL, kid, nonce, url);
+	if (h == NULL) {
 		log_err("jws: cannot build the protected header for %s", url);
-		goto out;
+		return NULL;
 	}
-	res = jws_finish(k, h.data, payload != NULL ? payload : "");
-out:
-	buf_free(&h);
+	res = jws_finish(k, h, payload != NULL ? payload : "");
+	free(h);
 	return res;
+}
+
+int
+jws_thumbprint(const struct key *k, char out[KEY_THUMBPRINT_LEN + 1])
+{
+	unsigned char md[DIGEST_SHA256_LEN];
+	char *jwk;
+	int rc;
+
+	if ((jwk = json_build_jwk(k)) == NULL) {
+		return -1;
+	}
+	rc = digest_sha256(jwk, strlen(jwk), md);
+	free(jwk);
+	if (rc < 0) {
+		return -1;
+	}
+	b64url_encode_to(md, sizeof(md), out);
+	out[KEY_THUMBPRINT_LEN] = '\0';
+	return 0;
 }
 
 char *
 jws_eab(const char *eab_kid, const char *mac_key_b64url, const char *url,
     const char *account_jwk)
 {
-	unsigned char *mac_key = NULL, mac[32];
+	unsigned char *mac_key = NULL, mac[DIGEST_SHA256_LEN];
 	size_t mac_len = 0;
-	char *prot = NULL, *pay = NULL, *sig = NULL, *res = NULL;
-	struct buf h, input;
-	int rc;
+	char *h = NULL, *prot = NULL, *pay = NULL, *sig = NULL, *res = NULL;
+	struct buf input;
 
-	buf_init(&h, JWS_MAX);
 	buf_init(&input, JWS_MAX * 2);
 	mac_key =
 	    b64url_decode(mac_key_b64url, strlen(mac_key_b64url), &mac_len);
@@ -142,36 +105,33 @@ jws_eab(const char *eab_kid, const char *mac_key_b64url, const char *url,
 		log_err("jws: EAB MAC key is not base64url");
 		goto out;
 	}
-	if (buf_puts(&h, "{\"alg\":\"HS256\",\"kid\":") < 0 ||
-	    json_quote(&h, eab_kid) < 0 || buf_puts(&h, ",\"url\":") < 0 ||
-	    json_quote(&h, url) < 0 || buf_puts(&h, "}") < 0) {
+	if ((h = json_build_jws_header("HS256", NULL, eab_kid, NULL, url)) ==
+	    NULL) {
 		log_err("jws: cannot build the EAB header");
 		goto out;
 	}
-	prot = b64url_encode(h.data, h.len);
+	prot = b64url_encode(h, strlen(h));
 	pay = b64url_encode(account_jwk, strlen(account_jwk));
 	if (prot == NULL || pay == NULL ||
 	    buf_printf(&input, "%s.%s", prot, pay) < 0) {
 		log_err("jws: out of memory");
 		goto out;
 	}
-	rc = gnutls_hmac_fast(
-	    GNUTLS_MAC_SHA256, mac_key, mac_len, input.data, input.len, mac);
-	if (rc < 0) {
-		log_err("jws: EAB HMAC: %s", gnutls_strerror(rc));
+	if (digest_hmac_sha256(mac_key, mac_len, input.data, input.len, mac) <
+	    0) {
 		goto out;
 	}
 	if ((sig = b64url_encode(mac, sizeof(mac))) == NULL) {
 		goto out;
 	}
-	res = jws_assemble(prot, pay, sig);
+	res = json_build_jws(prot, pay, sig);
 out:
 	if (mac_key != NULL) {
-		gnutls_memset(mac_key, 0, mac_len);
+		explicit_bzero(mac_key, mac_len);
 		free(mac_key);
 	}
-	gnutls_memset(mac, 0, sizeof(mac));
-	buf_free(&h);
+	explicit_bzero(mac, sizeof(mac));
+	free(h);
 	buf_free(&input);
 	free(prot);
 	free(pay);
@@ -183,15 +143,12 @@ char *
 jws_key_change(const struct key *new_key, const struct key *old_key,
     const char *url, const char *account_url)
 {
-	char *old_jwk = NULL, *payload = NULL, *res = NULL;
+	char *payload, *res;
 
-	if ((old_jwk = key_jwk(old_key)) == NULL ||
-	    (payload = json_build_key_change(account_url, old_jwk)) == NULL) {
-		goto out;
+	if ((payload = json_build_key_change(account_url, old_key)) == NULL) {
+		return NULL;
 	}
 	res = jws_sign(new_key, url, NULL, NULL, payload);
-out:
-	free(old_jwk);
 	free(payload);
 	return res;
 }

@@ -23,6 +23,12 @@ char *jws_sign(const struct key *k, const char *url, const char *nonce,
     const char *kid, const char *payload);
 
 /*
+ * The RFC 7638 SHA-256 thumbprint of k's public JWK, base64url: 43
+ * characters and a NUL.  0 / -1 (logged).
+ */
+int jws_thumbprint(const struct key *k, char out[KEY_THUMBPRINT_LEN + 1]);
+
+/*
  * External Account Binding inner JWS: protected {"alg":"HS256",
  * "kid":eab_kid,"url":url}, payload = account_jwk (the new account's
  * public JWK JSON), signed with HMAC-SHA256 under the base64url-decoded

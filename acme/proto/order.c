@@ -74,12 +74,7 @@ order_get(struct acme_client *c, const char *url, const char *what,
 }
 
 /* What order_get_parsed() parses the reply as. */
-enum order_obj {
-	ORDER_OBJ_ORDER,
-	ORDER_OBJ_AUTHZ,
-	ORDER_OBJ_CHALLENGE,
-	ORDER_OBJ_MAX
-};
+enum order_obj { ORDER_OBJ_ORDER, ORDER_OBJ_AUTHZ, ORDER_OBJ_MAX };
 
 /*
  * POST-as-GET url and parse the reply into out, a struct of the kind that
@@ -91,7 +86,7 @@ order_get_parsed(struct acme_client *c, const char *url, enum order_obj kind,
     void *out, long *retry_after)
 {
 	static const char *const what[ORDER_OBJ_MAX] = { "order",
-		"authorization", "challenge" };
+		"authorization" };
 	struct acme_reply r;
 	int rc = -1;
 
@@ -99,19 +94,12 @@ order_get_parsed(struct acme_client *c, const char *url, enum order_obj kind,
 		if (retry_after != NULL) {
 			*retry_after = r.retry_after;
 		}
-		switch (kind) {
-		case ORDER_OBJ_ORDER:
+		if (kind == ORDER_OBJ_ORDER) {
 			json_order_free(out);
 			rc = json_parse_order(r.body.data, r.body.len, out);
-			break;
-		case ORDER_OBJ_AUTHZ:
+		} else {
 			json_authz_free(out);
 			rc = json_parse_authz(r.body.data, r.body.len, out);
-			break;
-		default:
-			json_challenge_free(out);
-			rc = json_parse_challenge(r.body.data, r.body.len, out);
-			break;
 		}
 	}
 	acme_reply_free(&r);
@@ -131,14 +119,6 @@ order_authz_fetch(
 {
 	memset(out, 0, sizeof(*out));
 	return order_get_parsed(c, url, ORDER_OBJ_AUTHZ, out, NULL);
-}
-
-int
-order_challenge_fetch(
-    struct acme_client *c, const char *url, struct acme_challenge *out)
-{
-	memset(out, 0, sizeof(*out));
-	return order_get_parsed(c, url, ORDER_OBJ_CHALLENGE, out, NULL);
 }
 
 const struct acme_challenge *
@@ -222,7 +202,7 @@ order_note_error(
 	struct buf b;
 
 	buf_init(&b, 4096);
-	if (p != NULL && json_problem_format(p, &b) == 0) {
+	if (p != NULL && problem_format(p, &b) == 0) {
 		log_err("acme: %s %s: %s", what, url, b.data);
 	} else {
 		log_err("acme: %s %s: invalid", what, url);
@@ -267,26 +247,6 @@ order_authz_wait(struct acme_client *c, const char *url, time_t deadline,
 	}
 	order_note_error("authorization", url, err);
 	return -1;
-}
-
-int
-order_authz_deactivate(struct acme_client *c, const char *url)
-{
-	struct acme_reply r;
-	char *payload = json_build_status("deactivated");
-	int ret = -1;
-
-	if (payload == NULL) {
-		return -1;
-	}
-	if (acme_post(c, url, payload, NULL, false, NULL, &r) < 0) {
-		log_debug("acme: deactivate %s: %s", url, acme_reply_error(&r));
-	} else {
-		ret = 0;
-	}
-	free(payload);
-	acme_reply_free(&r);
-	return ret;
 }
 
 int
@@ -546,17 +506,26 @@ static const struct {
 	{ "cessationOfOperation", ORDER_REASON_CESSATION },
 };
 
-int
-order_reason_parse(const char *s)
+const char *
+order_reason_name(int code)
 {
 	size_t i;
 
-	if (s == NULL) {
-		return -1;
-	}
 	for (i = 0; i < sizeof(order_reasons) / sizeof(order_reasons[0]); i++) {
-		if (strcasecmp(s, order_reasons[i].name) == 0 ||
-		    (s[0] - '0' == order_reasons[i].code && s[1] == '\0')) {
+		if (order_reasons[i].code == code) {
+			return order_reasons[i].name;
+		}
+	}
+	return "?";
+}
+
+int
+order_reason_code(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(order_reasons) / sizeof(order_reasons[0]); i++) {
+		if (strcasecmp(name, order_reasons[i].name) == 0) {
 			return order_reasons[i].code;
 		}
 	}

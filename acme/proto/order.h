@@ -21,7 +21,10 @@
 #define ORDER_POLL_MAX     60 /* cap on one poll interval */
 #define ORDER_CHAINS_MAX   8  /* alternate chains fetched */
 
-/* RFC 5280 CRLReason codes accepted for revocation. */
+/*
+ * RFC 5280 §5.3.1 CRLReason codes accepted for revocation (the seed's);
+ * their names are in one table in order.c (order_reason_name/_code).
+ */
 enum order_revoke_reason {
 	ORDER_REASON_UNSPECIFIED = 0,
 	ORDER_REASON_KEY_COMPROMISE = 1,
@@ -45,12 +48,10 @@ int order_new(struct acme_client *c, const struct acme_identifier *ids,
     size_t n, const struct order_new_opts *opts, char **url,
     struct acme_order *out);
 
-/* POST-as-GET an order / authorization / challenge.  0 / -1. */
+/* POST-as-GET an order / authorization.  0 / -1. */
 int order_fetch(struct acme_client *c, const char *url, struct acme_order *out);
 int order_authz_fetch(
     struct acme_client *c, const char *url, struct acme_authz *out);
-int order_challenge_fetch(
-    struct acme_client *c, const char *url, struct acme_challenge *out);
 
 /* The first challenge of type in a, or NULL. */
 const struct acme_challenge *order_find_challenge(
@@ -70,9 +71,6 @@ int order_challenge_respond(
  */
 int order_authz_wait(struct acme_client *c, const char *url, time_t deadline,
     struct acme_authz *out);
-
-/* Deactivate an authorization (§7.5.2).  0 / -1. */
-int order_authz_deactivate(struct acme_client *c, const char *url);
 
 /*
  * Poll the order while it is pending or processing, until deadline
@@ -125,9 +123,10 @@ int order_select_chain(const struct order_chains *ch, const char *issuer);
 int order_revoke(struct acme_client *c, const struct cert *cert, int reason,
     const struct key *cert_key);
 
-/* "unspecified" "keyCompromise" "affiliationChanged" "superseded"
- * "cessationOfOperation" or the number -> code; -1 if unknown. */
-int order_reason_parse(const char *s);
+/* The RFC 5280 name of a reason code ("keyCompromise"), or "?". */
+const char *order_reason_name(int code);
+/* The code of a reason name (case-insensitive, names only), or -1. */
+int order_reason_code(const char *name);
 
 /*
  * RFC 9773: GET <renewalInfo>/<certID> for cert.  -1 when the directory

@@ -55,10 +55,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_challenge_free(&ch);
 	}
 	if (json_parse_problem(t, size, &pb) == 0) {
-		(void)json_problem_format(&pb, &out);
-		(void)json_problem_short(&pb);
+		(void)problem_format(&pb, &out);
+		(void)problem_short(&pb);
 		buf_free(&out);
-		json_problem_free(&pb);
+		problem_free(&pb);
 	}
 	if (json_parse_renewal_info(t, size, &ri) == 0) {
 		json_renewal_info_free(&ri);

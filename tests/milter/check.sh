@@ -639,8 +639,10 @@ else
 	echo "SKIP: smime: openssl not installed"
 fi
 
-# SMTP injection whose AUTH is refused: fail open (entry released, mail
-# delivered untouched, the failure logged without the password)
+# SMTP injection with a password to a server that offers AUTH but no
+# STARTTLS: the milter refuses before AUTH (the password never goes out in
+# clear) and fails open (entry released, mail delivered untouched, the
+# failure logged without the password)
 newcase smtp-auth-fails
 sport=$(( 40000 + $$ % 20000 ))
 printf 'not-the-password\n' >"$C/pass"
@@ -687,8 +689,9 @@ wait "$stub"
 refused smtp-auth-failure-fails-open "reply could not be sent"
 expect_state awaiting
 [ -z "$(ls "$C/spool/work")" ] || why="$why; entry left in work/"
-grep -qx AUTH "$C/smtp.log" || why="$why; no AUTH attempted"
-grep -q 'SMTP submission to smtp://127.0.0.1:'"$sport"' failed' "$C/log" || why="$why; failure not logged"
+grep -qx EHLO "$C/smtp.log" || why="$why; the server was not reached"
+grep -qx AUTH "$C/smtp.log" && why="$why; AUTH sent without TLS"
+grep -q 'SMTP submission to smtp://127.0.0.1:'"$sport"' failed: .*STARTTLS' "$C/log" || why="$why; failure not logged"
 grep -qF not-the-password "$C/log" && why="$why; password logged"
 result smtp-auth-failure-releases-entry
 

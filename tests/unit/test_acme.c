@@ -99,14 +99,15 @@ static void
 test_reasons(void **state)
 {
 	(void)state;
-	assert_int_equal(order_reason_parse("keyCompromise"), 1);
-	assert_int_equal(order_reason_parse("superseded"), 4);
-	assert_int_equal(order_reason_parse("cessationOfOperation"), 5);
-	assert_int_equal(order_reason_parse("0"), 0);
-	assert_int_equal(order_reason_parse("3"), 3);
-	assert_int_equal(order_reason_parse("2"), -1); /* cACompromise */
-	assert_int_equal(order_reason_parse("bogus"), -1);
-	assert_int_equal(order_reason_parse(NULL), -1);
+	assert_int_equal(order_reason_code("keyCompromise"), 1);
+	assert_int_equal(order_reason_code("superseded"), 4);
+	assert_int_equal(order_reason_code("CESSATIONOFOPERATION"), 5);
+	assert_int_equal(order_reason_code("unspecified"), 0);
+	assert_int_equal(order_reason_code("3"), -1); /* names only */
+	assert_int_equal(order_reason_code("cACompromise"), -1);
+	assert_int_equal(order_reason_code("bogus"), -1);
+	assert_string_equal(order_reason_name(3), "affiliationChanged");
+	assert_string_equal(order_reason_name(2), "?");
 }
 
 static void
@@ -257,7 +258,7 @@ test_directory_problem(void **state)
 		} else {
 			assert_non_null(p);
 			assert_string_equal(
-			    json_problem_short(p), dir_cases[i].type);
+			    problem_short(p), dir_cases[i].type);
 			assert_int_equal(p->status, dir_cases[i].status);
 			assert_non_null(
 			    strstr(acme_last_error(c), dir_cases[i].detail));

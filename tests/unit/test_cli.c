@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "acme/app/cli.h"
+#include "acme/proto/order.h"
 
 #define ARGV_MAX 48
 
@@ -146,6 +147,8 @@ static const struct bad_case bad[] = {
 	{ "cert -e a@ex_ample.org", EX_USAGE, "invalid character" },
 	{ "cert -e a@example.org -e a@EXAMPLE.org", EX_USAGE, "given twice" },
 	{ "cert -e a@example.org --usage sign", EX_USAGE, "'--usage': 'sign'" },
+	{ "cert -e a@example.org --usage sign", EX_USAGE,
+	    "is not one of digitalSignature, contentCommitment, keyEncipherment, keyAgreement" },
 	{ "revoke --cert-path x --reason whatever", EX_USAGE, "'--reason'" },
 	{ "revoke", EX_USAGE, "--cert-path" },
 	{ "cert -e a@example.org --reason superseded", EX_USAGE,
@@ -235,7 +238,7 @@ test_values(void **state)
 	assert_string_equal(c.emails[1], "b@example.org");
 	assert_int_equal(
 	    c.usage, USAGE_DIGITAL_SIGNATURE | USAGE_KEY_AGREEMENT);
-	assert_string_equal(cli_usage_names(c.usage, u, sizeof(u)),
+	assert_string_equal(csr_usage_names(c.usage, ",", u, sizeof(u)),
 	    "digitalSignature,keyAgreement");
 	assert_int_equal(c.responder, RESP_IMAP);
 	assert_int_equal(c.smtp_method, SMTP_SSL);
@@ -249,7 +252,7 @@ test_values(void **state)
 	assert_int_equal(
 	    parse(&c, "revoke --cert-path x --reason KeyCompromise"), 0);
 	assert_int_equal(c.reason, 1);
-	assert_string_equal(cli_reason_name(c.reason), "keyCompromise");
+	assert_string_equal(order_reason_name(c.reason), "keyCompromise");
 	cli_free(&c);
 
 	/* the hook is kept as one string, for sh -c; none by default */

@@ -193,11 +193,37 @@ test_usage_parse(void **state)
 	assert_int_equal(csr_usage_parse("digitalSignature,certSign", &u), -1);
 }
 
+/* The one name table: single names, aliases, and the list for messages. */
+static void
+test_usage_names(void **state)
+{
+	char out[128], small[20];
+
+	(void)state;
+	assert_int_equal(csr_usage_bit("keyagreement"), CSR_KU_KEY_AGREEMENT);
+	assert_int_equal(
+	    csr_usage_bit("nonRepudiation"), CSR_KU_CONTENT_COMMITMENT);
+	assert_int_equal(csr_usage_bit("certSign"), 0);
+	assert_int_equal(csr_usage_bit(""), 0);
+	assert_string_equal(csr_usage_names(CSR_KU_ALL, ", ", out, sizeof(out)),
+	    "digitalSignature, contentCommitment, keyEncipherment, keyAgreement");
+	assert_string_equal(
+	    csr_usage_names(CSR_KU_CONTENT_COMMITMENT | CSR_KU_KEY_ENCIPHERMENT,
+		",", out, sizeof(out)),
+	    "contentCommitment,keyEncipherment");
+	assert_string_equal(csr_usage_names(0, ",", out, sizeof(out)), "");
+	/* a name that does not fit is left out whole */
+	assert_string_equal(
+	    csr_usage_names(CSR_KU_ALL, ",", small, sizeof(small)),
+	    "digitalSignature");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_usage),
+		cmocka_unit_test(test_usage_names),
 		cmocka_unit_test(test_sans),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_usage_parse),

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,7 @@ test_order_invalid(void **state)
 	assert_int_equal(json_parse_order(S(t), &o), 0);
 	assert_int_equal(o.status, ACME_ST_INVALID);
 	assert_non_null(o.error);
-	assert_string_equal(json_problem_short(o.error), "rejectedIdentifier");
+	assert_string_equal(problem_short(o.error), "rejectedIdentifier");
 	json_order_free(&o);
 }
 
@@ -93,6 +94,21 @@ test_authz_email_reply(void **state)
 	json_authz_free(&a);
 }
 
+/* A date that does not exist is refused (2026-02-31 was accepted). */
+static void
+test_authz_bad_date(void **state)
+{
+	const char *t =
+	    "{\"identifier\":{\"type\":\"email\",\"value\":\"a@example.com\"},"
+	    "\"status\":\"pending\",\"expires\":\"2026-02-31T00:00:00Z\","
+	    "\"challenges\":[]}";
+	struct acme_authz a;
+
+	(void)state;
+	assert_int_equal(json_parse_authz(S(t), &a), -1);
+	json_authz_free(&a);
+}
+
 static void
 test_challenge(void **state)
 {
@@ -125,24 +141,24 @@ test_problem_subproblems(void **state)
 	(void)state;
 	assert_int_equal(json_parse_problem(S(t), &p), 0);
 	assert_int_equal(p.status, 403);
-	assert_string_equal(json_problem_short(&p), "compound");
+	assert_string_equal(problem_short(&p), "compound");
 	assert_int_equal(p.n_sub, 2);
 	assert_string_equal(p.sub[0].identifier.value, "a@example.com");
-	assert_string_equal(json_problem_short(&p.sub[1]), "caa");
+	assert_string_equal(problem_short(&p.sub[1]), "caa");
 	buf_init(&b, 0);
-	assert_int_equal(json_problem_format(&p, &b), 0);
+	assert_int_equal(problem_format(&p, &b), 0);
 	assert_string_equal(b.data,
 	    "urn:ietf:params:acme:error:compound: Errors during validation; "
 	    "email a@example.com: "
 	    "urn:ietf:params:acme:error:rejectedIdentifier: not ours; "
 	    "dns example.org: urn:ietf:params:acme:error:caa: CAA");
 	buf_free(&b);
-	d = json_problem_dup(&p);
+	d = problem_dup(&p);
 	assert_non_null(d);
 	assert_string_equal(d->sub[1].identifier.type, "dns");
-	json_problem_free(d);
+	problem_free(d);
 	free(d);
-	json_problem_free(&p);
+	problem_free(&p);
 }
 
 static void
@@ -223,7 +239,6 @@ test_builders(void **state)
 	const char *contact[] = { "mailto:a@example.com" };
 	struct acme_identifier ids[] = { { (char *)"email",
 	    (char *)"j\xc3\xb6@example.com" } };
-	struct buf b;
 	char *s;
 
 	(void)state;
@@ -248,10 +263,112 @@ test_builders(void **state)
 	s = json_build_status("deactivated");
 	assert_string_equal(s, "{\"status\":\"deactivated\"}");
 	free(s);
+	s = json_build_new_account(
+	    contact, 1, false, "{\"protected\":\"p\"}", false);
+	assert_string_equal(s,
+	    "{\"contact\":[\"mailto:a@example.com\"],"
+	    "\"externalAccountBinding\":{\"protected\":\"p\"}}");
+	free(s);
+	s = json_build_new_order(ids, 1, NULL, "smime");
+	assert_string_equal(s,
+	    "{\"identifiers\":[{\"type\":\"email\",\"value\":\"j\xc3\xb6@example.com\"}],"
+	    "\"profile\":\"smime\"}");
+	free(s);
+	s = json_build_jws_header("HS256", NULL, "k\"id", NULL, "https://ca/n");
+	assert_string_equal(s,
+	    "{\"alg\":\"HS256\",\"kid\":\"k\\\"id\",\"url\":\"https://ca/n\"}");
+	free(s);
+	s = json_build_jws_header(
+	    "RS256", NULL, "https://ca/acct/1", "n0", "https://ca/o");
+	assert_string_equal(s,
+	    "{\"alg\":\"RS256\",\"kid\":\"https://ca/acct/1\",\"nonce\":\"n0\","
+	    "\"url\":\"https://ca/o\"}");
+	free(s);
+	s = json_build_jws("cA", "cA", "cw");
+	assert_string_equal(s,
+	    "{\"protected\":\"cA\",\"payload\":\"cA\",\"signature\":\"cw\"}");
+	free(s);
+	/* not UTF-8: no text at all */
+	assert_null(json_build_status("\xff"));
+	assert_null(json_build_jws_header("RS256", NULL, "\xff", NULL, "u"));
+}
+
+/* Print o into a string (the caller frees); *rc gets json_out_print's. */
+static char *
+print_out(struct json_out *o, int *rc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	assert_non_null(fp);
+	*rc = json_out_print(o, fp);
+	fclose(fp);
+	return text;
+}
+
+/* --json output: all members or no text at all, never a truncated line. */
+static void
+test_output(void **state)
+{
+	static const char *const addrs[] = { "a@example.test",
+		"b@example.test" };
+	struct json_out *o, *a;
+	struct buf b;
+	char *s;
+	int rc;
+
+	(void)state;
+	o = json_out_object();
+	json_out_str(o, "s", "a\"b\\c\n");
+	json_out_str(o, "n", NULL);
+	json_out_int(o, "i", -3);
+	json_out_strs(o, "a", addrs, 2);
+	s = print_out(o, &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(s,
+	    "{\"s\":\"a\\\"b\\\\c\\n\",\"n\":null,\"i\":-3,"
+	    "\"a\":[\"a@example.test\",\"b@example.test\"]}\n");
+	free(s);
+
+	o = json_out_object();
+	json_out_str(o, "server", "https://ca/dir");
+	json_out_str(o, "from", "\xff@ca.test"); /* not UTF-8 */
+	json_out_str(o, "expires", "2026-01-01T00:00:00Z");
+	s = print_out(o, &rc);
+	assert_int_equal(rc, -1);
+	assert_string_equal(s, "");
+	free(s);
+	s = print_out(NULL, &rc);
+	assert_int_equal(rc, -1);
+	free(s);
+
 	buf_init(&b, 0);
-	assert_int_equal(json_quote(&b, "a\"b\\c\n"), 0);
-	assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\"");
-	assert_int_equal(json_quote(&b, "\xff"), -1);
+	assert_int_equal(json_out_rows(json_out_array(), &b), 0);
+	assert_string_equal(b.data, "[\n]\n");
+	buf_reset(&b);
+	a = json_out_array();
+	o = json_out_object();
+	json_out_str(o, "address", "a@example.test");
+	json_out_int(o, "line", 1);
+	json_out_push(a, o);
+	o = json_out_object();
+	json_out_str(o, "address", "b@example.test");
+	json_out_str(o, "pkcs12", NULL);
+	json_out_push(a, o);
+	assert_int_equal(json_out_rows(a, &b), 0);
+	assert_string_equal(b.data,
+	    "[\n{\"address\":\"a@example.test\",\"line\":1},\n"
+	    "{\"address\":\"b@example.test\",\"pkcs12\":null}\n]\n");
+	/* one bad row: the buffer is left as it was */
+	a = json_out_array();
+	o = json_out_object();
+	json_out_str(o, "address", "\xff");
+	json_out_push(a, o);
+	assert_int_equal(json_out_rows(a, &b), -1);
+	assert_string_equal(b.data,
+	    "[\n{\"address\":\"a@example.test\",\"line\":1},\n"
+	    "{\"address\":\"b@example.test\",\"pkcs12\":null}\n]\n");
 	buf_free(&b);
 }
 
@@ -283,6 +400,8 @@ main(void)
 		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_order_invalid),
 		cmocka_unit_test(test_authz_email_reply),
+		cmocka_unit_test(test_authz_bad_date),
+		cmocka_unit_test(test_output),
 		cmocka_unit_test(test_challenge),
 		cmocka_unit_test(test_problem_subproblems),
 		cmocka_unit_test(test_directory),

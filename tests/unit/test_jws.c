@@ -17,6 +17,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 
+#include "acme/proto/json.h"
 #include "acme/proto/jws.h"
 #include "acme/pki/key.h"
 #include "common/b64url.h"
@@ -197,7 +198,7 @@ test_key_change(void **state)
 	assert_non_null(strstr(hdr, "\"url\":\"https://ca/key-change\""));
 	assert_int_equal(jws_split(jws, &p64, &pl64, &s64), 0);
 	pl = dec(pl64);
-	oldjwk = key_jwk(old);
+	oldjwk = json_build_jwk(old);
 	assert_non_null(strstr(pl, "\"account\":\"https://ca/acct/7\""));
 	assert_non_null(strstr(pl, oldjwk));
 	free(oldjwk);

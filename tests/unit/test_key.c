@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "acme/pki/key.h"
+#include "acme/proto/json.h"
+#include "acme/proto/jws.h"
 #include "common/b64url.h"
 
 static const char rfc7638_n[] =
@@ -65,9 +67,9 @@ test_thumbprint_rsa(void **state)
 
 	(void)state;
 	assert_non_null(k);
-	assert_int_equal(key_thumbprint(k, tp), 0);
+	assert_int_equal(jws_thumbprint(k, tp), 0);
 	assert_string_equal(tp, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
-	jwk = key_jwk(k);
+	jwk = json_build_jwk(k);
 	assert_non_null(jwk);
 	assert_true(strncmp(jwk, "{\"e\":\"AQAB\",\"kty\":\"RSA\",\"n\":\"0vx7",
 			30) == 0);
@@ -86,9 +88,9 @@ test_thumbprint_ec(void **state)
 
 	(void)state;
 	assert_non_null(k);
-	assert_int_equal(key_thumbprint(k, tp), 0);
+	assert_int_equal(jws_thumbprint(k, tp), 0);
 	assert_string_equal(tp, "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U");
-	jwk = key_jwk(k);
+	jwk = json_build_jwk(k);
 	assert_string_equal(jwk,
 	    "{\"crv\":\"P-256\",\"kty\":\"EC\","
 	    "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","

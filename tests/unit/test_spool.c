@@ -4,11 +4,14 @@
  * FIFOs planted in entries/ (refused without blocking) and the work/
  * cleanup when the final write fails (full disk, simulated with
  * RLIMIT_FSIZE: write(2) then fails as on a full file system).
+ * gnutls_hash_fast is interposed here so a test can make hashing fail.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -22,10 +25,29 @@
 
 #include <cmocka.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
+
 #include "common/log.h"
 #include "common/spool.h"
 
 static char dir[64];
+static bool hash_fails;
+
+/* The library's own function unless a test sets hash_fails. */
+int
+gnutls_hash_fast(gnutls_digest_algorithm_t algo, const void *text,
+    size_t textlen, void *digest)
+{
+	int (*real)(gnutls_digest_algorithm_t, const void *, size_t, void *);
+
+	if (hash_fails) {
+		return GNUTLS_E_INTERNAL_ERROR;
+	}
+	*(void **)&real = dlsym(RTLD_NEXT, "gnutls_hash_fast");
+	assert_non_null(real);
+	return real(algo, text, textlen, digest);
+}
 
 static void
 fill(struct spool_entry *e, const char *addr)
@@ -395,6 +417,41 @@ test_complete_full(void **state)
 	spool_close(sp);
 }
 
+/* A failed hash names no file: before, the key was uninitialised memory. */
+static void
+test_hash_failure(void **state)
+{
+	struct spool *sp;
+	struct spool_entry e, f;
+	char path[256], key[65];
+	struct dirent *de;
+	DIR *dd;
+	int files = 0;
+
+	(void)state;
+	sp = spool_open(dir, true, -1, (gid_t)-1);
+	assert_non_null(sp);
+	fill(&e, "carol@example.test");
+	hash_fails = true;
+	assert_int_equal(spool_key("carol@example.test", key), -1);
+	assert_string_equal(key, "");
+	assert_int_equal(spool_write(sp, &e), -1);
+	assert_int_equal(spool_lookup(sp, "carol@example.test", &f), -1);
+	assert_false(spool_has(sp, "carol@example.test"));
+	hash_fails = false;
+	snprintf(path, sizeof(path), "%s/entries", dir);
+	dd = opendir(path);
+	assert_non_null(dd);
+	while ((de = readdir(dd)) != NULL) {
+		if (de->d_name[0] != '.') {
+			files++;
+		}
+	}
+	closedir(dd);
+	assert_int_equal(files, 0);
+	spool_close(sp);
+}
+
 int
 main(void)
 {
@@ -403,6 +460,8 @@ main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_hash_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_complete_full, setup, teardown),
