@@ -11,10 +11,12 @@
  * Nagle/delayed-ACK stall on inet sockets (perf-baseline.md).
  *
  * A candidate is checked at end of message (rfc8823-notes.md §1.6); any
- * refusal is logged once and the mail is delivered unchanged.  Body bytes
- * are kept (up to MaxMessageSize) only for a candidate whose Content-Type
- * announces an S/MIME signature (milter/smime.c), checked when DKIM does
- * not pass.  The
+ * refusal is logged once and the mail is delivered unchanged.  A
+ * candidate's headers and body (up to MaxMessageSize) are kept and handed
+ * at end of message to a verification worker process (milter/verifier.c),
+ * which runs DKIM and, when DKIM does not pass and the Content-Type
+ * announces one, the S/MIME check; a worker that gives no verdict costs
+ * the mail a temporary failure.  The
  * application state is set once by callbacks_desc() before smfi_main()
  * and only read afterwards; all other state hangs off smfi_setpriv.
  */
@@ -41,6 +43,7 @@
 #include "milter/ctx.h"
 #include "milter/reply.h"
 #include "milter/smime.h"
+#include "milter/verifier.h"
 
 #define ADDED_HEADER       "X-ACME-Challenge"
 #define ADDED_VALUE        "answered by smime-acme-milter"
@@ -290,30 +293,6 @@ mlt_header(SMFICTX *ctx, char *name, char *value)
 	return SMFIS_CONTINUE;
 }
 
-/* Start DKIM verification and replay the kept headers. */
-static void
-start_dkim(struct mctx *c)
-{
-	struct buf v;
-	size_t i;
-
-	c->dkim = dkimv_begin(c->app->dkim, c->qid);
-	if (c->dkim == NULL)
-		return;
-	buf_init(&v, 0);
-	for (i = 0; i < c->n_hdr; i++) {
-		buf_reset(&v);
-		/* without SMFIP_HDR_LEADSPC libmilter ate one space */
-		if (!c->leadspc && buf_puts(&v, " ") == -1)
-			break;
-		if (buf_puts(&v, c->hdr[i].value) == -1)
-			break;
-		(void)dkimv_header(c->dkim, c->hdr[i].name, v.data);
-	}
-	buf_free(&v);
-	(void)dkimv_eoh(c->dkim);
-}
-
 static sfsistat
 mlt_eoh(SMFICTX *ctx)
 {
@@ -331,8 +310,6 @@ mlt_eoh(SMFICTX *ctx)
 		}
 		if (!challenge_mail_is_candidate(c->hdr, c->n_hdr))
 			return msg_accept(c);
-		start_dkim(c);
-		/* body bytes are kept only for S/MIME-signed candidates */
 		c->smime = !c->app->cfg->require_dkim &&
 		    smime_is_signed(challenge_mail_header(
 			c->hdr, c->n_hdr, "Content-Type", NULL));
@@ -354,10 +331,8 @@ mlt_body(SMFICTX *ctx, unsigned char *data, size_t len)
 		return SMFIS_CONTINUE;
 	}
 	c->body_bytes += len;
-	if (c->dkim != NULL)
-		(void)dkimv_body(c->dkim, data, len);
-	if (c->smime && buf_append(&c->body, data, len) == -1 &&
-	    c->hdr_problem == NULL)
+	/* kept for the verification worker (milter/verifier.c) */
+	if (buf_append(&c->body, data, len) == -1 && c->hdr_problem == NULL)
 		c->hdr_problem = "out of memory keeping the body";
 	return SMFIS_CONTINUE;
 }
@@ -475,8 +450,8 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 {
 	struct challenge_mail m;
 	struct spool_entry e;
-	struct dkimv_result dr;
-	struct smime_result sr;
+	struct verifier_req rq;
+	struct verifier_verdict vd;
 	char auth[DKIMV_DOMAIN_MAX + 8], reason[DKIMV_REASON_MAX + 300];
 	const char *why, *rcpt = c->rcpt[0];
 	sfsistat st;
@@ -519,30 +494,41 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	if (rc == -1)
 		return refuse(c, rcpt, why);
 
-	memset(&dr, 0, sizeof(dr));
-	if (c->dkim == NULL)
-		snprintf(dr.reason, sizeof(dr.reason),
-		    "DKIM verification unavailable");
-	else if (dkimv_end(c->dkim, challenge_addr_domain(m.from),
-		     challenge_required_headers, &dr) == -1)
-		dr.pass = false;
-	if (dr.pass) {
-		snprintf(auth, sizeof(auth), "d=%s", dr.domain);
+	/* libopendkim and PKCS#7 run in a worker, never in this process */
+	memset(&rq, 0, sizeof(rq));
+	rq.qid = c->qid;
+	rq.hdr = c->hdr;
+	rq.n_hdr = c->n_hdr;
+	rq.leadspc = c->leadspc;
+	rq.body = (const unsigned char *)c->body.data;
+	rq.body_len = c->body.len;
+	rq.from_domain = challenge_addr_domain(m.from);
+	rq.required = challenge_required_headers;
+	rq.smime = c->smime;
+	rq.content_type =
+	    challenge_mail_header(c->hdr, c->n_hdr, "Content-Type", NULL);
+	rq.m = &m;
+	if (verifier_run(c->app->verifier, &rq, &vd, reason, sizeof(reason)) ==
+	    -1) {
+		explicit_bzero(&m, sizeof(m));
+		log_notice("%s: eom: %s: not answered yet: %s, tempfail",
+		    c->qid, rcpt, reason);
+		(void)mlt_setreply(ctx, "451", "4.7.1",
+		    "ACME challenge could not be verified now, try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	if (vd.dkim.pass) {
+		snprintf(auth, sizeof(auth), "d=%s", vd.dkim.domain);
 	} else if (c->smime) {
 		/* DKIM failed: a valid S/MIME signature authenticates too */
-		if (smime_verify(c->app->smime,
-			challenge_mail_header(
-			    c->hdr, c->n_hdr, "Content-Type", NULL),
-			(const unsigned char *)c->body.data, c->body.len, &m,
-			&sr) == -1 ||
-		    !sr.pass) {
-			snprintf(reason, sizeof(reason), "%s; %s", dr.reason,
-			    sr.reason);
+		if (vd.smime_rc == -1 || !vd.smime.pass) {
+			snprintf(reason, sizeof(reason), "%s; %s",
+			    vd.dkim.reason, vd.smime.reason);
 			return refuse(c, rcpt, reason);
 		}
 		snprintf(auth, sizeof(auth), "S/MIME");
 	} else {
-		return refuse(c, rcpt, dr.reason);
+		return refuse(c, rcpt, vd.dkim.reason);
 	}
 	st = answer(ctx, c, rcpt, &m, auth);
 	explicit_bzero(&m, sizeof(m));

@@ -37,8 +37,6 @@ ctx_reset_msg(struct mctx *c)
 		free(c->hdr[i].name);
 		free(c->hdr[i].value);
 	}
-	dkimv_free(c->dkim);
-	c->dkim = NULL;
 	c->n_hdr = 0;
 	c->hdr_bytes = 0;
 	c->hdr_problem = NULL;
