@@ -465,6 +465,29 @@ expect_replies 0
 [ -s "$C/log" ] && grep -q 'not answered' "$C/log" && why="$why; logged for ordinary mail"
 result no-pending-entry-accepted-at-data
 
+# --- hostile mail: the verification worker (milter/verifier.c) ------------------
+# A DKIM-Signature whose h= names every header, itself included, plus one
+# more: Debian's libopendkim 2.11.0~beta2 writes past a heap block in
+# dkim_canon_selecthdrs (issue 10): the milter process died.  The worker dies, the mail gets 451,
+# and the same milter answers the next valid challenge.
+newcase worker-crash; write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"
+{
+	printf 'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=ca.example; s=sel;\r\n'
+	printf '\th=from:to:subject:date:message-id:auto-submitted:mime-version:content-type:dkim-signature:x;\r\n'
+	printf '\tbh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n'
+	cat "$C/raw"
+} >"$C/mail"
+tool sign "$KEY" ca.example "$C/raw" "$C/mail2"
+run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+grep -qxE 'eom: (tempfail|replycode)' "$C/out" || why="$why; eom did not tempfail"
+expect "next eom: continue"
+expect "next eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_replies 1
+check_reply octet
+expect_log "not answered yet: verification worker died without a verdict"
+result dkim-heap-overflow-worker-dies-tempfail-next-answered
+
 # --- incomplete entries --------------------------------------------------------
 newcase incomplete-completes "IncompleteWait 5"
 write_entry "$C" "$ADDR" incomplete "$EXP" ""
@@ -632,6 +655,37 @@ AllowSMIME no"; write_entry "$C" "$ADDR" awaiting "$EXP"
 	mkmail "$C/raw"; tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw" "$C/mail"
 	run "$ADDR" "$C/mail"
 	refused smime-without-trust-file "S/MIME: no SMIMETrustFile"
+
+	# PKCS#7 whose two certificates sign each other: GnuTLS 3.7.9's
+	# gnutls_pkcs7_verify builds the chain for ever (issue 10).  The worker is
+	# killed at VerifyTimeout, the mail gets 451 and the same milter answers
+	# the next valid challenge.
+	mkpki loopb "" ""
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$P/loopa.key" -out "$P/loopa.csr" -subj /CN=loopa 2>/dev/null
+	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' "$CA" >"$P/loopa.ext"
+	openssl x509 -req -in "$P/loopa.csr" -CA "$P/loopb.pem" -CAkey "$P/loopb.key" \
+	    -CAcreateserial -days 2 -extfile "$P/loopa.ext" -out "$P/loopa.pem" 2>/dev/null
+	openssl req -new -key "$P/loopb.key" -subj /CN=loopb -out "$P/loopb.csr" 2>/dev/null
+	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=emailProtection\n' >"$P/loopb.ext"
+	openssl x509 -req -in "$P/loopb.csr" -CA "$P/loopa.pem" -CAkey "$P/loopa.key" \
+	    -CAcreateserial -days 2 -extfile "$P/loopb.ext" -out "$P/loopb2.pem" 2>/dev/null
+	chmod 644 "$P"/*
+	newcase smime-loop "$SM
+VerifyTimeout 2"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool smime signed "$P/loopa.pem" "$P/loopa.key" "$P/loopb2.pem" "$C/raw" "$C/mail"
+	mkmail "$C/raw2"; tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw2" "$C/mail2"
+	_t0=$(date +%s)
+	run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+	_t1=$(date +%s)
+	grep -qxE 'eom: (tempfail|replycode)' "$C/out" || why="$why; eom did not tempfail"
+	expect "next eom: continue"
+	expect "next eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+	expect_replies 1
+	check_reply octet
+	expect_log "not answered yet: verification worker killed after 2 s (VerifyTimeout), tempfail"
+	[ $((_t1 - _t0)) -lt 15 ] || why="$why; took $((_t1 - _t0)) s"
+	result smime-pkcs7-chain-loop-killed-tempfail-next-answered
 else
 	echo "SKIP: smime: openssl not installed"
 fi
