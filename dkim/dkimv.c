@@ -257,6 +257,8 @@ judge_sig(DKIM_SIGINFO *sig, const char *from_domain,
     const char *const *required, struct dkimv_result *r)
 {
 	const char *dom, *h;
+	unsigned int bits = 0;
+	dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
 	size_t i;
 
 	dom = (const char *)dkim_sig_getdomain(sig);
@@ -278,6 +280,21 @@ judge_sig(DKIM_SIGINFO *sig, const char *from_domain,
 			    "DKIM signature did not verify (d=%s): %s",
 			    r->domain, es != NULL ? es : "bad signature");
 		}
+		return 1;
+	}
+	/* RFC 8301: no rsa-sha1, RSA keys of at least 1024 bits */
+	if (dkim_sig_getsignalg(sig, &alg) != DKIM_STAT_OK ||
+	    (alg != DKIM_SIGN_RSASHA256 && alg != DKIM_SIGN_ED25519SHA256)) {
+		snprintf(r->reason, sizeof(r->reason),
+		    "DKIM algorithm not allowed (d=%s, RFC 8301)", r->domain);
+		return 1;
+	}
+	if (alg == DKIM_SIGN_RSASHA256 &&
+	    (dkim_sig_getkeysize(sig, &bits) != DKIM_STAT_OK ||
+		bits < DKIMV_RSA_MIN_BITS)) {
+		snprintf(r->reason, sizeof(r->reason),
+		    "DKIM RSA key of %u bits (d=%s), RFC 8301 wants %d", bits,
+		    r->domain, DKIMV_RSA_MIN_BITS);
 		return 1;
 	}
 	if (from_domain == NULL || strcasecmp(r->domain, from_domain) != 0) {

@@ -12,9 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DKIMV_DOMAIN_MAX 256
-#define DKIMV_HTAG_MAX   1024
-#define DKIMV_REASON_MAX 640
+#define DKIMV_DOMAIN_MAX   256
+#define DKIMV_HTAG_MAX     1024
+#define DKIMV_REASON_MAX   640
+#define DKIMV_RSA_MIN_BITS 1024 /* RFC 8301 §3.2 */
 
 struct dkimv_lib; /* opaque: the libopendkim library handle */
 struct dkimv;     /* opaque: one message being verified */
@@ -51,7 +52,8 @@ int dkimv_eoh(struct dkimv *d);
 int dkimv_body(struct dkimv *d, const unsigned char *data, size_t len);
 /*
  * Finish and judge: res->pass is true if some signature verified (header
- * and body hash), its d= equals from_domain exactly (case-insensitive, no
+ * and body hash) with rsa-sha256 (a key of at least DKIMV_RSA_MIN_BITS)
+ * or ed25519-sha256, its d= equals from_domain exactly (case-insensitive, no
  * relaxed alignment) and its h= names every header in required
  * (NULL-terminated, lower case; absent headers must be listed too).
  * Returns 0 when a judgement was made (pass or not), -1 on an internal

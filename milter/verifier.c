@@ -1,28 +1,31 @@
 /*
  * verifier: privilege separation for DKIM and S/MIME verification.
  *
- * Three processes.  The milter (threads, talks to the MTA) forks at
+ * Three kinds of process.  The milter (threads, talks to the MTA) forks at
  * startup, before smfi_main() starts any thread, one single-threaded
- * server; the server forks one worker per candidate and never reads a
- * byte of mail itself.  Forking only from a single-threaded process keeps
- * the workers free of locks held by other threads.  A worker handles one
- * request and exits: heap damage done by one mail cannot reach the
- * verdict of the next.
+ * server; the server keeps WORKERS_IDLE workers forked ahead and never
+ * reads a byte of mail itself.  Forking only from a single-threaded
+ * process keeps the workers free of locks held by other threads.  A
+ * worker handles one candidate and exits: heap damage done by one mail
+ * cannot reach the verdict of the next.
  *
  * Invariants:
- * - The server holds no descriptor but its control socket and stdio, and
- *   gives up the filesystem (Landlock: nothing but the DKIM key file, or
- *   /etc/resolv.conf for DNS) before it forks any worker; the spool and
- *   the signing keys are unreachable from a worker.
+ * - The server holds no descriptor but its control socket, a pipe from
+ *   its workers and stdio, and gives up the filesystem (Landlock: nothing
+ *   but the DKIM key file, or /etc/resolv.conf for DNS) before it forks
+ *   any worker; the spool and the signing keys are unreachable from a
+ *   worker.  DKIM-Signatures are screened (dkim/sigscreen.c) before the
+ *   library sees them.
  * - A worker runs with RLIMIT_CPU = VerifyTimeout, RLIMIT_AS, RLIMIT_NOFILE
  *   and RLIMIT_NPROC (0: no fork) bounded, no core dumps, no new
  *   privileges, and an alarm() backstop; the milter kills it (SIGKILL)
  *   when VerifyTimeout has passed without a verdict.
- * - Per request, a milter thread makes a socketpair and passes one end to
- *   the server (SCM_RIGHTS over a SOCK_SEQPACKET socket: one atomic
- *   datagram, no lock); the worker says hello (its pid), reads one
- *   length-prefixed request and writes one fixed-size verdict.  Anything
- *   else (EOF, short read, bad magic, deadline) is "no verdict".
+ * - Per candidate, a milter thread makes a socketpair and passes one end
+ *   over the shared control socket (SCM_RIGHTS over SOCK_SEQPACKET: one
+ *   atomic datagram, no lock), where one waiting worker receives it; the
+ *   worker says hello (its pid), reads one length-prefixed request and
+ *   writes one fixed-size verdict.  Anything else (EOF, short read, bad
+ *   magic, deadline) is "no verdict".
  * - The worker calls dkimv_* and smime_verify() exactly as callbacks.c
  *   did in process; libopendkim and GnuTLS PKCS#7 never see mail bytes in
  *   the milter.  The milter trusts a verdict as it trusted those calls.
@@ -37,6 +40,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <linux/landlock.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,21 +50,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "dkim/sigscreen.h"
 #include "milter/verifier.h"
 
-#define HELLO_MAGIC   0x53415648u /* "SAVH" */
-#define REQ_MAGIC     0x53415652u /* "SAVR" */
-#define VERDICT_MAGIC 0x53415656u /* "SAVV" */
-#define REQ_HDR_MAX   1024        /* headers per request (CTX_HDR_MAX) */
-#define REQ_STR_MAX   64          /* required header names per request */
-#define WORKER_FILES  16          /* RLIMIT_NOFILE: socket, DNS, key file */
-#define WORKER_MEMORY (512ul * 1024 * 1024) /* RLIMIT_AS */
+#define HELLO_MAGIC    0x53415648u /* "SAVH" */
+#define REQ_MAGIC      0x53415652u /* "SAVR" */
+#define VERDICT_MAGIC  0x53415656u /* "SAVV" */
+#define REQ_HDR_MAX    1024        /* headers per request (CTX_HDR_MAX) */
+#define REQ_STR_MAX    64          /* required header names per request */
+#define WORKER_FILES   16          /* RLIMIT_NOFILE: socket, DNS, key file */
+#define WORKER_MEMORY  (512ul * 1024 * 1024) /* RLIMIT_AS */
+#define WORKERS_IDLE   2  /* workers forked ahead of candidates */
+#define WORKERS_MAX    64 /* live workers (idle and busy) at most */
+#define WORKER_GONE    3  /* exit status: the milter closed the socket */
+#define TEST_CRASH_ENV "SMIME_ACME_TEST_WORKER_CRASH"
+#define TEST_CRASH_HDR "X-Test-Worker-Crash"
 
 /* Landlock ABI 6 ruleset attributes: scoping (older headers lack it). */
 struct ll_ruleset_attr6 {
@@ -86,6 +97,7 @@ struct worker_env {
 	const char *test_keys;
 	int timeout;
 	size_t max_req;
+	bool test_crash; /* tests only, see verifier_start() */
 };
 
 struct hello {
@@ -334,8 +346,6 @@ worker_limits(const struct worker_env *env)
 	set_limit(RLIMIT_AS, WORKER_MEMORY, WORKER_MEMORY);
 #endif
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	/* backstop if the milter is gone; it normally kills us first */
-	alarm((unsigned)env->timeout + 2);
 }
 
 /* Parse the payload and run the checks, as callbacks.c did in process. */
@@ -345,10 +355,12 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 {
 	const char *required[REQ_STR_MAX + 1];
 	const char *qid, *from_domain, *ctype, *name, *value;
+	const char *why = NULL, *ignored = NULL;
+	char prev[DKIMV_REASON_MAX];
 	struct cursor c = { payload, len };
 	struct req_fixed f;
 	struct dkimv *d;
-	size_t i;
+	size_t i, nsig = 0;
 
 	if (len < sizeof(f))
 		return -1;
@@ -383,6 +395,21 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 			dkimv_free(d);
 			return -1;
 		}
+		if (env->test_crash && strcasecmp(name, TEST_CRASH_HDR) == 0)
+			abort();
+		/* the library sees only signatures that can matter */
+		if (strcasecmp(name, "DKIM-Signature") == 0) {
+			if (nsig == SIGSCREEN_MAX)
+				ignored = "more DKIM signatures than "
+					  "SIGSCREEN_MAX";
+			if (nsig == SIGSCREEN_MAX ||
+			    sigscreen_check(value, from_domain, &why) == -1) {
+				if (ignored == NULL)
+					ignored = why;
+				continue;
+			}
+			nsig++;
+		}
 		if (d != NULL)
 			(void)dkimv_header(d, name, value);
 	}
@@ -404,6 +431,11 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 			v->dkim.pass = false;
 		dkimv_free(d);
 	}
+	if (!v->dkim.pass && ignored != NULL) {
+		memcpy(prev, v->dkim.reason, sizeof(prev));
+		snprintf(v->dkim.reason, sizeof(v->dkim.reason),
+		    "%.400s (DKIM-Signature ignored: %s)", prev, ignored);
+	}
 	if (!v->dkim.pass && f.smime) {
 		v->smime_done = true;
 		v->smime_rc = smime_verify(env->smime,
@@ -413,16 +445,34 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 	return 0;
 }
 
-/* One worker: hello, one request, one verdict. */
-static void
-worker_main(int fd, const struct worker_env *env)
+static int recv_fd(int ctl, int *fd);
+
+/*
+ * One worker: wait (limits already set) for one candidate's socket on
+ * the shared control socket, tell the server (note) so that it forks the
+ * next one, then hello, one request, one verdict.  Returns the exit
+ * status: WORKER_GONE when the milter has closed the control socket.
+ */
+static int
+worker_main(int ctl, int note, const struct worker_env *env)
 {
 	struct hello h = { HELLO_MAGIC, (int32_t)getpid() };
 	struct verdict_msg vm;
 	uint32_t hdr[2];
 	char *payload = NULL;
+	int fd = -1, n;
 
 	worker_limits(env);
+	n = recv_fd(ctl, &fd);
+	close(ctl);
+	if (n <= 0 || fd == -1)
+		return n == 0 ? WORKER_GONE : 0;
+	if (write(note, "J", 1) == -1) {
+		/* lost: one worker fewer waits until the next note */
+	}
+	close(note);
+	/* backstop if the milter is gone; it normally kills us first */
+	alarm((unsigned)env->timeout + 2);
 	if (fcntl(fd, F_SETFL, 0) == -1 ||
 	    send(fd, &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h))
 		goto out;
@@ -440,6 +490,7 @@ worker_main(int fd, const struct worker_env *env)
 out:
 	free(payload);
 	close(fd);
+	return 0;
 }
 
 /* ---- the server --------------------------------------------------------- */
@@ -543,33 +594,67 @@ recv_fd(int ctl, int *fd)
 	return 1;
 }
 
-/* The server's loop: one worker per descriptor received. */
+/* Fork one worker on the shared control socket.  0 / -1. */
+static int
+spawn_worker(int ctl, const int note[2], const struct worker_env *env)
+{
+	pid_t pid = fork();
+
+	if (pid == -1)
+		return -1;
+	if (pid == 0) {
+		close(note[0]);
+		_exit(worker_main(ctl, note[1], env));
+	}
+	return 0;
+}
+
+/*
+ * The server's loop: keep WORKERS_IDLE workers waiting on the control
+ * socket, so that no fork is on a candidate's path; a worker that takes
+ * a candidate writes one byte to note and the server forks the next.  It
+ * ends when a worker finds the control socket closed (the milter is
+ * gone) or, through PR_SET_PDEATHSIG, with the milter.
+ */
 static void
 server_main(int ctl, const struct worker_env *env)
 {
+	struct pollfd pfd;
+	size_t live = 0, idle = 0, took;
+	char b[64];
+	ssize_t n;
 	pid_t pid;
-	int fd;
+	int note[2], st;
 
-	/* workers are reaped by the kernel; the milter sees their end */
-	(void)signal(SIGCHLD, SIG_IGN);
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (pipe2(note, O_CLOEXEC) == -1) {
+		log_err_errno("verifier: pipe");
+		return;
+	}
 	if (sandbox_enter(env) == -1)
 		log_warn("verifier: no Landlock in this kernel: workers keep "
 			 "the milter's filesystem access");
 	for (;;) {
-		if (recv_fd(ctl, &fd) <= 0)
-			break;
-		if (fd == -1)
-			continue;
-		pid = fork();
-		if (pid == 0) {
-			close(ctl);
-			worker_main(fd, env);
-			_exit(0);
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			live--;
+			if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_GONE)
+				return;
 		}
-		/* fork failed: closing fd tells the milter (no hello) */
-		close(fd);
+		while (idle < WORKERS_IDLE && live < WORKERS_MAX &&
+		    spawn_worker(ctl, note, env) == 0) {
+			idle++;
+			live++;
+		}
+		pfd.fd = note[0];
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		/* short naps only while a fork failed or too many live */
+		if (poll(&pfd, 1, idle < WORKERS_IDLE ? 200 : -1) <= 0)
+			continue;
+		n = read(note[0], b, sizeof(b));
+		took = n > 0 ? (size_t)n : 0;
+		idle -= took < idle ? took : idle;
 	}
 }
 
@@ -599,6 +684,13 @@ verifier_start(const struct milter_app *app)
 	env.test_keys = app->cfg->test_dkim_keys;
 	env.timeout = app->cfg->verify_timeout;
 	env.max_req = app->cfg->max_message + hdr_max + 65536;
+	/*
+	 * Test hook: with TestDKIMKeys (a test-only key) and this variable
+	 * set, a worker aborts on a mail with an X-Test-Worker-Crash header,
+	 * since no known mail crashes a screened library any more.
+	 */
+	env.test_crash =
+	    app->cfg->test_dkim_keys != NULL && getenv(TEST_CRASH_ENV) != NULL;
 	pid = fork();
 	if (pid == -1) {
 		log_err_errno("verifier: fork");
@@ -683,9 +775,9 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	struct verdict_msg vm;
 	struct hello h;
 	struct buf req;
-	long deadline;
+	long start, deadline;
 	pid_t pid = -1;
-	int sv[2] = { -1, -1 }, rc = -1, io;
+	int sv[2] = { -1, -1 }, rc = -1, io, hio = -1;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(why, whylen, "verification worker failed");
@@ -694,7 +786,8 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 		snprintf(why, whylen, "verification request too large");
 		goto out;
 	}
-	deadline = now_ms() + (long)v->timeout * 1000;
+	start = now_ms();
+	deadline = start + (long)v->timeout * 1000;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
 	    fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    send_fd(v->ctl, sv[1]) == -1) {
@@ -705,17 +798,18 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	io = read_full(sv[0], &h, sizeof(h), deadline);
-	if (io == 0 && (h.magic != HELLO_MAGIC || h.pid <= 1))
-		io = -1;
-	if (io == -1) {
-		snprintf(why, whylen, "verification worker did not start");
-		goto out;
-	}
-	if (io == 0) {
+	/* the request goes out at once: the socket buffer holds it until
+	 * a waiting worker takes the socket (one wakeup less) */
+	io = write_full(sv[0], req.data, req.len, deadline);
+	if (io != -1)
+		hio = read_full(
+		    sv[0], &h, sizeof(h), io == 0 ? deadline : now_ms() + 10);
+	if (hio == 0 && (h.magic != HELLO_MAGIC || h.pid <= 1))
+		hio = io = -1;
+	if (hio == 0)
 		pid = (pid_t)h.pid;
-		io = write_full(sv[0], req.data, req.len, deadline);
-	}
+	else if (io == 0)
+		io = hio;
 	if (io == 0)
 		io = read_full(sv[0], &vm, sizeof(vm), deadline);
 	if (io == -2) {
@@ -734,6 +828,8 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	}
 	*out = vm.v;
 	verdict_terminate(out);
+	log_debug("%s: eom: verification worker %ld: verdict in %ld ms",
+	    rq->qid, (long)pid, now_ms() - start);
 	rc = 0;
 out:
 	if (sv[0] != -1)

@@ -52,8 +52,8 @@ struct verifier_verdict {
 /*
  * Fork the worker server: a single-threaded child of the milter that
  * keeps app->dkim and app->smime as loaded at startup, gives up the
- * filesystem (Landlock, where the kernel has it) and forks one worker per
- * candidate.  Call before smfi_main(), after the privilege drop.  NULL on
+ * filesystem (Landlock, where the kernel has it) and keeps workers forked
+ * ahead, each for one candidate.  Call before smfi_main(), after the privilege drop.  NULL on
  * failure (logged).  The server exits when the milter closes its end
  * (verifier_stop() or the milter's exit).
  */
