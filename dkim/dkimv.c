@@ -269,7 +269,14 @@ judge_sig(DKIM_SIGINFO *sig, const char *from_domain,
 	r->from_signed = dkim_sig_hdrsigned(sig, (unsigned char *)"from");
 	r->reason[0] = '\0';
 	if (!DKIM_SIG_CHECK(sig)) {
-		if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
+		if (dkim_sig_geterror(sig) == DKIM_SIGERROR_KEYFAIL) {
+			/* DNS timeout or SERVFAIL: the sender may retry */
+			snprintf(r->reason, sizeof(r->reason),
+			    "DKIM key for d=%s temporarily unavailable",
+			    r->domain);
+			r->tempfail = from_domain != NULL &&
+			    strcasecmp(r->domain, from_domain) == 0;
+		} else if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
 			snprintf(r->reason, sizeof(r->reason),
 			    "DKIM body hash mismatch (d=%s)", r->domain);
 		} else {
@@ -321,6 +328,7 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 	DKIM_SIGINFO **sigs = NULL;
 	struct dkimv_result cur;
 	DKIM_STAT st;
+	bool tempfail = false;
 	int n = 0, i, rank, best = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -336,7 +344,8 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 	/* a failing signature is judged below; only real errors stop here */
 	if (st != DKIM_STAT_OK && st != DKIM_STAT_BADSIG &&
 	    st != DKIM_STAT_CANTVRFY && st != DKIM_STAT_NOKEY &&
-	    st != DKIM_STAT_REVOKED && st != DKIM_STAT_SYNTAX) {
+	    st != DKIM_STAT_KEYFAIL && st != DKIM_STAT_REVOKED &&
+	    st != DKIM_STAT_SYNTAX) {
 		snprintf(res->reason, sizeof(res->reason),
 		    "DKIM verification error: %s",
 		    dkim_geterror(d->dkim) != NULL ? dkim_geterror(d->dkim)
@@ -353,6 +362,7 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 			continue;
 		memset(&cur, 0, sizeof(cur));
 		rank = judge_sig(sigs[i], from_domain, required, &cur);
+		tempfail = tempfail || cur.tempfail;
 		if (rank > best) {
 			best = rank;
 			*res = cur;
@@ -363,6 +373,7 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 	if (best == 0)
 		snprintf(res->reason, sizeof(res->reason),
 		    "no usable DKIM signature");
+	res->tempfail = !res->pass && tempfail;
 	return 0;
 }
 

@@ -27,6 +27,8 @@ struct dkimv_result {
 	bool from_signed;              /* h= covers From */
 	char htag[DKIMV_HTAG_MAX];     /* its h= value, white space removed */
 	char reason[DKIMV_REASON_MAX]; /* why not, plain words ("" on pass) */
+	bool tempfail; /* no pass, and the key of a signature with d= =
+			* from_domain could not be fetched for now */
 };
 
 /*
@@ -56,8 +58,11 @@ int dkimv_body(struct dkimv *d, const unsigned char *data, size_t len);
  * or ed25519-sha256, its d= equals from_domain exactly (case-insensitive, no
  * relaxed alignment) and its h= names every header in required
  * (NULL-terminated, lower case; absent headers must be listed too).
- * Returns 0 when a judgement was made (pass or not), -1 on an internal
- * error (res->reason says which).
+ * Each signature is judged on its own: another signature's failure,
+ * temporary or not, does not stop one that passes.  Returns 0 when a
+ * judgement was made (pass or not, res->tempfail set when a temporary key
+ * failure may have hidden a pass), -1 on an internal error (res->reason
+ * says which).
  */
 int dkimv_end(struct dkimv *d, const char *from_domain,
     const char *const *required, struct dkimv_result *res);

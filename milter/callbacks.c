@@ -344,6 +344,18 @@ refuse(struct mctx *c, const char *obj, const char *why)
 	return SMFIS_CONTINUE;
 }
 
+/* The mail cannot be verified now (no verdict from the worker, or the
+ * CA's DKIM key temporarily unavailable): 451, so the sender retries. */
+static sfsistat
+verify_later(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why)
+{
+	log_notice(
+	    "%s: eom: %s: not answered yet: %s, tempfail", c->qid, rcpt, why);
+	(void)mlt_setreply(ctx, "451", "4.7.1",
+	    "ACME challenge could not be verified now, try again later");
+	return SMFIS_TEMPFAIL;
+}
+
 /* Sleep ms milliseconds. */
 static void
 sleep_ms(long ms)
@@ -511,22 +523,21 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	if (verifier_run(c->app->verifier, &rq, &vd, reason, sizeof(reason)) ==
 	    -1) {
 		explicit_bzero(&m, sizeof(m));
-		log_notice("%s: eom: %s: not answered yet: %s, tempfail",
-		    c->qid, rcpt, reason);
-		(void)mlt_setreply(ctx, "451", "4.7.1",
-		    "ACME challenge could not be verified now, try again later");
-		return SMFIS_TEMPFAIL;
+		return verify_later(ctx, c, rcpt, reason);
 	}
 	if (vd.dkim.pass) {
 		snprintf(auth, sizeof(auth), "d=%s", vd.dkim.domain);
-	} else if (c->smime) {
+	} else if (c->smime && vd.smime_rc == 0 && vd.smime.pass) {
 		/* DKIM failed: a valid S/MIME signature authenticates too */
-		if (vd.smime_rc == -1 || !vd.smime.pass) {
-			snprintf(reason, sizeof(reason), "%s; %s",
-			    vd.dkim.reason, vd.smime.reason);
-			return refuse(c, rcpt, reason);
-		}
 		snprintf(auth, sizeof(auth), "S/MIME");
+	} else if (vd.dkim.tempfail) {
+		/* the CA's key could not be fetched now: it may pass later */
+		explicit_bzero(&m, sizeof(m));
+		return verify_later(ctx, c, rcpt, vd.dkim.reason);
+	} else if (c->smime) {
+		snprintf(reason, sizeof(reason), "%s; %s", vd.dkim.reason,
+		    vd.smime.reason);
+		return refuse(c, rcpt, reason);
 	} else {
 		return refuse(c, rcpt, vd.dkim.reason);
 	}

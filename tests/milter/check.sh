@@ -535,6 +535,25 @@ check_reply octet
 expect_log "not answered yet: verification worker died without a verdict"
 result worker-crash-tempfail-next-answered
 
+# The CA's DKIM key cannot be fetched now (the key file is unreadable for
+# the milter's user, as DNS timing out or SERVFAIL would be): 451, so the
+# CA's MTA retries, instead of a refusal that loses the challenge.
+if [ -n "$RUNAS" ]; then
+	newcase key-tempfail; write_entry "$C" "$ADDR" awaiting "$EXP"
+	cp "$T/keys" "$C/keys"
+	chmod 000 "$C/keys"
+	sed -i "s|^TestDKIMKeys .*|TestDKIMKeys $C/keys|" "$C/conf"
+	mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail"
+	grep -qxE 'eom: (tempfail|replycode)' "$C/out" || why="$why; eom did not tempfail"
+	expect_replies 0
+	expect_state awaiting
+	expect_log "not answered yet: DKIM key for d=ca.example temporarily unavailable, tempfail"
+	result dkim-key-temporary-failure-tempfails
+else
+	echo "SKIP: dkim-key-temporary-failure-tempfails: needs root (a key file UserID cannot read)"
+fi
+
 # --- incomplete entries --------------------------------------------------------
 newcase incomplete-completes "IncompleteWait 5"
 write_entry "$C" "$ADDR" incomplete "$EXP" ""
