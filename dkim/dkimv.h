@@ -79,6 +79,14 @@ void dkimv_free(struct dkimv *d);
 char *dkimv_sign(struct dkimv_lib *lib, const char *domain,
     const char *selector, const char *keyfile, const char *msg, size_t len);
 
+/*
+ * Verify a built-in message, signed with a built-in key, in a library of
+ * its own, so that a process forked afterwards (milter/verifier.c) finds
+ * the library's and its crypto back end's first-use setup done.  True if
+ * it verified.
+ */
+bool dkimv_warm(void);
+
 /* libopendkim's version as "major.minor.patch" into out (for -V). */
 void dkimv_version(char *out, size_t outlen);
 

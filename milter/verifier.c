@@ -632,6 +632,9 @@ server_main(int ctl, const struct worker_env *env)
 		log_err_errno("verifier: pipe");
 		return;
 	}
+	/* before the fork of any worker: each finds the set-up done */
+	if (!dkimv_warm())
+		log_warn("verifier: DKIM warm-up did not verify");
 	if (sandbox_enter(env) == -1)
 		log_warn("verifier: no Landlock in this kernel: workers keep "
 			 "the milter's filesystem access");

@@ -289,6 +289,14 @@ test_verify_key_tempfail(void **state)
 	free(mail);
 }
 
+/* The built-in warm-up message verifies (else it warms nothing up). */
+static void
+test_warm(void **state)
+{
+	(void)state;
+	assert_true(dkimv_warm());
+}
+
 static void
 test_verify_required_names(void **state)
 {
@@ -344,6 +352,7 @@ main(void)
 		cmocka_unit_test(test_verify_wrong_domain),
 		cmocka_unit_test(test_verify_required_names),
 		cmocka_unit_test(test_verify_key_tempfail),
+		cmocka_unit_test(test_warm),
 		cmocka_unit_test(test_verify_unsigned),
 	};
 
