@@ -32,8 +32,9 @@ strip_fws(char *s)
 	char *o = s;
 
 	for (; *s != '\0'; s++) {
-		if (!is_fws(*s))
+		if (!is_fws(*s)) {
 			*o++ = *s;
+		}
 	}
 	*o = '\0';
 }
@@ -42,11 +43,13 @@ strip_fws(char *s)
 static bool
 tag_name_ok(const char *s)
 {
-	if (!isalpha((unsigned char)*s))
+	if (!isalpha((unsigned char)*s)) {
 		return false;
+	}
 	for (s++; *s != '\0'; s++) {
-		if (!isalnum((unsigned char)*s) && *s != '_')
+		if (!isalnum((unsigned char)*s) && *s != '_') {
 			return false;
+		}
 	}
 	return true;
 }
@@ -61,29 +64,35 @@ split_tags(char *buf, struct tag *t, size_t *n)
 	*n = 0;
 	while (*p != '\0') {
 		semi = strchr(p, ';');
-		if (semi != NULL)
+		if (semi != NULL) {
 			*semi = '\0';
+		}
 		eq = strchr(p, '=');
 		name = p;
 		p = semi != NULL ? semi + 1 : p + strlen(p);
 		if (eq == NULL) {
 			/* only white space may stand alone (trailing ';') */
 			strip_fws(name);
-			if (*name != '\0')
+			if (*name != '\0') {
 				return -1;
+			}
 			continue;
 		}
 		*eq = '\0';
-		while (is_fws(*name))
+		while (is_fws(*name)) {
 			name++;
+		}
 		end = name + strlen(name);
-		while (end > name && is_fws(end[-1]))
+		while (end > name && is_fws(end[-1])) {
 			*--end = '\0';
-		if (!tag_name_ok(name) || *n == TAGS_MAX)
+		}
+		if (!tag_name_ok(name) || *n == TAGS_MAX) {
 			return -1;
+		}
 		for (i = 0; i < *n; i++) {
-			if (strcmp(t[i].name, name) == 0)
+			if (strcmp(t[i].name, name) == 0) {
 				return -1;
+			}
 		}
 		strip_fws(eq + 1);
 		t[*n].name = name;
@@ -99,8 +108,9 @@ tag_get(const struct tag *t, size_t n, const char *name)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (strcmp(t[i].name, name) == 0)
+		if (strcmp(t[i].name, name) == 0) {
 			return t[i].value;
+		}
 	}
 	return NULL;
 }
@@ -134,10 +144,12 @@ check_h(const char *h, const char **why)
 			*why = "h= names dkim-signature";
 			return -1;
 		}
-		if (len == 4 && strncasecmp(p, "from", len) == 0)
+		if (len == 4 && strncasecmp(p, "from", len) == 0) {
 			from = true;
-		if (e == NULL)
+		}
+		if (e == NULL) {
 			break;
+		}
 		p = e + 1;
 	}
 	if (!from) {
@@ -153,16 +165,19 @@ domain_ok(const char *s)
 {
 	size_t label = 0;
 
-	if (*s == '\0')
+	if (*s == '\0') {
 		return false;
+	}
 	for (; *s != '\0'; s++) {
 		if (*s == '.') {
-			if (label == 0)
+			if (label == 0) {
 				return false;
+			}
 			label = 0;
 		} else if (isalnum((unsigned char)*s) || *s == '-') {
-			if (++label > 63)
+			if (++label > 63) {
 				return false;
+			}
 		} else {
 			return false;
 		}
@@ -179,20 +194,24 @@ check_i(const char *i, const char *d, const char **why)
 
 	*why = "i= is malformed";
 	if (strlen(i) > SIGSCREEN_I_MAX || at == NULL ||
-	    strchr(at + 1, '@') != NULL)
+	    strchr(at + 1, '@') != NULL) {
 		return -1;
+	}
 	for (dom = i; dom < at; dom++) {
-		if (*dom < 0x21 || *dom > 0x7e || *dom == ';')
+		if (*dom < 0x21 || *dom > 0x7e || *dom == ';') {
 			return -1;
+		}
 	}
 	dom = at + 1;
-	if (!domain_ok(dom))
+	if (!domain_ok(dom)) {
 		return -1;
+	}
 	il = strlen(dom);
 	if (strcasecmp(dom, d) == 0 ||
 	    (il > dl + 1 && dom[il - dl - 1] == '.' &&
-		strcasecmp(dom + il - dl, d) == 0))
+		strcasecmp(dom + il - dl, d) == 0)) {
 		return 0;
+	}
 	*why = "i= is not in the d= domain";
 	return -1;
 }
@@ -207,15 +226,17 @@ sigscreen_check(const char *value, const char *from_domain, const char **why)
 	int rc = -1;
 
 	*why = "malformed DKIM-Signature";
-	if (value == NULL || strlen(value) > SIGSCREEN_VAL_MAX)
+	if (value == NULL || strlen(value) > SIGSCREEN_VAL_MAX) {
 		goto out;
+	}
 	buf = strdup(value);
 	if (buf == NULL) {
 		*why = "out of memory";
 		goto out;
 	}
-	if (split_tags(buf, t, &n) == -1)
+	if (split_tags(buf, t, &n) < 0) {
 		goto out;
+	}
 	v = tag_get(t, n, "v");
 	a = tag_get(t, n, "a");
 	d = tag_get(t, n, "d");
@@ -223,8 +244,9 @@ sigscreen_check(const char *value, const char *from_domain, const char **why)
 	i = tag_get(t, n, "i");
 	if (v == NULL || strcmp(v, "1") != 0 || a == NULL || d == NULL ||
 	    h == NULL || tag_get(t, n, "b") == NULL ||
-	    tag_get(t, n, "bh") == NULL || tag_get(t, n, "s") == NULL)
+	    tag_get(t, n, "bh") == NULL || tag_get(t, n, "s") == NULL) {
 		goto out;
+	}
 	if (strcmp(a, "rsa-sha256") != 0 && strcmp(a, "ed25519-sha256") != 0) {
 		*why = "a= is not rsa-sha256 or ed25519-sha256 (RFC 8301)";
 		goto out;
@@ -238,10 +260,12 @@ sigscreen_check(const char *value, const char *from_domain, const char **why)
 		*why = "l= body length limit";
 		goto out;
 	}
-	if (check_h(h, why) == -1)
+	if (check_h(h, why) < 0) {
 		goto out;
-	if (i != NULL && check_i(i, d, why) == -1)
+	}
+	if (i != NULL && check_i(i, d, why) < 0) {
 		goto out;
+	}
 	*why = NULL;
 	rc = 0;
 out:

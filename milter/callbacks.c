@@ -99,8 +99,9 @@ getctx_new(SMFICTX *ctx)
 {
 	struct mctx *c = smfi_getpriv(ctx);
 
-	if (c != NULL)
+	if (c != NULL) {
 		return c;
+	}
 	c = ctx_new(app_state);
 	if (c != NULL && smfi_setpriv(ctx, c) != MI_SUCCESS) {
 		log_err("NOQUEUE: connect: smfi_setpriv failed");
@@ -115,8 +116,9 @@ read_qid(SMFICTX *ctx, struct mctx *c)
 {
 	const char *q = mlt_getsymval(ctx, "i");
 
-	if (q != NULL || strcmp(c->qid, "NOQUEUE") == 0)
+	if (q != NULL || strcmp(c->qid, "NOQUEUE") == 0) {
 		ctx_set_qid(c, q);
+	}
 }
 
 /* The message is not ours: accept it and forget its state, so the next
@@ -124,8 +126,9 @@ read_qid(SMFICTX *ctx, struct mctx *c)
 static sfsistat
 msg_accept(struct mctx *c)
 {
-	if (c != NULL)
+	if (c != NULL) {
 		ctx_reset_msg(c);
+	}
 	return SMFIS_ACCEPT;
 }
 
@@ -152,8 +155,9 @@ mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	    (SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NOUNKNOWN);
 	*pf2 = 0;
 	*pf3 = 0;
-	if (c != NULL)
+	if (c != NULL) {
 		c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -166,18 +170,21 @@ format_hostaddr(const struct sockaddr *sa, char *out, size_t outlen)
 	char a[INET6_ADDRSTRLEN];
 
 	snprintf(out, outlen, "unknown");
-	if (sa == NULL)
+	if (sa == NULL) {
 		return;
+	}
 	if (sa->sa_family == AF_INET) {
 		s4 = (const struct sockaddr_in *)(const void *)sa;
-		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)) != NULL)
+		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)) != NULL) {
 			snprintf(out, outlen, "%s port %u", a,
 			    (unsigned)ntohs(s4->sin_port));
+		}
 	} else if (sa->sa_family == AF_INET6) {
 		s6 = (const struct sockaddr_in6 *)(const void *)sa;
-		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) != NULL)
+		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) != NULL) {
 			snprintf(out, outlen, "%s port %u", a,
 			    (unsigned)ntohs(s6->sin6_port));
+		}
 	} else {
 		snprintf(out, outlen, "family %d", (int)sa->sa_family);
 	}
@@ -189,8 +196,9 @@ mlt_connect(SMFICTX *ctx, char *hostname, struct sockaddr *hostaddr)
 	struct mctx *c = getctx_new(ctx);
 	char ha[INET6_ADDRSTRLEN + 32];
 
-	if (c == NULL)
+	if (c == NULL) {
 		return SMFIS_ACCEPT;
+	}
 	c->non_smtp = ctx_is_simulated(hostname, hostaddr);
 	if (log_get_level() >= LOG_LVL_DEBUG) {
 		/* what the MTA says about the client (the non-SMTP rule) */
@@ -217,8 +225,9 @@ mlt_envfrom(SMFICTX *ctx, char **argv)
 	struct mctx *c = getctx(ctx);
 
 	(void)argv;
-	if (c == NULL)
+	if (c == NULL) {
 		return SMFIS_ACCEPT;
+	}
 	ctx_reset_msg(c);
 	return SMFIS_CONTINUE;
 }
@@ -229,13 +238,16 @@ envelope_addr(const char *arg, char *out, size_t outlen)
 {
 	size_t n;
 
-	while (*arg == ' ' || *arg == '<')
+	while (*arg == ' ' || *arg == '<') {
 		arg++;
+	}
 	n = strcspn(arg, ">");
-	while (n > 0 && arg[n - 1] == ' ')
+	while (n > 0 && arg[n - 1] == ' ') {
 		n--;
-	if (n == 0 || n >= outlen)
+	}
+	if (n == 0 || n >= outlen) {
 		return -1;
+	}
 	memcpy(out, arg, n);
 	out[n] = '\0';
 	return 0;
@@ -248,11 +260,13 @@ mlt_envrcpt(SMFICTX *ctx, char **argv)
 	char addr[CHALLENGE_ADDR_MAX + 1];
 
 	/* never reject or tempfail a recipient (non-SMTP path, MILTER_README) */
-	if (c == NULL || argv == NULL || argv[0] == NULL)
+	if (c == NULL || argv == NULL || argv[0] == NULL) {
 		return SMFIS_CONTINUE;
-	if (envelope_addr(argv[0], addr, sizeof(addr)) == -1)
+	}
+	if (envelope_addr(argv[0], addr, sizeof(addr)) < 0) {
 		return SMFIS_CONTINUE;
-	if (spool_has(c->app->spool, addr) && ctx_add_rcpt(c, addr) == -1) {
+	}
+	if (spool_has(c->app->spool, addr) && ctx_add_rcpt(c, addr) < 0) {
 		read_qid(ctx, c);
 		log_warn("%s: rcpt: %s: too many pending recipients in one "
 			 "message, ignored",
@@ -266,8 +280,9 @@ mlt_data(SMFICTX *ctx)
 {
 	struct mctx *c = getctx(ctx);
 
-	if (c == NULL || c->n_rcpt == 0)
+	if (c == NULL || c->n_rcpt == 0) {
 		return msg_accept(c);
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -285,8 +300,9 @@ mlt_header(SMFICTX *ctx, char *name, char *value)
 	struct mctx *c = getctx(ctx);
 	const struct config *cfg;
 
-	if (c == NULL || c->n_rcpt == 0)
+	if (c == NULL || c->n_rcpt == 0) {
 		return msg_accept(c);
+	}
 	cfg = c->app->cfg;
 	/* a problem is remembered in c->hdr_problem and refused at EOM */
 	(void)ctx_add_header(c, name, value, cfg->max_header, cfg->max_message);
@@ -298,18 +314,21 @@ mlt_eoh(SMFICTX *ctx)
 {
 	struct mctx *c = getctx(ctx);
 
-	if (c == NULL || c->n_rcpt == 0)
+	if (c == NULL || c->n_rcpt == 0) {
 		return msg_accept(c);
+	}
 	read_qid(ctx, c);
 	if (c->hdr_problem == NULL) {
 		if (challenge_mail_is_own_reply(c->hdr, c->n_hdr)) {
-			if (c->app->cfg->log_why)
+			if (c->app->cfg->log_why) {
 				log_info(
 				    "%s: eoh: own reply, accepted", c->qid);
+			}
 			return msg_accept(c);
 		}
-		if (!challenge_mail_is_candidate(c->hdr, c->n_hdr))
+		if (!challenge_mail_is_candidate(c->hdr, c->n_hdr)) {
 			return msg_accept(c);
+		}
 		c->smime = !c->app->cfg->require_dkim &&
 		    smime_is_signed(challenge_mail_header(
 			c->hdr, c->n_hdr, "Content-Type", NULL));
@@ -323,17 +342,20 @@ mlt_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
 	struct mctx *c = getctx(ctx);
 
-	if (c == NULL || !c->candidate)
+	if (c == NULL || !c->candidate) {
 		return msg_accept(c);
+	}
 	if (c->body_bytes + len > c->app->cfg->max_message) {
-		if (c->hdr_problem == NULL)
+		if (c->hdr_problem == NULL) {
 			c->hdr_problem = "message larger than MaxMessageSize";
+		}
 		return SMFIS_CONTINUE;
 	}
 	c->body_bytes += len;
 	/* kept for the verification worker (milter/verifier.c) */
-	if (buf_append(&c->body, data, len) == -1 && c->hdr_problem == NULL)
+	if (buf_append(&c->body, data, len) < 0 && c->hdr_problem == NULL) {
 		c->hdr_problem = "out of memory keeping the body";
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -362,8 +384,9 @@ sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
 		;
+	}
 }
 
 /*
@@ -382,8 +405,9 @@ lookup_wait(
 	while (rc == 0 && e->state == SPOOL_INCOMPLETE && waited < limit) {
 		sleep_ms(INCOMPLETE_POLL_MS);
 		waited += INCOMPLETE_POLL_MS;
-		if (waited % 1000 == 0)
+		if (waited % 1000 == 0) {
 			(void)smfi_progress(ctx);
+		}
 		rc = spool_lookup(c->app->spool, rcpt, e);
 	}
 	return rc;
@@ -410,15 +434,15 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 			    : "cannot claim the spool entry");
 	}
 	/* the entry may have changed since it was checked */
-	if (challenge_mail_match(m, &e, (long)time(NULL), &why) == -1) {
+	if (challenge_mail_match(m, &e, (long)time(NULL), &why) < 0) {
 		(void)spool_release(c->app->spool, rcpt);
 		buf_free(&msg);
 		return refuse(c, rcpt, why);
 	}
 	to = challenge_mail_reply_to(m, e.from);
 	if (reply_build(cfg, c->app->dkim, c->qid, m, &e, to, &msg, msgid,
-		sizeof(msgid)) == -1 ||
-	    reply_send(cfg, c->qid, e.mailbox, to, msg.data, msg.len) == -1) {
+		sizeof(msgid)) < 0 ||
+	    reply_send(cfg, c->qid, e.mailbox, to, msg.data, msg.len) < 0) {
 		(void)spool_release(c->app->spool, rcpt);
 		explicit_bzero(&e, sizeof(e));
 		buf_free_secret(&msg);
@@ -429,10 +453,11 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 	e.answered_at = time(NULL);
 	snprintf(
 	    e.challenge_msgid, sizeof(e.challenge_msgid), "%s", m->message_id);
-	if (spool_complete(c->app->spool, &e) == -1)
+	if (spool_complete(c->app->spool, &e) < 0) {
 		log_err("%s: eom: %s: reply sent but the spool entry could "
 			"not be marked answered",
 		    c->qid, rcpt);
+	}
 	log_info("%s: eom: %s: answered: challenge from %s (%s, token "
 		 "%s, rule %s), reply %s to %s",
 	    c->qid, rcpt, m->from, auth,
@@ -440,20 +465,23 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 	    challenge_rule_name(e.rule), msgid, to);
 	explicit_bzero(&e, sizeof(e));
 
-	if (disp != NULL && strcasecmp(disp, "discard") == 0)
+	if (disp != NULL && strcasecmp(disp, "discard") == 0) {
 		return SMFIS_DISCARD;
+	}
 	if (disp != NULL && strcasecmp(disp, "quarantine") == 0) {
 		if (mlt_quarantine(ctx,
 			"ACME challenge answered by "
-			"smime-acme-milter") != MI_SUCCESS)
+			"smime-acme-milter") != MI_SUCCESS) {
 			log_warn(
 			    "%s: eom: %s: quarantine failed", c->qid, rcpt);
+		}
 		return SMFIS_CONTINUE;
 	}
 	if (mlt_addheader(ctx, ADDED_HEADER,
-		c->leadspc ? " " ADDED_VALUE : ADDED_VALUE) != MI_SUCCESS)
+		c->leadspc ? " " ADDED_VALUE : ADDED_VALUE) != MI_SUCCESS) {
 		log_warn(
 		    "%s: eom: %s: cannot add %s", c->qid, rcpt, ADDED_HEADER);
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -470,29 +498,36 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	size_t i;
 	int rc;
 
-	if (c->hdr_problem != NULL)
+	if (c->hdr_problem != NULL) {
 		return refuse(c, rcpt, c->hdr_problem);
-	if (challenge_mail_parse(c->hdr, c->n_hdr, &m, &why) == -1)
-		return refuse(c, rcpt, why);
-	for (i = 0; i < c->n_rcpt; i++) {
-		if (challenge_addr_equal(m.to, c->rcpt[i]))
-			break;
 	}
-	if (i == c->n_rcpt)
+	if (challenge_mail_parse(c->hdr, c->n_hdr, &m, &why) < 0) {
+		return refuse(c, rcpt, why);
+	}
+	for (i = 0; i < c->n_rcpt; i++) {
+		if (challenge_addr_equal(m.to, c->rcpt[i])) {
+			break;
+		}
+	}
+	if (i == c->n_rcpt) {
 		return refuse(c, rcpt, "To is not the address being certified");
+	}
 	rcpt = c->rcpt[i];
 
 	rc = lookup_wait(ctx, c, rcpt, &e);
-	if (rc == 1)
+	if (rc == 1) {
 		return refuse(c, rcpt, "no pending spool entry");
-	if (rc == -1)
+	}
+	if (rc < 0) {
 		return refuse(c, rcpt, "spool entry unreadable");
+	}
 	if (e.state == SPOOL_INCOMPLETE) {
 		explicit_bzero(&e, sizeof(e));
-		if (c->non_smtp)
+		if (c->non_smtp) {
 			return refuse(c, rcpt,
 			    "spool entry still incomplete (local submission, "
 			    "delivered)");
+		}
 		log_notice("%s: eom: %s: not answered yet: spool entry still "
 			   "incomplete after %d s, tempfail",
 		    c->qid, rcpt, c->app->cfg->incomplete_wait);
@@ -503,8 +538,9 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	}
 	rc = challenge_mail_match(&m, &e, (long)time(NULL), &why);
 	explicit_bzero(&e, sizeof(e));
-	if (rc == -1)
+	if (rc < 0) {
 		return refuse(c, rcpt, why);
+	}
 
 	/* libopendkim and PKCS#7 run in a worker, never in this process */
 	memset(&rq, 0, sizeof(rq));
@@ -520,8 +556,8 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	rq.content_type =
 	    challenge_mail_header(c->hdr, c->n_hdr, "Content-Type", NULL);
 	rq.m = &m;
-	if (verifier_run(c->app->verifier, &rq, &vd, reason, sizeof(reason)) ==
-	    -1) {
+	if (verifier_run(c->app->verifier, &rq, &vd, reason, sizeof(reason)) <
+	    0) {
 		explicit_bzero(&m, sizeof(m));
 		return verify_later(ctx, c, rcpt, reason);
 	}
@@ -552,8 +588,9 @@ mlt_eom(SMFICTX *ctx)
 	struct mctx *c = getctx(ctx);
 	sfsistat st;
 
-	if (c == NULL || !c->candidate)
+	if (c == NULL || !c->candidate) {
 		return msg_accept(c);
+	}
 	read_qid(ctx, c);
 	st = check_and_answer(ctx, c);
 	ctx_reset_msg(c);
@@ -565,8 +602,9 @@ mlt_abort(SMFICTX *ctx)
 {
 	struct mctx *c = getctx(ctx);
 
-	if (c != NULL)
+	if (c != NULL) {
 		ctx_reset_msg(c);
+	}
 	return SMFIS_CONTINUE;
 }
 

@@ -63,8 +63,9 @@ smime_trust_open(const char *path)
 void
 smime_trust_close(struct smime_trust *t)
 {
-	if (t == NULL)
+	if (t == NULL) {
 		return;
+	}
 	gnutls_x509_trust_list_deinit(t->tl, 1);
 	free(t);
 }
@@ -96,29 +97,36 @@ ct_param(const char *ct, const char *name, char *out, size_t outlen)
 
 	while ((p = strchr(p, ';')) != NULL) {
 		p++;
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
 			p++;
-		if (strncasecmp(p, name, nl) != 0)
+		}
+		if (strncasecmp(p, name, nl) != 0) {
 			continue;
+		}
 		p += nl;
-		while (*p == ' ' || *p == '\t')
+		while (*p == ' ' || *p == '\t') {
 			p++;
-		if (*p != '=')
+		}
+		if (*p != '=') {
 			continue;
+		}
 		p++;
-		while (*p == ' ' || *p == '\t')
+		while (*p == ' ' || *p == '\t') {
 			p++;
+		}
 		if (*p == '"') {
 			p++;
 			n = strcspn(p, "\"");
-			if (p[n] != '"')
+			if (p[n] != '"') {
 				return -1;
+			}
 		} else {
 			/* lenient: an unquoted "a/b" is common */
 			n = strcspn(p, " \t\r\n;\"");
 		}
-		if (n == 0 || n >= outlen)
+		if (n == 0 || n >= outlen) {
 			return -1;
+		}
 		memcpy(out, p, n);
 		out[n] = '\0';
 		return 0;
@@ -132,8 +140,9 @@ ct_is(const char *ct, const char *type)
 {
 	size_t n = strlen(type);
 
-	while (*ct == ' ' || *ct == '\t' || *ct == '\r' || *ct == '\n')
+	while (*ct == ' ' || *ct == '\t' || *ct == '\r' || *ct == '\n') {
 		ct++;
+	}
 	return strncasecmp(ct, type, n) == 0 &&
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t' ||
 		ct[n] == '\r' || ct[n] == '\n');
@@ -144,16 +153,19 @@ smime_is_signed(const char *ct)
 {
 	char v[64];
 
-	if (ct == NULL)
+	if (ct == NULL) {
 		return false;
-	if (ct_is(ct, "multipart/signed"))
+	}
+	if (ct_is(ct, "multipart/signed")) {
 		return ct_param(ct, "protocol", v, sizeof(v)) == 0 &&
 		    (strcasecmp(v, "application/pkcs7-signature") == 0 ||
 			strcasecmp(v, "application/x-pkcs7-signature") == 0);
+	}
 	if (ct_is(ct, "application/pkcs7-mime") ||
-	    ct_is(ct, "application/x-pkcs7-mime"))
+	    ct_is(ct, "application/x-pkcs7-mime")) {
 		return ct_param(ct, "smime-type", v, sizeof(v)) == 0 &&
 		    strcasecmp(v, "signed-data") == 0;
+	}
 	return false;
 }
 
@@ -165,10 +177,12 @@ span_find(struct span hay, const char *needle, size_t nl)
 
 	while (nl > 0 && (size_t)(end - p) >= nl) {
 		p = memchr(p, needle[0], (size_t)(end - p) - nl + 1);
-		if (p == NULL)
+		if (p == NULL) {
 			return NULL;
-		if (memcmp(p, needle, nl) == 0)
+		}
+		if (memcmp(p, needle, nl) == 0) {
 			return p;
+		}
 		p++;
 	}
 	return NULL;
@@ -187,10 +201,12 @@ part_header(struct span h, const char *name, char *out, size_t outlen)
 
 	while (p < end) {
 		eol = memchr(p, '\n', (size_t)(end - p));
-		if (eol == NULL)
+		if (eol == NULL) {
 			eol = end;
-		if (p == eol || (eol - p == 1 && *p == '\r'))
+		}
+		if (p == eol || (eol - p == 1 && *p == '\r')) {
 			break;
+		}
 		if (*p == ' ' || *p == '\t') {
 			/* continuation of the previous field */
 		} else {
@@ -203,17 +219,20 @@ part_header(struct span h, const char *name, char *out, size_t outlen)
 		}
 		if (in) {
 			for (; p < eol; p++) {
-				if (*p == '\r')
+				if (*p == '\r') {
 					continue;
-				if (k + 1 >= outlen)
+				}
+				if (k + 1 >= outlen) {
 					return -1;
+				}
 				out[k++] = *p == '\t' ? ' ' : *p;
 			}
 		}
 		p = eol < end ? eol + 1 : end;
 	}
-	if (found != 1)
+	if (found != 1) {
 		return -1;
+	}
 	out[k] = '\0';
 	return 0;
 }
@@ -233,8 +252,9 @@ split_entity(struct span e, struct span *hdr, struct span *body)
 		return 0;
 	}
 	p = span_find(e, "\r\n\r\n", 4);
-	if (p == NULL)
+	if (p == NULL) {
 		return -1;
+	}
 	hdr->p = e.p;
 	hdr->n = (size_t)(p - e.p) + 2;
 	body->p = p + 4;
@@ -255,16 +275,19 @@ b64_decode(struct span s, gnutls_datum_t *out)
 
 	out->data = NULL;
 	out->size = 0;
-	if (s.n > 0x7fffffffU)
+	if (s.n > 0x7fffffffU) {
 		return -1;
+	}
 	flat = malloc(s.n + 1);
-	if (flat == NULL)
+	if (flat == NULL) {
 		return -1;
+	}
 	for (i = 0; i < s.n; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 
-		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
 			flat[n++] = c;
+		}
 	}
 	in.data = flat;
 	in.size = (unsigned int)n;
@@ -291,13 +314,15 @@ next_part(struct span *rest, const char *delim, size_t dl, struct span *part)
 {
 	const char *q;
 
-	if (!span_prefix(*rest, "\r\n"))
+	if (!span_prefix(*rest, "\r\n")) {
 		return -1;
+	}
 	rest->p += 2;
 	rest->n -= 2;
 	q = span_find(*rest, delim, dl);
-	if (q == NULL)
+	if (q == NULL) {
 		return -1;
+	}
 	part->p = rest->p;
 	part->n = (size_t)(q - rest->p);
 	rest->n -= part->n + dl;
@@ -318,7 +343,7 @@ split_signed(const char *ct, struct span body, struct span *content,
 	const char *p;
 	size_t dl;
 
-	if (ct_param(ct, "boundary", boundary, sizeof(boundary)) == -1) {
+	if (ct_param(ct, "boundary", boundary, sizeof(boundary)) < 0) {
 		why(res, "S/MIME: multipart/signed without a usable boundary",
 		    NULL);
 		return -1;
@@ -329,18 +354,20 @@ split_signed(const char *ct, struct span body, struct span *content,
 		p = body.p + dl - 2;
 	} else {
 		p = span_find(body, delim, dl);
-		if (p == NULL)
+		if (p == NULL) {
 			goto bad;
+		}
 		p += dl;
 	}
 	rest.p = p;
 	rest.n = body.n - (size_t)(p - body.p);
 	/* the signed part, exactly as received, then the signature */
-	if (next_part(&rest, delim, dl, content) == -1 ||
-	    next_part(&rest, delim, dl, &part) == -1)
+	if (next_part(&rest, delim, dl, content) < 0 ||
+	    next_part(&rest, delim, dl, &part) < 0) {
 		goto bad;
-	if (split_entity(part, &ph, &pb) == -1 ||
-	    part_header(ph, "Content-Type", v, sizeof(v)) == -1 ||
+	}
+	if (split_entity(part, &ph, &pb) < 0 ||
+	    part_header(ph, "Content-Type", v, sizeof(v)) < 0 ||
 	    (!ct_is(v, "application/pkcs7-signature") &&
 		!ct_is(v, "application/x-pkcs7-signature"))) {
 		why(res,
@@ -348,9 +375,9 @@ split_signed(const char *ct, struct span body, struct span *content,
 		    NULL);
 		return -1;
 	}
-	if (part_header(ph, "Content-Transfer-Encoding", v, sizeof(v)) == -1 ||
+	if (part_header(ph, "Content-Transfer-Encoding", v, sizeof(v)) < 0 ||
 	    strcasecmp(v + strspn(v, " "), "base64") != 0 ||
-	    b64_decode(pb, sig) == -1 || sig->size == 0) {
+	    b64_decode(pb, sig) < 0 || sig->size == 0) {
 		why(res, "S/MIME: signature part is not valid base64", NULL);
 		return -1;
 	}
@@ -373,8 +400,8 @@ check_inner(struct span entity, const struct challenge_mail *m,
 	struct span eh, eb, ih, ib;
 	const char *w;
 
-	if (split_entity(entity, &eh, &eb) == -1 ||
-	    part_header(eh, "Content-Type", v, sizeof(v)) == -1 ||
+	if (split_entity(entity, &eh, &eb) < 0 ||
+	    part_header(eh, "Content-Type", v, sizeof(v)) < 0 ||
 	    !ct_is(v, "message/rfc822")) {
 		/* XXX: RFC 7508 protected headers (a signed attribute) are
 		 * not read; only message/rfc822 wrapping protects headers */
@@ -383,25 +410,25 @@ check_inner(struct span entity, const struct challenge_mail *m,
 		    NULL);
 		return -1;
 	}
-	if (split_entity(eb, &ih, &ib) == -1) {
+	if (split_entity(eb, &ih, &ib) < 0) {
 		why(res, "S/MIME: signed message has no header/body separator",
 		    NULL);
 		return -1;
 	}
-	if (part_header(ih, "From", v, sizeof(v)) == -1 ||
-	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) == -1 ||
+	if (part_header(ih, "From", v, sizeof(v)) < 0 ||
+	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) < 0 ||
 	    !challenge_addr_equal(addr, m->from)) {
 		why(res, "S/MIME: signed From is not the outer From", m->from);
 		return -1;
 	}
-	if (part_header(ih, "To", v, sizeof(v)) == -1 ||
-	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) == -1 ||
+	if (part_header(ih, "To", v, sizeof(v)) < 0 ||
+	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) < 0 ||
 	    !challenge_addr_equal(addr, m->to)) {
 		why(res, "S/MIME: signed To is not the outer To", m->to);
 		return -1;
 	}
-	if (part_header(ih, "Subject", v, sizeof(v)) == -1 ||
-	    challenge_parse_subject(v, tok, sizeof(tok), &w) == -1 ||
+	if (part_header(ih, "Subject", v, sizeof(v)) < 0 ||
+	    challenge_parse_subject(v, tok, sizeof(tok), &w) < 0 ||
 	    strcmp(tok, m->token1) != 0) {
 		why(res, "S/MIME: signed Subject is not the outer Subject",
 		    NULL);
@@ -427,10 +454,12 @@ is_signer(gnutls_x509_crt_t crt, const gnutls_pkcs7_signature_info_st *info)
 	}
 	if (gnutls_x509_crt_get_serial(crt, buf, &n) < 0 ||
 	    n != info->signer_serial.size ||
-	    memcmp(buf, info->signer_serial.data, n) != 0)
+	    memcmp(buf, info->signer_serial.data, n) != 0) {
 		return false;
-	if (gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0)
+	}
+	if (gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0) {
 		return false;
+	}
 	yes = dn.size == info->issuer_dn.size &&
 	    memcmp(dn.data, info->issuer_dn.data, dn.size) == 0;
 	gnutls_free(dn.data);
@@ -450,18 +479,23 @@ san_has(gnutls_x509_crt_t crt, const char *addr)
 		n = sizeof(name) - 1;
 		type = gnutls_x509_crt_get_subject_alt_name(
 		    crt, i, name, &n, NULL);
-		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
 			break;
-		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+		}
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER) {
 			continue;
-		if (type < 0)
+		}
+		if (type < 0) {
 			break;
+		}
 		if (type != GNUTLS_SAN_RFC822NAME || n >= sizeof(name) ||
-		    memchr(name, '\0', n) != NULL)
+		    memchr(name, '\0', n) != NULL) {
 			continue;
+		}
 		name[n] = '\0';
-		if (challenge_addr_equal(name, addr))
+		if (challenge_addr_equal(name, addr)) {
 			return true;
+		}
 	}
 	return false;
 }
@@ -484,8 +518,9 @@ check_signer(gnutls_pkcs7_t p7, const char *from, struct smime_result *res)
 	}
 	n = gnutls_pkcs7_get_crt_count(p7);
 	for (i = 0; i < n && !found; i++) {
-		if (gnutls_pkcs7_get_crt_raw2(p7, (unsigned)i, &raw) < 0)
+		if (gnutls_pkcs7_get_crt_raw2(p7, (unsigned)i, &raw) < 0) {
 			continue;
+		}
 		if (gnutls_x509_crt_init(&crt) >= 0) {
 			if (gnutls_x509_crt_import(
 				crt, &raw, GNUTLS_X509_FMT_DER) >= 0 &&
@@ -498,11 +533,12 @@ check_signer(gnutls_pkcs7_t p7, const char *from, struct smime_result *res)
 		}
 		gnutls_free(raw.data);
 	}
-	if (!found)
+	if (!found) {
 		why(res, "S/MIME: signer certificate not in the signature",
 		    NULL);
-	else if (rc == -1)
+	} else if (rc < 0) {
 		why(res, "S/MIME: signer certificate has no rfc822Name", from);
+	}
 	gnutls_pkcs7_signature_info_deinit(&info);
 	return rc;
 }
@@ -530,9 +566,10 @@ smime_verify(const struct smime_trust *t, const char *ct,
 	}
 	detached = ct_is(ct, "multipart/signed");
 	if (detached) {
-		if (split_signed(ct, b, &content, &sig, res) == -1)
+		if (split_signed(ct, b, &content, &sig, res) < 0) {
 			goto out;
-	} else if (b64_decode(b, &sig) == -1 || sig.size == 0) {
+		}
+	} else if (b64_decode(b, &sig) < 0 || sig.size == 0) {
 		why(res, "S/MIME: application/pkcs7-mime body is not base64",
 		    NULL);
 		goto out;
@@ -576,14 +613,16 @@ smime_verify(const struct smime_trust *t, const char *ct,
 		    gnutls_strerror(rc));
 		goto out;
 	}
-	if (check_signer(p7, m->from, res) == -1 ||
-	    check_inner(content, m, res) == -1)
+	if (check_signer(p7, m->from, res) < 0 ||
+	    check_inner(content, m, res) < 0) {
 		goto out;
+	}
 	res->pass = true;
 out:
 	gnutls_free(inner.data);
 	gnutls_free(sig.data);
-	if (p7 != NULL)
+	if (p7 != NULL) {
 		gnutls_pkcs7_deinit(p7);
+	}
 	return ret;
 }

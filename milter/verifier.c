@@ -127,14 +127,17 @@ put_str(struct buf *b, const char *s)
 {
 	uint32_t n;
 
-	if (s == NULL)
+	if (s == NULL) {
 		s = "";
-	if (strlen(s) > UINT32_MAX - 1)
+	}
+	if (strlen(s) > UINT32_MAX - 1) {
 		return -1;
+	}
 	n = (uint32_t)strlen(s);
-	if (buf_append(b, &n, sizeof(n)) == -1 ||
-	    buf_append(b, s, (size_t)n + 1) == -1)
+	if (buf_append(b, &n, sizeof(n)) < 0 ||
+	    buf_append(b, s, (size_t)n + 1) < 0) {
 		return -1;
+	}
 	return 0;
 }
 
@@ -147,48 +150,58 @@ build_request(const struct verifier_req *rq, struct buf *b)
 	size_t i, nreq = 0, start;
 	int rc = -1;
 
-	while (rq->required[nreq] != NULL)
+	while (rq->required[nreq] != NULL) {
 		nreq++;
+	}
 	if (rq->n_hdr > REQ_HDR_MAX || nreq > REQ_STR_MAX ||
-	    rq->body_len > UINT32_MAX)
+	    rq->body_len > UINT32_MAX) {
 		return -1;
+	}
 	memset(&f, 0, sizeof(f));
 	f.n_hdr = (uint32_t)rq->n_hdr;
 	f.n_required = (uint32_t)nreq;
 	f.body_len = (uint32_t)rq->body_len;
 	f.smime = rq->smime;
-	if (rq->m != NULL)
+	if (rq->m != NULL) {
 		f.m = *rq->m;
-	if (buf_append(b, hdr, sizeof(hdr)) == -1)
+	}
+	if (buf_append(b, hdr, sizeof(hdr)) < 0) {
 		goto out;
+	}
 	start = b->len;
-	if (buf_append(b, &f, sizeof(f)) == -1 || put_str(b, rq->qid) == -1 ||
-	    put_str(b, rq->from_domain) == -1 ||
-	    put_str(b, rq->content_type) == -1)
+	if (buf_append(b, &f, sizeof(f)) < 0 || put_str(b, rq->qid) < 0 ||
+	    put_str(b, rq->from_domain) < 0 ||
+	    put_str(b, rq->content_type) < 0) {
 		goto out;
+	}
 	for (i = 0; i < nreq; i++) {
-		if (put_str(b, rq->required[i]) == -1)
+		if (put_str(b, rq->required[i]) < 0) {
 			goto out;
+		}
 	}
 	for (i = 0; i < rq->n_hdr; i++) {
-		if (put_str(b, rq->hdr[i].name) == -1)
+		if (put_str(b, rq->hdr[i].name) < 0) {
 			goto out;
+		}
 		/* without SMFIP_HDR_LEADSPC libmilter ate one space */
 		if (!rq->leadspc) {
 			uint32_t n = (uint32_t)strlen(rq->hdr[i].value) + 1;
 
-			if (buf_append(b, &n, sizeof(n)) == -1 ||
-			    buf_append(b, " ", 1) == -1 ||
-			    buf_append(b, rq->hdr[i].value, (size_t)n) == -1)
+			if (buf_append(b, &n, sizeof(n)) < 0 ||
+			    buf_append(b, " ", 1) < 0 ||
+			    buf_append(b, rq->hdr[i].value, (size_t)n) < 0) {
 				goto out;
-		} else if (put_str(b, rq->hdr[i].value) == -1) {
+			}
+		} else if (put_str(b, rq->hdr[i].value) < 0) {
 			goto out;
 		}
 	}
-	if (rq->body_len > 0 && buf_append(b, rq->body, rq->body_len) == -1)
+	if (rq->body_len > 0 && buf_append(b, rq->body, rq->body_len) < 0) {
 		goto out;
-	if (b->len - start > UINT32_MAX)
+	}
+	if (b->len - start > UINT32_MAX) {
 		goto out;
+	}
 	hdr[1] = (uint32_t)(b->len - start);
 	memcpy(b->data + sizeof(uint32_t), &hdr[1], sizeof(uint32_t));
 	rc = 0;
@@ -209,13 +222,15 @@ get_str(struct cursor *c)
 	const char *s;
 	uint32_t n;
 
-	if (c->left < sizeof(n))
+	if (c->left < sizeof(n)) {
 		return NULL;
+	}
 	memcpy(&n, c->p, sizeof(n));
 	c->p += sizeof(n);
 	c->left -= sizeof(n);
-	if ((size_t)n >= c->left || c->p[n] != '\0' || strlen(c->p) != n)
+	if ((size_t)n >= c->left || c->p[n] != '\0' || strlen(c->p) != n) {
 		return NULL;
+	}
 	s = c->p;
 	c->p += (size_t)n + 1;
 	c->left -= (size_t)n + 1;
@@ -243,11 +258,13 @@ wait_fd(int fd, short events, long deadline)
 
 	for (;;) {
 		left = deadline - now_ms();
-		if (left <= 0)
+		if (left <= 0) {
 			return 0;
+		}
 		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n == -1 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
 			continue;
+		}
 		return n > 0 ? 1 : n;
 	}
 }
@@ -262,13 +279,16 @@ read_full(int fd, void *p, size_t len, long deadline)
 
 	while (len > 0) {
 		w = wait_fd(fd, POLLIN, deadline);
-		if (w <= 0)
+		if (w <= 0) {
 			return w == 0 ? -2 : -1;
+		}
 		n = recv(fd, q, len, MSG_DONTWAIT);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
 			continue;
-		if (n <= 0)
+		}
+		if (n <= 0) {
 			return -1;
+		}
 		q += n;
 		len -= (size_t)n;
 	}
@@ -285,13 +305,16 @@ write_full(int fd, const void *p, size_t len, long deadline)
 
 	while (len > 0) {
 		w = wait_fd(fd, POLLOUT, deadline);
-		if (w <= 0)
+		if (w <= 0) {
 			return w == 0 ? -2 : -1;
+		}
 		n = send(fd, q, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
 			continue;
-		if (n <= 0)
+		}
+		if (n <= 0) {
 			return -1;
+		}
 		q += n;
 		len -= (size_t)n;
 	}
@@ -309,10 +332,12 @@ worker_read(int fd, void *p, size_t len)
 
 	while (len > 0) {
 		n = read(fd, q, len);
-		if (n == -1 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
 			continue;
-		if (n <= 0)
+		}
+		if (n <= 0) {
 			return -1;
+		}
 		q += n;
 		len -= (size_t)n;
 	}
@@ -362,22 +387,26 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 	struct dkimv *d;
 	size_t i, nsig = 0;
 
-	if (len < sizeof(f))
+	if (len < sizeof(f)) {
 		return -1;
+	}
 	memcpy(&f, payload, sizeof(f));
 	c.p += sizeof(f);
 	c.left -= sizeof(f);
-	if (f.n_hdr > REQ_HDR_MAX || f.n_required > REQ_STR_MAX)
+	if (f.n_hdr > REQ_HDR_MAX || f.n_required > REQ_STR_MAX) {
 		return -1;
+	}
 	qid = get_str(&c);
 	from_domain = get_str(&c);
 	ctype = get_str(&c);
-	if (qid == NULL || from_domain == NULL || ctype == NULL)
+	if (qid == NULL || from_domain == NULL || ctype == NULL) {
 		return -1;
+	}
 	for (i = 0; i < f.n_required; i++) {
 		required[i] = get_str(&c);
-		if (required[i] == NULL)
+		if (required[i] == NULL) {
 			return -1;
+		}
 	}
 	required[i] = NULL;
 	f.m.from[sizeof(f.m.from) - 1] = '\0';
@@ -395,23 +424,27 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 			dkimv_free(d);
 			return -1;
 		}
-		if (env->test_crash && strcasecmp(name, TEST_CRASH_HDR) == 0)
+		if (env->test_crash && strcasecmp(name, TEST_CRASH_HDR) == 0) {
 			abort();
+		}
 		/* the library sees only signatures that can matter */
 		if (strcasecmp(name, "DKIM-Signature") == 0) {
-			if (nsig == SIGSCREEN_MAX)
+			if (nsig == SIGSCREEN_MAX) {
 				ignored = "more DKIM signatures than "
 					  "SIGSCREEN_MAX";
+			}
 			if (nsig == SIGSCREEN_MAX ||
-			    sigscreen_check(value, from_domain, &why) == -1) {
-				if (ignored == NULL)
+			    sigscreen_check(value, from_domain, &why) < 0) {
+				if (ignored == NULL) {
 					ignored = why;
+				}
 				continue;
 			}
 			nsig++;
 		}
-		if (d != NULL)
+		if (d != NULL) {
 			(void)dkimv_header(d, name, value);
+		}
 	}
 	if (c.left != f.body_len) {
 		dkimv_free(d);
@@ -423,12 +456,14 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 		    "DKIM verification unavailable");
 	} else {
 		(void)dkimv_eoh(d);
-		if (f.body_len > 0)
+		if (f.body_len > 0) {
 			(void)dkimv_body(
 			    d, (const unsigned char *)c.p, f.body_len);
+		}
 		v->dkim_rc = dkimv_end(d, from_domain, required, &v->dkim);
-		if (v->dkim_rc == -1)
+		if (v->dkim_rc < 0) {
 			v->dkim.pass = false;
+		}
 		dkimv_free(d);
 	}
 	if (!v->dkim.pass && ignored != NULL) {
@@ -465,27 +500,32 @@ worker_main(int ctl, int note, const struct worker_env *env)
 	worker_limits(env);
 	n = recv_fd(ctl, &fd);
 	close(ctl);
-	if (n <= 0 || fd == -1)
+	if (n <= 0 || fd < 0) {
 		return n == 0 ? WORKER_GONE : 0;
-	if (write(note, "J", 1) == -1) {
+	}
+	if (write(note, "J", 1) < 0) {
 		/* lost: one worker fewer waits until the next note */
 	}
 	close(note);
 	/* backstop if the milter is gone; it normally kills us first */
 	alarm((unsigned)env->timeout + 2);
-	if (fcntl(fd, F_SETFL, 0) == -1 ||
-	    send(fd, &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h))
+	if (fcntl(fd, F_SETFL, 0) < 0 ||
+	    send(fd, &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h)) {
 		goto out;
-	if (worker_read(fd, hdr, sizeof(hdr)) == -1 || hdr[0] != REQ_MAGIC ||
-	    hdr[1] > env->max_req)
+	}
+	if (worker_read(fd, hdr, sizeof(hdr)) < 0 || hdr[0] != REQ_MAGIC ||
+	    hdr[1] > env->max_req) {
 		goto out;
+	}
 	payload = malloc(hdr[1] > 0 ? hdr[1] : 1);
-	if (payload == NULL || worker_read(fd, payload, hdr[1]) == -1)
+	if (payload == NULL || worker_read(fd, payload, hdr[1]) < 0) {
 		goto out;
+	}
 	memset(&vm, 0, sizeof(vm));
 	vm.magic = VERDICT_MAGIC;
-	if (worker_verify(env, payload, hdr[1], &vm.v) == -1)
+	if (worker_verify(env, payload, hdr[1], &vm.v) < 0) {
 		goto out;
+	}
 	(void)send(fd, &vm, sizeof(vm), MSG_NOSIGNAL);
 out:
 	free(payload);
@@ -503,14 +543,15 @@ ll_allow_read(int rfd, const char *path)
 	int fd, rc;
 
 	fd = open(path, O_PATH | O_CLOEXEC);
-	if (fd == -1)
+	if (fd < 0) {
 		return errno == ENOENT ? 0 : -1;
+	}
 	pb.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE;
 	pb.parent_fd = fd;
 	rc = (int)syscall(
 	    SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
 	close(fd);
-	return rc == -1 ? -1 : 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /*
@@ -528,12 +569,14 @@ sandbox_enter(const struct worker_env *env)
 	long abi;
 	int rfd = -1, rc = -1;
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		return -1;
+	}
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi < 1)
+	if (abi < 1) {
 		return -1;
+	}
 	memset(&ra, 0, sizeof(ra));
 	ra.handled_access_fs = LL_FS_V1;
 	if (abi >= 6) {
@@ -541,21 +584,25 @@ sandbox_enter(const struct worker_env *env)
 		ralen = sizeof(ra);
 	}
 	rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, ralen, 0);
-	if (rfd == -1)
-		goto out;
-	if (env->test_keys != NULL) {
-		if (ll_allow_read(rfd, env->test_keys) == -1)
-			goto out;
-	} else if (ll_allow_read(rfd, "/etc/resolv.conf") == -1 ||
-	    ll_allow_read(rfd, "/etc/hosts") == -1) {
+	if (rfd < 0) {
 		goto out;
 	}
-	if (syscall(SYS_landlock_restrict_self, rfd, 0) == -1)
+	if (env->test_keys != NULL) {
+		if (ll_allow_read(rfd, env->test_keys) < 0) {
+			goto out;
+		}
+	} else if (ll_allow_read(rfd, "/etc/resolv.conf") < 0 ||
+	    ll_allow_read(rfd, "/etc/hosts") < 0) {
 		goto out;
+	}
+	if (syscall(SYS_landlock_restrict_self, rfd, 0) < 0) {
+		goto out;
+	}
 	rc = 0;
 out:
-	if (rfd != -1)
+	if (rfd >= 0) {
 		close(rfd);
+	}
 	return rc;
 }
 
@@ -583,14 +630,16 @@ recv_fd(int ctl, int *fd)
 	msg.msg_controllen = sizeof(cb.b);
 	do {
 		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
-	} while (n == -1 && errno == EINTR);
-	if (n <= 0)
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0) {
 		return n == 0 ? 0 : -1;
+	}
 	cm = CMSG_FIRSTHDR(&msg);
 	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
 	    cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+	    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
 		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	}
 	return 1;
 }
 
@@ -600,8 +649,9 @@ spawn_worker(int ctl, const int note[2], const struct worker_env *env)
 {
 	pid_t pid = fork();
 
-	if (pid == -1)
+	if (pid < 0) {
 		return -1;
+	}
 	if (pid == 0) {
 		close(note[0]);
 		_exit(worker_main(ctl, note[1], env));
@@ -628,21 +678,24 @@ server_main(int ctl, const struct worker_env *env)
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (pipe2(note, O_CLOEXEC) == -1) {
+	if (pipe2(note, O_CLOEXEC) < 0) {
 		log_err_errno("verifier: pipe");
 		return;
 	}
 	/* before the fork of any worker: each finds the set-up done */
-	if (!dkimv_warm())
+	if (!dkimv_warm()) {
 		log_warn("verifier: DKIM warm-up did not verify");
-	if (sandbox_enter(env) == -1)
+	}
+	if (sandbox_enter(env) < 0) {
 		log_warn("verifier: no Landlock in this kernel: workers keep "
 			 "the milter's filesystem access");
+	}
 	for (;;) {
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			live--;
-			if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_GONE)
+			if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_GONE) {
 				return;
+			}
 		}
 		while (idle < WORKERS_IDLE && live < WORKERS_MAX &&
 		    spawn_worker(ctl, note, env) == 0) {
@@ -653,8 +706,9 @@ server_main(int ctl, const struct worker_env *env)
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		/* short naps only while a fork failed or too many live */
-		if (poll(&pfd, 1, idle < WORKERS_IDLE ? 200 : -1) <= 0)
+		if (poll(&pfd, 1, idle < WORKERS_IDLE ? 200 : -1) <= 0) {
 			continue;
+		}
 		n = read(note[0], b, sizeof(b));
 		took = n > 0 ? (size_t)n : 0;
 		idle -= took < idle ? took : idle;
@@ -675,7 +729,7 @@ verifier_start(const struct milter_app *app)
 		log_err("verifier: out of memory");
 		return NULL;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_err_errno("verifier: socketpair");
 		free(v);
 		return NULL;
@@ -695,7 +749,7 @@ verifier_start(const struct milter_app *app)
 	env.test_crash =
 	    app->cfg->test_dkim_keys != NULL && getenv(TEST_CRASH_ENV) != NULL;
 	pid = fork();
-	if (pid == -1) {
+	if (pid < 0) {
 		log_err_errno("verifier: fork");
 		close(sv[0]);
 		close(sv[1]);
@@ -705,8 +759,9 @@ verifier_start(const struct milter_app *app)
 	if (pid == 0) {
 		/* the server: nothing of the milter's but stdio */
 		closelog();
-		if (sv[1] > 3)
+		if (sv[1] > 3) {
 			(void)close_range(3, (unsigned)sv[1] - 1, 0);
+		}
 		(void)close_range((unsigned)sv[1] + 1, ~0u, 0);
 		server_main(sv[1], &env);
 		_exit(0);
@@ -722,8 +777,9 @@ verifier_start(const struct milter_app *app)
 void
 verifier_stop(struct verifier *v)
 {
-	if (v == NULL)
+	if (v == NULL) {
 		return;
+	}
 	close(v->ctl);
 	free(v);
 }
@@ -757,7 +813,7 @@ send_fd(int ctl, int fd)
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	do {
 		n = sendmsg(ctl, &msg, MSG_NOSIGNAL);
-	} while (n == -1 && errno == EINTR);
+	} while (n < 0 && errno == EINTR);
 	return n == 1 ? 0 : -1;
 }
 
@@ -785,15 +841,15 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	memset(out, 0, sizeof(*out));
 	snprintf(why, whylen, "verification worker failed");
 	buf_init(&req, v->max_req + 2 * sizeof(uint32_t));
-	if (build_request(rq, &req) == -1) {
+	if (build_request(rq, &req) < 0) {
 		snprintf(why, whylen, "verification request too large");
 		goto out;
 	}
 	start = now_ms();
 	deadline = start + (long)v->timeout * 1000;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
-	    fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    send_fd(v->ctl, sv[1]) == -1) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    send_fd(v->ctl, sv[1]) < 0) {
 		snprintf(why, whylen,
 		    "cannot reach the verification server: %s",
 		    strerror(errno));
@@ -804,26 +860,31 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	/* the request goes out at once: the socket buffer holds it until
 	 * a waiting worker takes the socket (one wakeup less) */
 	io = write_full(sv[0], req.data, req.len, deadline);
-	if (io != -1)
+	if (io >= 0) {
 		hio = read_full(
 		    sv[0], &h, sizeof(h), io == 0 ? deadline : now_ms() + 10);
-	if (hio == 0 && (h.magic != HELLO_MAGIC || h.pid <= 1))
+	}
+	if (hio == 0 && (h.magic != HELLO_MAGIC || h.pid <= 1)) {
 		hio = io = -1;
-	if (hio == 0)
+	}
+	if (hio == 0) {
 		pid = (pid_t)h.pid;
-	else if (io == 0)
+	} else if (io == 0) {
 		io = hio;
-	if (io == 0)
+	}
+	if (io == 0) {
 		io = read_full(sv[0], &vm, sizeof(vm), deadline);
+	}
 	if (io == -2) {
-		if (pid > 1)
+		if (pid > 1) {
 			(void)kill(pid, SIGKILL);
+		}
 		snprintf(why, whylen,
 		    "verification worker killed after %d s (VerifyTimeout)",
 		    v->timeout);
 		goto out;
 	}
-	if (io == -1 || vm.magic != VERDICT_MAGIC) {
+	if (io < 0 || vm.magic != VERDICT_MAGIC) {
 		snprintf(why, whylen,
 		    "verification worker died without a verdict (crash or "
 		    "resource limit)");
@@ -835,10 +896,12 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	    rq->qid, (long)pid, now_ms() - start);
 	rc = 0;
 out:
-	if (sv[0] != -1)
+	if (sv[0] >= 0) {
 		close(sv[0]);
-	if (sv[1] != -1)
+	}
+	if (sv[1] >= 0) {
 		close(sv[1]);
+	}
 	buf_free(&req);
 	return rc;
 }

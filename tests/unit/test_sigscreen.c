@@ -95,9 +95,10 @@ test_screen(void **state)
 		why = NULL;
 		rc = sigscreen_check(v[i].value, "ca.example", &why);
 		if (v[i].why == NULL) {
-			if (rc != 0)
+			if (rc != 0) {
 				fail_msg("%s: refused: %s", v[i].name, why);
-		} else if (rc != -1 || why == NULL ||
+			}
+		} else if (rc >= 0 || why == NULL ||
 		    strstr(why, v[i].why) == NULL) {
 			fail_msg("%s: want '%s', got %d '%s'", v[i].name,
 			    v[i].why, rc, why != NULL ? why : "(null)");
@@ -119,8 +120,9 @@ test_screen(void **state)
 	}
 	/* SIGSCREEN_H_MAX + 1 names */
 	snprintf(longh, sizeof(longh), "from");
-	for (i = 0; i < SIGSCREEN_H_MAX; i++)
+	for (i = 0; i < SIGSCREEN_H_MAX; i++) {
 		strncat(longh, ":to", sizeof(longh) - strlen(longh) - 1);
+	}
 	{
 		char val[1024];
 

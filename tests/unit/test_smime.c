@@ -44,8 +44,9 @@ test_is_signed(void **state)
 	(void)state;
 	assert_false(smime_is_signed(NULL));
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		if (smime_is_signed(v[i].ct) != v[i].yes)
+		if (smime_is_signed(v[i].ct) != v[i].yes) {
 			fail_msg("case %zu: %s", i, v[i].ct);
+		}
 	}
 }
 
@@ -101,9 +102,10 @@ test_refusals(void **state)
 				     strlen(v[i].body), &m, &r),
 		    0);
 		assert_false(r.pass);
-		if (strncmp(r.reason, v[i].reason, strlen(v[i].reason)) != 0)
+		if (strncmp(r.reason, v[i].reason, strlen(v[i].reason)) != 0) {
 			fail_msg("case %zu: reason '%s', want '%s'", i,
 			    r.reason, v[i].reason);
+		}
 	}
 }
 

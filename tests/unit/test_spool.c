@@ -63,13 +63,15 @@ rm_tree(const char *d)
 		dd = opendir(p);
 		while (dd != NULL && (de = readdir(dd)) != NULL) {
 			if (de->d_name[0] == '.' &&
-			    (de->d_name[1] == '\0' || de->d_name[1] == '.'))
+			    (de->d_name[1] == '\0' || de->d_name[1] == '.')) {
 				continue;
+			}
 			snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
 			unlink(f);
 		}
-		if (dd != NULL)
+		if (dd != NULL) {
 			closedir(dd);
+		}
 		rmdir(p);
 	}
 	rmdir(d);
@@ -127,8 +129,9 @@ test_parse_errors(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (spool_parse(bad[i], strlen(bad[i]), &e, &why) != -1)
+		if (spool_parse(bad[i], strlen(bad[i]), &e, &why) >= 0) {
 			fail_msg("accepted case %zu", i);
+		}
 		assert_non_null(why);
 	}
 	/* an incomplete entry needs only mailbox and state */
@@ -225,10 +228,11 @@ test_group(void **state)
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", top, subs[i]);
 		assert_int_equal(stat(path, &st), 0);
-		if (st.st_gid != gid || (st.st_mode & 07777) != 02770)
+		if (st.st_gid != gid || (st.st_mode & 07777) != 02770) {
 			fail_msg("%s: gid %lu mode %04o, want %lu 2770", path,
 			    (unsigned long)st.st_gid,
 			    (unsigned)(st.st_mode & 07777), (unsigned long)gid);
+		}
 	}
 	fill(&e, "bob@example.test");
 	assert_int_equal(spool_write(sp, &e), 0);
