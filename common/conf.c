@@ -64,6 +64,7 @@ static const struct conf_key conf_table[] = {
 	    disp_choices },
 	{ "IncompleteWait", CT_INT, "5", F(incomplete_wait), NULL },
 	{ "ReplyTimeout", CT_INT, "30", F(reply_timeout), NULL },
+	{ "VerifyTimeout", CT_INT, "20", F(verify_timeout), NULL },
 	{ "TestDKIMKeys", CT_STR, NULL, F(test_dkim_keys), NULL },
 	{ "SMIMETrustFile", CT_STR, NULL, F(smime_trust), NULL },
 	{ "AllowSMIME", CT_NBOOL, "yes", F(require_dkim), NULL },

@@ -52,6 +52,7 @@ struct config {
 	    *disposition; /* ChallengeDisposition: deliver|discard|quarantine */
 	int incomplete_wait;  /* IncompleteWait: seconds */
 	int reply_timeout;    /* ReplyTimeout: seconds for injection */
+	int verify_timeout;   /* VerifyTimeout: seconds per candidate */
 	char *test_dkim_keys; /* TestDKIMKeys: key file instead of DNS */
 	char *smime_trust;    /* SMIMETrustFile: PEM roots for S/MIME */
 	bool require_dkim;    /* AllowSMIME no = DKIM only */

@@ -268,6 +268,8 @@ judge_sig(DKIM_SIGINFO *sig, const char *from_domain,
     const char *const *required, struct dkimv_result *r)
 {
 	const char *dom, *h;
+	unsigned int bits = 0;
+	dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
 	size_t i;
 
 	dom = (const char *)dkim_sig_getdomain(sig);
@@ -278,7 +280,14 @@ judge_sig(DKIM_SIGINFO *sig, const char *from_domain,
 	r->from_signed = dkim_sig_hdrsigned(sig, (unsigned char *)"from");
 	r->reason[0] = '\0';
 	if (!DKIM_SIG_CHECK(sig)) {
-		if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
+		if (dkim_sig_geterror(sig) == DKIM_SIGERROR_KEYFAIL) {
+			/* DNS timeout or SERVFAIL: the sender may retry */
+			snprintf(r->reason, sizeof(r->reason),
+			    "DKIM key for d=%s temporarily unavailable",
+			    r->domain);
+			r->tempfail = from_domain != NULL &&
+			    strcasecmp(r->domain, from_domain) == 0;
+		} else if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
 			snprintf(r->reason, sizeof(r->reason),
 			    "DKIM body hash mismatch (d=%s)", r->domain);
 		} else {
@@ -289,6 +298,21 @@ judge_sig(DKIM_SIGINFO *sig, const char *from_domain,
 			    "DKIM signature did not verify (d=%s): %s",
 			    r->domain, es != NULL ? es : "bad signature");
 		}
+		return 1;
+	}
+	/* RFC 8301: no rsa-sha1, RSA keys of at least 1024 bits */
+	if (dkim_sig_getsignalg(sig, &alg) != DKIM_STAT_OK ||
+	    (alg != DKIM_SIGN_RSASHA256 && alg != DKIM_SIGN_ED25519SHA256)) {
+		snprintf(r->reason, sizeof(r->reason),
+		    "DKIM algorithm not allowed (d=%s, RFC 8301)", r->domain);
+		return 1;
+	}
+	if (alg == DKIM_SIGN_RSASHA256 &&
+	    (dkim_sig_getkeysize(sig, &bits) != DKIM_STAT_OK ||
+		bits < DKIMV_RSA_MIN_BITS)) {
+		snprintf(r->reason, sizeof(r->reason),
+		    "DKIM RSA key of %u bits (d=%s), RFC 8301 wants %d", bits,
+		    r->domain, DKIMV_RSA_MIN_BITS);
 		return 1;
 	}
 	if (from_domain == NULL || strcasecmp(r->domain, from_domain) != 0) {
@@ -315,6 +339,7 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 	DKIM_SIGINFO **sigs = NULL;
 	struct dkimv_result cur;
 	DKIM_STAT st;
+	bool tempfail = false;
 	int n = 0, i, rank, best = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -330,7 +355,8 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 	/* a failing signature is judged below; only real errors stop here */
 	if (st != DKIM_STAT_OK && st != DKIM_STAT_BADSIG &&
 	    st != DKIM_STAT_CANTVRFY && st != DKIM_STAT_NOKEY &&
-	    st != DKIM_STAT_REVOKED && st != DKIM_STAT_SYNTAX) {
+	    st != DKIM_STAT_KEYFAIL && st != DKIM_STAT_REVOKED &&
+	    st != DKIM_STAT_SYNTAX) {
 		snprintf(res->reason, sizeof(res->reason),
 		    "DKIM verification error: %s",
 		    dkim_geterror(d->dkim) != NULL ? dkim_geterror(d->dkim)
@@ -348,6 +374,7 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 		}
 		memset(&cur, 0, sizeof(cur));
 		rank = judge_sig(sigs[i], from_domain, required, &cur);
+		tempfail = tempfail || cur.tempfail;
 		if (rank > best) {
 			best = rank;
 			*res = cur;
@@ -360,7 +387,74 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 		snprintf(res->reason, sizeof(res->reason),
 		    "no usable DKIM signature");
 	}
+	res->tempfail = !res->pass && tempfail;
 	return 0;
+}
+
+/*
+ * A message signed once with a throwaway 1024-bit key (dkimpy), and that
+ * key's record: verifying it runs the first-use setup of the library and
+ * of its crypto back end (digest and key decoder lookups, lazy binding).
+ */
+static const char *const warm_hdrs[] = {
+	"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; "
+	"d=warm.invalid; i=@warm.invalid; q=dns/txt; s=w; t=1796192400; "
+	"h=from : to : subject; "
+	"bh=7Tzd63PZugAtwYBSOL4iuMSLH/3H4EXyvX++VYvU8cA=; "
+	"b=tOf/ERJhrS0xlbrum/JVvW8TjwPfeI5qxfes1Z10Q/wOgTjGynKCtLwcY1cbleQ3V0E1p"
+	"Ea/I96C6CcJDR8WxfZAzxDBQ1Kx+5PSPjjt+4WmSsGILZHkbw9oxDQ/lhJ3COYF+uhN/j3t"
+	"iI6y1P+pVo1d4RtRlVZ1zxem/WgYGHM=",
+	"From: warm@warm.invalid",
+	"To: warm@warm.invalid",
+	"Subject: warm-up",
+	NULL,
+};
+static const char warm_key[] =
+    "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDJyAiNsYSZk2zfM"
+    "PJlIfQ8pUXfpE2lFfTtrpaVYc8D2I2cuAdSyA/+ElRO05y/6ZrqXOOAFoKOPni1Y+ufcKSu"
+    "jPpqCBlIK38ZAW6JwqMK5LuePWUUDKI8UCbLmuGsuFTXR3Hn8J/O9V906fmoMXeAUPR0x2s"
+    "1ytS8j17AyO22owIDAQAB";
+
+static DKIM_CBSTAT
+warm_lookup(DKIM *dkim, DKIM_SIGINFO *sig, u_char *buf, size_t buflen)
+{
+	(void)dkim;
+	(void)sig;
+	if (sizeof(warm_key) > buflen) {
+		return DKIM_CBSTAT_ERROR;
+	}
+	memcpy(buf, warm_key, sizeof(warm_key));
+	return DKIM_CBSTAT_CONTINUE;
+}
+
+bool
+dkimv_warm(void)
+{
+	DKIM_LIB *lib;
+	DKIM *d = NULL;
+	DKIM_STAT st = DKIM_STAT_INTERNAL;
+	size_t i;
+
+	lib = dkim_init(NULL, NULL);
+	if (lib == NULL) {
+		return false;
+	}
+	if (dkim_set_key_lookup(lib, warm_lookup) == DKIM_STAT_OK) {
+		d = dkim_verify(
+		    lib, (const unsigned char *)"warm-up", NULL, &st);
+	}
+	if (d != NULL) {
+		for (i = 0; warm_hdrs[i] != NULL; i++) {
+			(void)dkim_header(d, (unsigned char *)warm_hdrs[i],
+			    strlen(warm_hdrs[i]));
+		}
+		(void)dkim_eoh(d);
+		(void)dkim_body(d, (unsigned char *)"warm-up\r\n", 9);
+		st = dkim_eom(d, NULL);
+		dkim_free(d);
+	}
+	dkim_close(lib);
+	return st == DKIM_STAT_OK;
 }
 
 void

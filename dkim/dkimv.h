@@ -12,9 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DKIMV_DOMAIN_MAX 256
-#define DKIMV_HTAG_MAX   1024
-#define DKIMV_REASON_MAX 640
+#define DKIMV_DOMAIN_MAX   256
+#define DKIMV_HTAG_MAX     1024
+#define DKIMV_REASON_MAX   640
+#define DKIMV_RSA_MIN_BITS 1024 /* RFC 8301 §3.2 */
 
 struct dkimv_lib; /* opaque: the libopendkim library handle */
 struct dkimv;     /* opaque: one message being verified */
@@ -26,6 +27,8 @@ struct dkimv_result {
 	bool from_signed;              /* h= covers From */
 	char htag[DKIMV_HTAG_MAX];     /* its h= value, white space removed */
 	char reason[DKIMV_REASON_MAX]; /* why not, plain words ("" on pass) */
+	bool tempfail; /* no pass, and the key of a signature with d= =
+			* from_domain could not be fetched for now */
 };
 
 /*
@@ -51,11 +54,15 @@ int dkimv_eoh(struct dkimv *d);
 int dkimv_body(struct dkimv *d, const unsigned char *data, size_t len);
 /*
  * Finish and judge: res->pass is true if some signature verified (header
- * and body hash), its d= equals from_domain exactly (case-insensitive, no
+ * and body hash) with rsa-sha256 (a key of at least DKIMV_RSA_MIN_BITS)
+ * or ed25519-sha256, its d= equals from_domain exactly (case-insensitive, no
  * relaxed alignment) and its h= names every header in required
  * (NULL-terminated, lower case; absent headers must be listed too).
- * Returns 0 when a judgement was made (pass or not), -1 on an internal
- * error (res->reason says which).
+ * Each signature is judged on its own: another signature's failure,
+ * temporary or not, does not stop one that passes.  Returns 0 when a
+ * judgement was made (pass or not, res->tempfail set when a temporary key
+ * failure may have hidden a pass), -1 on an internal error (res->reason
+ * says which).
  */
 int dkimv_end(struct dkimv *d, const char *from_domain,
     const char *const *required, struct dkimv_result *res);
@@ -71,6 +78,14 @@ void dkimv_free(struct dkimv *d);
  */
 char *dkimv_sign(struct dkimv_lib *lib, const char *domain,
     const char *selector, const char *keyfile, const char *msg, size_t len);
+
+/*
+ * Verify a built-in message, signed with a built-in key, in a library of
+ * its own, so that a process forked afterwards (milter/verifier.c) finds
+ * the library's and its crypto back end's first-use setup done.  True if
+ * it verified.
+ */
+bool dkimv_warm(void);
 
 /* libopendkim's version as "major.minor.patch" into out (for -V). */
 void dkimv_version(char *out, size_t outlen);

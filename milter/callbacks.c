@@ -11,10 +11,12 @@
  * Nagle/delayed-ACK stall on inet sockets (doc/performance.md §1).
  *
  * A candidate is checked at end of message (doc/protocol.md §2); any
- * refusal is logged once and the mail is delivered unchanged.  Body bytes
- * are kept (up to MaxMessageSize) only for a candidate whose Content-Type
- * announces an S/MIME signature (milter/smime.c), checked when DKIM does
- * not pass.  The
+ * refusal is logged once and the mail is delivered unchanged.  A
+ * candidate's headers and body (up to MaxMessageSize) are kept and handed
+ * at end of message to a verification worker process (milter/verifier.c),
+ * which runs DKIM and, when DKIM does not pass and the Content-Type
+ * announces one, the S/MIME check; a worker that gives no verdict costs
+ * the mail a temporary failure.  The
  * application state is set once by callbacks_desc() before smfi_main()
  * and only read afterwards; all other state hangs off smfi_setpriv.
  */
@@ -41,6 +43,7 @@
 #include "milter/ctx.h"
 #include "milter/reply.h"
 #include "milter/smime.h"
+#include "milter/verifier.h"
 
 #define ADDED_HEADER       "X-ACME-Challenge"
 #define ADDED_VALUE        "answered by smime-acme-milter"
@@ -353,33 +356,6 @@ mlt_header(SMFICTX *ctx, char *name, char *value)
 	return SMFIS_CONTINUE;
 }
 
-/* Start DKIM verification and replay the kept headers. */
-static void
-start_dkim(struct mctx *c)
-{
-	struct buf v;
-	size_t i;
-
-	c->dkim = dkimv_begin(c->app->dkim, c->qid);
-	if (c->dkim == NULL) {
-		return;
-	}
-	buf_init(&v, 0);
-	for (i = 0; i < c->hdr.n; i++) {
-		buf_reset(&v);
-		/* without SMFIP_HDR_LEADSPC libmilter ate one space */
-		if (!c->leadspc && buf_puts(&v, " ") < 0) {
-			break;
-		}
-		if (buf_puts(&v, c->hdr.h[i].value) < 0) {
-			break;
-		}
-		(void)dkimv_header(c->dkim, c->hdr.h[i].name, v.data);
-	}
-	buf_free(&v);
-	(void)dkimv_eoh(c->dkim);
-}
-
 static sfsistat
 mlt_eoh(SMFICTX *ctx)
 {
@@ -400,8 +376,6 @@ mlt_eoh(SMFICTX *ctx)
 		if (!challenge_mail_is_candidate(&c->hdr)) {
 			return msg_accept(c);
 		}
-		start_dkim(c);
-		/* body bytes are kept only for S/MIME-signed candidates */
 		c->smime = !c->app->cfg->require_dkim &&
 		    smime_is_signed(
 			mailhdrs_get(&c->hdr, "Content-Type", NULL));
@@ -425,11 +399,8 @@ mlt_body(SMFICTX *ctx, unsigned char *data, size_t len)
 		return SMFIS_CONTINUE;
 	}
 	c->body_bytes += len;
-	if (c->dkim != NULL) {
-		(void)dkimv_body(c->dkim, data, len);
-	}
-	if (c->smime && buf_append(&c->body, data, len) < 0 &&
-	    c->hdr_problem == NULL) {
+	/* kept for the verification worker (milter/verifier.c) */
+	if (buf_append(&c->body, data, len) < 0 && c->hdr_problem == NULL) {
 		c->hdr_problem = "out of memory keeping the body";
 	}
 	return SMFIS_CONTINUE;
@@ -440,6 +411,18 @@ refuse(struct mctx *c, const char *obj, const char *why)
 {
 	log_notice("%s: eom: %s: not answered: %s", c->qid, obj, why);
 	return SMFIS_CONTINUE;
+}
+
+/* The mail cannot be verified now (no verdict from the worker, or the
+ * CA's DKIM key temporarily unavailable): 451, so the sender retries. */
+static sfsistat
+verify_later(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why)
+{
+	log_notice(
+	    "%s: eom: %s: not answered yet: %s, tempfail", c->qid, rcpt, why);
+	(void)mlt_setreply(ctx, "451", "4.7.1",
+	    "ACME challenge could not be verified now, try again later");
+	return SMFIS_TEMPFAIL;
 }
 
 /* Sleep ms milliseconds. */
@@ -554,8 +537,8 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 {
 	struct challenge_mail m;
 	struct spool_entry e;
-	struct dkimv_result dr;
-	struct smime_result sr;
+	struct verifier_req rq;
+	struct verifier_verdict vd;
 	char auth[DKIMV_DOMAIN_MAX + 8], reason[DKIMV_REASON_MAX + 300];
 	const char *why, *rcpt = c->rcpt[0];
 	sfsistat st;
@@ -606,30 +589,39 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 		return refuse(c, rcpt, why);
 	}
 
-	memset(&dr, 0, sizeof(dr));
-	if (c->dkim == NULL) {
-		snprintf(dr.reason, sizeof(dr.reason),
-		    "DKIM verification unavailable");
-	} else if (dkimv_end(c->dkim, challenge_addr_domain(m.from),
-		       challenge_required_headers, &dr) < 0) {
-		dr.pass = false;
+	/* libopendkim and PKCS#7 run in a worker, never in this process */
+	memset(&rq, 0, sizeof(rq));
+	rq.qid = c->qid;
+	rq.hdr = c->hdr.h;
+	rq.n_hdr = c->hdr.n;
+	rq.leadspc = c->leadspc;
+	rq.body = (const unsigned char *)c->body.data;
+	rq.body_len = c->body.len;
+	rq.from_domain = challenge_addr_domain(m.from);
+	rq.required = challenge_required_headers;
+	rq.smime = c->smime;
+	rq.content_type = mailhdrs_get(&c->hdr, "Content-Type", NULL);
+	rq.m = &m;
+	if (verifier_run(c->app->verifier, &rq, &vd, reason, sizeof(reason)) <
+	    0) {
+		explicit_bzero(&m, sizeof(m));
+		return verify_later(ctx, c, rcpt, reason);
 	}
-	if (dr.pass) {
-		snprintf(auth, sizeof(auth), "d=%s", dr.domain);
-	} else if (c->smime) {
+	if (vd.dkim.pass) {
+		snprintf(auth, sizeof(auth), "d=%s", vd.dkim.domain);
+	} else if (c->smime && vd.smime_rc == 0 && vd.smime.pass) {
 		/* DKIM failed: a valid S/MIME signature authenticates too */
-		if (smime_verify(c->app->smime,
-			mailhdrs_get(&c->hdr, "Content-Type", NULL),
-			(const unsigned char *)c->body.data, c->body.len, &m,
-			&sr) < 0 ||
-		    !sr.pass) {
-			snprintf(reason, sizeof(reason), "%s; %s", dr.reason,
-			    sr.reason);
-			return refuse(c, rcpt, reason);
-		}
 		snprintf(auth, sizeof(auth), "S/MIME");
+	} else if (vd.dkim.tempfail) {
+		/* the CA's key could not be fetched now: it may pass later */
+		explicit_bzero(&m, sizeof(m));
+		return verify_later(ctx, c, rcpt, vd.dkim.reason);
+	} else if (c->smime) {
+		snprintf(reason, sizeof(reason), "%s; %s", vd.dkim.reason,
+		    vd.smime.reason);
+		return refuse(c, rcpt, reason);
 	} else {
-		return refuse(c, rcpt, dr.reason);
+		return refuse(c, rcpt, vd.dkim.reason);
 	}
 	st = answer(ctx, c, rcpt, &m, auth);
 	explicit_bzero(&m, sizeof(m));

@@ -32,8 +32,6 @@ void
 ctx_reset_msg(struct mctx *c)
 {
 	mailhdrs_free(&c->hdr);
-	dkimv_free(c->dkim);
-	c->dkim = NULL;
 	c->hdr_problem = NULL;
 	c->n_rcpt = 0;
 	c->candidate = false;

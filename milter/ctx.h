@@ -22,6 +22,7 @@
 #define CTX_QID_MAX  32
 
 struct smime_trust;
+struct verifier;
 
 /* Read-only after startup; shared by all threads. */
 struct milter_app {
@@ -29,6 +30,7 @@ struct milter_app {
 	struct spool *spool;
 	struct dkimv_lib *dkim;
 	struct smime_trust *smime; /* NULL: S/MIME cannot pass */
+	struct verifier *verifier; /* runs dkim and smime on mail bytes */
 	const char *progname;
 };
 
@@ -44,15 +46,14 @@ struct mctx {
 	struct mailhdrs hdr;     /* as libmilter gave them */
 	const char *hdr_problem; /* static reason a header is unusable */
 	bool candidate;          /* decided at EOH */
-	struct dkimv *dkim;
 	size_t body_bytes;
-	bool smime;      /* S/MIME-signed candidate: body kept */
-	struct buf body; /* its body, at most MaxMessageSize bytes */
+	bool smime;      /* S/MIME-signed candidate */
+	struct buf body; /* a candidate's body, at most MaxMessageSize */
 };
 
 /* A new connection context; NULL on ENOMEM (logged). */
 struct mctx *ctx_new(const struct milter_app *app);
-/* Forget the current message (headers, recipients, DKIM state). */
+/* Forget the current message (headers, recipients, body). */
 void ctx_reset_msg(struct mctx *c);
 /* Free everything; NULL is fine. */
 void ctx_free(struct mctx *c);

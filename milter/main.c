@@ -4,7 +4,8 @@
  * smfi_setconn (Socket validated here first) -> smfi_register -> umask ->
  * smfi_opensocket -> chown/chmod the socket -> pid file opened -> drop
  * privileges (UserID; root without UserID is refused) -> daemonise unless
- * -f -> pid written -> smfi_main.  Only this file exits.
+ * -f -> pid written -> verification server forked (milter/verifier.c) ->
+ * smfi_main.  Only this file exits.
  *
  * inet sockets: libmilter offers no way to reach its listening socket, so
  * we create it ourselves with TCP_NODELAY (accepted sockets inherit it on
@@ -40,6 +41,7 @@
 #include "milter/reply.h"
 #include "milter/smime.h"
 #include "milter/sockspec.h"
+#include "milter/verifier.h"
 
 #define PROGNAME "smime-acme-milter"
 #define BACKLOG  128
@@ -137,6 +139,12 @@ check_config(const struct config *cfg, const struct sockspec *ss)
 		    cfg->incomplete_wait);
 		rc = -1;
 	}
+	if (cfg->verify_timeout < 1 || cfg->verify_timeout > 120) {
+		log_err("VerifyTimeout: %d: must be 1..120 seconds (below "
+			"the MTA's milter timeouts)",
+		    cfg->verify_timeout);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -159,7 +167,7 @@ main(int argc, char *argv[])
 {
 	struct opts o = { NULL, NULL, NULL, false, false, 0 };
 	struct config *cfg = NULL;
-	struct milter_app app = { NULL, NULL, NULL, NULL, NULL };
+	struct milter_app app = { NULL, NULL, NULL, NULL, NULL, NULL };
 	struct sockspec ss;
 	struct smfiDesc desc;
 	const char *why;
@@ -355,6 +363,13 @@ main(int argc, char *argv[])
 	if (pidfd >= 0) {
 		dprintf(pidfd, "%ld\n", (long)getpid());
 		close(pidfd);
+		pidfd = -1;
+	}
+	/* forked while this process has no thread yet (smfi_main) */
+	app.verifier = verifier_start(&app);
+	if (app.verifier == NULL) {
+		rc = EX_OSERR;
+		goto out;
 	}
 	log_info("starting (socket %s, spool %s%s)", cfg->socket,
 	    cfg->spool_dir,
@@ -369,6 +384,7 @@ out:
 	if (pidfd >= 0) {
 		close(pidfd);
 	}
+	verifier_stop(app.verifier);
 	smime_trust_close(app.smime);
 	dkimv_lib_close(app.dkim);
 	spool_close(app.spool);

@@ -3,7 +3,8 @@
 
   rand NOCTETS                 random base64url text of NOCTETS octets
   digest P1 P2 THUMB RULE      the RFC 8823 response for a token rule
-  sign KEY DOMAIN IN OUT [OMIT-HEADER...]   DKIM-sign a mail (selector sel)
+  sign KEY DOMAIN IN OUT [OMIT-HEADER...]   DKIM-sign a mail (selector sel;
+                               SIGN_ALG, SIGN_SEL, SIGN_LEN=1 for l=)
   verify KEYS MAIL             exit 0 if the mail's DKIM signature passes
   key ADDR                     the spool file name of an address
   smime MODE CERT KEY CHAIN RAW OUT [TAMPER]   S/MIME-sign a challenge mail
@@ -58,11 +59,16 @@ elif cmd == 'digest':        # digest P1 P2 THUMB RULE
     tok = e(d(p1) + d(p2)) if rule == 'octet' else p1 + p2
     print(e(hashlib.sha256((tok + '.' + tp).encode()).digest()))
 elif cmd == 'sign':          # sign KEY DOMAIN IN OUT [OMIT-HEADER]
+    # environment: SIGN_ALG (rsa-sha256), SIGN_SEL (sel), SIGN_LEN=1 (l=)
     key, dom, src, dst = sys.argv[2:6]
     hs = [h for h in REQ if h not in sys.argv[6:]]
     msg = open(src, 'rb').read()
-    sig = dkim.sign(msg, b'sel', dom.encode(), open(key, 'rb').read(),
-                    include_headers=[h.encode() for h in hs])
+    sig = dkim.sign(msg, os.environ.get('SIGN_SEL', 'sel').encode(),
+                    dom.encode(), open(key, 'rb').read(),
+                    include_headers=[h.encode() for h in hs],
+                    signature_algorithm=os.environ.get(
+                        'SIGN_ALG', 'rsa-sha256').encode(),
+                    length=os.environ.get('SIGN_LEN') == '1')
     open(dst, 'wb').write(sig + msg)
 elif cmd == 'verify':        # verify KEYS MAIL: exit 0 if DKIM passes
     keys = {}

@@ -264,6 +264,46 @@ test_verify_wrong_domain(void **state)
 	free(mail);
 }
 
+/* A key that cannot be fetched for now (the key file is gone, as DNS
+ * timing out would be) is a temporary failure, for the From domain only. */
+static void
+test_verify_key_tempfail(void **state)
+{
+	struct dkimv_lib *lib = *state, *gone;
+	struct dkimv_result r;
+	char *mail = signed_mail(lib, "ca.example", msg_body);
+
+	gone = dkimv_lib_open("/nonexistent/smime-acme-test.keys");
+	assert_non_null(gone);
+	assert_int_equal(
+	    verify(gone, mail, "ca.example", challenge_required_headers, &r),
+	    0);
+	assert_false(r.pass);
+	assert_true(r.tempfail);
+	assert_non_null(strstr(r.reason, "temporarily unavailable"));
+	/* another domain's key failure does not matter */
+	assert_int_equal(
+	    verify(gone, mail, "other.example", challenge_required_headers, &r),
+	    0);
+	assert_false(r.pass);
+	assert_false(r.tempfail);
+	/* a signature that verifies is never a temporary failure */
+	assert_int_equal(
+	    verify(lib, mail, "ca.example", challenge_required_headers, &r), 0);
+	assert_true(r.pass);
+	assert_false(r.tempfail);
+	dkimv_lib_close(gone);
+	free(mail);
+}
+
+/* The built-in warm-up message verifies (else it warms nothing up). */
+static void
+test_warm(void **state)
+{
+	(void)state;
+	assert_true(dkimv_warm());
+}
+
 static void
 test_verify_required_names(void **state)
 {
@@ -318,6 +358,8 @@ main(void)
 		cmocka_unit_test(test_verify_header_altered),
 		cmocka_unit_test(test_verify_wrong_domain),
 		cmocka_unit_test(test_verify_required_names),
+		cmocka_unit_test(test_verify_key_tempfail),
+		cmocka_unit_test(test_warm),
 		cmocka_unit_test(test_verify_unsigned),
 	};
 
