@@ -3,13 +3,17 @@
  * PKCS#12 (passphrase from the options or asked).  The request is signed
  * by the account key when we have an account for the server, else (or
  * when the CA refuses it: not the issuing account) by the certificate's
- * own key: --key-path or the key inside the PKCS#12.
+ * own key: --key-path or the key inside the PKCS#12.  A revocation is
+ * recorded with the stored set whose cert.pem is the revoked certificate
+ * (renew then leaves it alone), and a key revoked for keyCompromise is
+ * listed in CONFIG/compromised-keys (never certified again).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "acme/app/flow.h"
 #include "acme/pki/cert.h"
@@ -65,8 +69,11 @@ load_cert(struct flow *f, struct cert_chain *chain, struct key **key)
 		rc = 0;
 		goto out;
 	}
-	/* PKCS#12: try the given passphrase, or none, then ask */
-	if (p12_read(data, len, c->passphrase, key, chain) == 0) {
+	/* PKCS#12: try the given passphrase, or the empty one (cert
+	 * --no-passphrase computes the MAC with "") and none, then ask */
+	if ((c->passphrase == NULL &&
+		p12_read(data, len, "", key, chain) == 0) ||
+	    p12_read(data, len, c->passphrase, key, chain) == 0) {
 		rc = 0;
 		goto out;
 	}
@@ -92,6 +99,72 @@ out:
 		free(pp);
 	}
 	free(data);
+	return rc;
+}
+
+/*
+ * After the CA revoked chain's certificate: record it with the stored set
+ * holding it and, for keyCompromise, list the key (ckey, or the set's
+ * privkey.pem) as compromised.  0 / -1 (f->out).
+ */
+static int
+record(struct flow *f, const struct cert_chain *chain, const struct key *ckey)
+{
+	const struct cli *c = f->set->cli;
+	const char *cfg = f->set->config_dir;
+	int reason = c->reason >= 0 ? c->reason : ORDER_REASON_UNSPECIFIED;
+	struct key *own = NULL;
+	char *dir = NULL, *kpath = NULL;
+	int r, rc = -1;
+
+	r = store_certs_find(
+	    cfg, chain->certs[0].der, chain->certs[0].len, &dir);
+	if (r < 0) {
+		flow_fail(f, EX_NOINPUT);
+		goto out;
+	}
+	if (r == 0) {
+		log_info(
+		    "%s: not a certificate stored under %s; nothing to record",
+		    c->cert_path, cfg);
+	} else if (store_mark_revoked(
+		       dir, time(NULL), cli_reason_name(reason)) != 0) {
+		log_err(
+		    "%s: revoked, but not recorded: renew may renew it", dir);
+		flow_fail(f, EX_CANTCREAT);
+		goto out;
+	} else {
+		flow_say(f, "recorded in %s; renew will not renew it", dir);
+	}
+	if (reason != ORDER_REASON_KEY_COMPROMISE) {
+		rc = 0;
+		goto out;
+	}
+	if (ckey == NULL && dir != NULL) {
+		kpath = store_path(dir, "privkey.pem");
+		own = kpath != NULL ? key_load_file(kpath) : NULL;
+		if (own != NULL && cert_matches_key(&chain->certs[0], own)) {
+			ckey = own;
+		}
+	}
+	if (ckey == NULL) {
+		log_warn(
+		    "the compromised key is unknown (no --key-path, PKCS#12 or stored set): it is not blocked from reuse");
+		rc = 0;
+		goto out;
+	}
+	if (store_key_compromised_add(cfg, ckey) != 0) {
+		log_err("the compromised key could not be recorded");
+		flow_fail(f, EX_CANTCREAT);
+		goto out;
+	}
+	flow_say(
+	    f, "the key is listed in %s/compromised-keys: never reused", cfg);
+	rc = 0;
+out:
+	key_free(own);
+	free(kpath);
+	free(dir);
 	return rc;
 }
 
@@ -173,6 +246,9 @@ flow_cmd_revoke(struct flow *f)
 		goto out;
 	}
 	flow_say(f, "%s revoked", c->cert_path);
+	if (record(f, &chain, ckey) != 0) {
+		goto out;
+	}
 	if (c->json) {
 		printf("{\"status\":\"revoked\",\"reason\":%d}\n",
 		    c->reason >= 0 ? c->reason : 0);
@@ -182,3 +258,4 @@ out:
 	cert_chain_free(&chain);
 	return f->out.ex;
 }
+
