@@ -428,6 +428,7 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	s.usage = usage;
 	s.key_type = key_type_name(key_get_type(k));
 	s.server = f->set->server;
+	s.keep = (unsigned)f->set->conf->keep_sets;
 	if (store_certs_save(f->set->config_dir, &s, &dir) != 0) {
 		flow_fail(f, EX_CANTCREAT);
 		goto out;
