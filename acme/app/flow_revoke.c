@@ -7,6 +7,9 @@
  * recorded with the stored set whose cert.pem is the revoked certificate
  * (renew then leaves it alone), and a key revoked for keyCompromise is
  * listed in CONFIG/compromised-keys (never certified again).
+ *
+ * Also the retire command: an address's sets move to CONFIG/retired/ and
+ * its stored order is forgotten, so renew and batch no longer see it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -259,3 +262,128 @@ out:
 	return f->out.ex;
 }
 
+/* Forget the stored order of addrs at server, if any. */
+static void
+forget_order(const struct flow *f, const char *server, const char *const *addrs,
+    size_t n)
+{
+	struct store_order so;
+
+	if (store_order_id(server, addrs, n, &so) == 0) {
+		(void)store_order_remove(f->set->config_dir, &so);
+	}
+}
+
+struct retire_state {
+	struct flow *f;
+	const char *addr;
+	char *name;  /* the set's name (first address), once found */
+	char *other; /* a set that holds addr but is not named after it */
+	char *server;
+	char *addrs[CLI_EMAIL_MAX];
+	size_t n_addrs;
+};
+
+static int
+retire_find(const struct store_lineage *l, void *arg)
+{
+	struct retire_state *st = arg;
+	size_t i;
+
+	if (challenge_addr_equal(l->name, st->addr)) {
+		st->name = strdup(l->name);
+		st->server = l->server != NULL ? strdup(l->server) : NULL;
+		for (i = 0; i < l->n_addrs && i < CLI_EMAIL_MAX; i++) {
+			st->addrs[i] = strdup(l->addrs[i]);
+			if (st->addrs[i] == NULL) {
+				return -1;
+			}
+			st->n_addrs++;
+		}
+		return st->name != NULL ? 1 : -1;
+	}
+	for (i = 0; i < l->n_addrs && st->other == NULL; i++) {
+		if (challenge_addr_equal(l->addrs[i], st->addr)) {
+			st->other = strdup(l->name);
+		}
+	}
+	return 0;
+}
+
+static void
+retire_state_free(struct retire_state *st)
+{
+	size_t i;
+
+	free(st->name);
+	free(st->other);
+	free(st->server);
+	for (i = 0; i < st->n_addrs; i++) {
+		free(st->addrs[i]);
+	}
+}
+
+/* Retire one address.  0 / -1 (f->out). */
+static int
+retire_one(struct flow *f, const char *addr)
+{
+	const struct cli *c = f->set->cli;
+	struct retire_state st;
+	char *to = NULL;
+	int r, rc = -1;
+
+	memset(&st, 0, sizeof(st));
+	st.f = f;
+	st.addr = addr;
+	r = store_certs_foreach(f->set->config_dir, retire_find, &st);
+	if (r < 0) {
+		log_err("%s: cannot look up its certificate set", addr);
+		flow_fail(f, EX_NOINPUT);
+		goto out;
+	}
+	if (st.name == NULL) {
+		if (st.other != NULL) {
+			log_err("%s: part of the set %s; retire %s", addr,
+			    st.other, st.other);
+		} else {
+			log_err("%s: no certificate set under %s/certs", addr,
+			    f->set->config_dir);
+		}
+		flow_fail(f, EX_NOINPUT);
+		goto out;
+	}
+	if (c->dry_run) {
+		flow_say(f,
+		    "dry run: would move %s/certs/%s and its sets to %s/retired/ and forget its stored order",
+		    f->set->config_dir, st.name, f->set->config_dir);
+		rc = 0;
+		goto out;
+	}
+	if (store_certs_retire(f->set->config_dir, st.name, &to) != 0) {
+		flow_fail(f, EX_CANTCREAT);
+		goto out;
+	}
+	forget_order(f, st.server != NULL ? st.server : f->set->server,
+	    (const char *const *)st.addrs, st.n_addrs);
+	forget_order(f, f->set->server, &addr, 1);
+	flow_say(f, "%s: retired to %s", st.name, to);
+	rc = 0;
+out:
+	free(to);
+	retire_state_free(&st);
+	return rc;
+}
+
+int
+flow_cmd_retire(struct flow *f)
+{
+	const struct cli *c = f->set->cli;
+	size_t i;
+
+	for (i = 0; i < c->n_emails; i++) {
+		if (retire_one(f, c->emails[i]) != 0 && flow_stopping()) {
+			break;
+		}
+	}
+	return f->out.ex;
+}
