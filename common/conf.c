@@ -80,6 +80,7 @@ static const struct conf_key conf_table[] = {
 	{ "ConfigDirectory", CT_STR, NULL, F(config_dir), NULL },
 	{ "SpoolGroup", CT_STR, NULL, F(spool_group), NULL },
 	{ "DeliveryHook", CT_STR, NULL, F(hook), NULL },
+	{ "KeepCertificateSets", CT_INT, "3", F(keep_sets), NULL },
 };
 #undef F
 #define NKEYS (sizeof(conf_table) / sizeof(conf_table[0]))

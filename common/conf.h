@@ -70,6 +70,7 @@ struct config {
 	char *config_dir;     /* ConfigDirectory */
 	char *spool_group;    /* SpoolGroup: group of spool dirs it makes */
 	char *hook;           /* DeliveryHook */
+	int keep_sets;        /* KeepCertificateSets: 0 = all */
 };
 
 /*

@@ -180,6 +180,7 @@ static const char *const cmd_names[CMD_MAX] = {
 	[CMD_ACCOUNT] = "account",
 	[CMD_SPOOL] = "spool",
 	[CMD_BATCH] = "batch",
+	[CMD_RETIRE] = "retire",
 };
 
 static const char *const resp_names[RESP_MAX] = {
@@ -666,11 +667,15 @@ check(struct cli *c)
 
 	if (c->cmd == CMD_NONE) {
 		return cli_fail(c, EX_USAGE,
-		    "a command is required: cert, renew, revoke, account, spool or batch");
+		    "a command is required: cert, renew, revoke, retire, account, spool or batch");
 	}
 	if (c->cmd == CMD_CERT && c->n_emails == 0) {
 		return cli_fail(c, EX_USAGE,
 		    "cert: at least one -e/--email address is required");
+	}
+	if (c->cmd == CMD_RETIRE && c->n_emails == 0) {
+		return cli_fail(c, EX_USAGE,
+		    "retire: at least one -e/--email address is required");
 	}
 	if (c->cmd == CMD_BATCH && c->batch_file == NULL) {
 		return cli_fail(c, EX_USAGE,
@@ -763,7 +768,7 @@ check(struct cli *c)
 	}
 	for (i = 0; i < c->n_emails; i++) {
 		if (c->cmd != CMD_CERT && c->cmd != CMD_RENEW &&
-		    c->cmd != CMD_SPOOL) {
+		    c->cmd != CMD_SPOOL && c->cmd != CMD_RETIRE) {
 			return cli_fail(c, EX_USAGE,
 			    "-e/--email does not apply to the %s command",
 			    cli_cmd_name(c->cmd));
@@ -816,6 +821,10 @@ cli_parse(struct cli *c, int argc, char **argv)
 		}
 	}
 	for (; optind < argc; optind++) {
+		if (c->cmd == CMD_RETIRE && c->n_emails == 0) {
+			return cli_fail(c, EX_USAGE,
+			    "retire: at least one -e/--email address is required");
+		}
 		if (c->cmd == CMD_BATCH && c->batch_file == NULL) {
 			c->batch_file = argv[optind];
 			continue;
@@ -832,7 +841,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 		}
 		if (c->cmd == CMD_NONE) {
 			return cli_fail(c, EX_USAGE,
-			    "unknown command '%s': use cert, renew, revoke, account, spool or batch",
+			    "unknown command '%s': use cert, renew, revoke, retire, account, spool or batch",
 			    argv[optind]);
 		}
 	}

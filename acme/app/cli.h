@@ -35,6 +35,7 @@ enum cli_cmd {
 	CMD_ACCOUNT,
 	CMD_SPOOL,
 	CMD_BATCH,
+	CMD_RETIRE,
 	CMD_MAX
 };
 

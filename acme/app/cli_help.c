@@ -13,8 +13,9 @@ cli_print_help(const char *prog, bool full)
 	FILE *f = full ? stdout : stderr;
 
 	fprintf(f,
-	    "usage: %s cert|renew|revoke|account|spool|batch [-e EMAIL]... [-t] [--dry-run] [-n]\n"
-	    "       [-c CONFIG_DIR] [-w WORK_DIR] [-l LOGS_DIR] [--agree-tos] [--contact CONTACT]\n"
+	    "usage: %s cert|renew|revoke|retire|account|spool|batch [-e EMAIL]...\n"
+	    "       [-t] [--dry-run] [-n] [-c CONFIG_DIR] [-w WORK_DIR] [-l LOGS_DIR]\n"
+	    "       [--agree-tos] [--contact CONTACT]\n"
 	    "       [--spool DIR | --file-validate | --imap ... | --tb ... ] [options]\n",
 	    prog);
 	if (!full) {
@@ -26,7 +27,9 @@ cli_print_help(const char *prog, bool full)
 	    "Commands:\n"
 	    "  cert      request a certificate for the -e addresses\n"
 	    "  renew     renew stored certificates that expire soon (--force: all)\n"
-	    "  revoke    revoke --cert-path (PEM or PKCS#12) [--reason R] [--key-path K]\n"
+	    "  revoke    revoke --cert-path (PEM or PKCS#12) [--reason R] [--key-path K];\n"
+	    "            recorded with the stored set (renew leaves it alone)\n"
+	    "  retire    move the -e addresses' sets to CONFIG/retired/ (--dry-run: say)\n"
 	    "  account   show the ACME account [--rollover | --deactivate]\n"
 	    "  spool     list pending spool entries\n"
 	    "\n"

@@ -1,5 +1,6 @@
 /*
- * flow: the requester's commands (cert, renew, revoke, account, spool) on
+ * flow: the requester's commands (cert, renew, revoke, retire, account,
+ * spool) on
  * top of the RFC 8555 library (acme.h, acct.h, order.h).  Three parts:
  * struct flow_settings, the effective settings (command line over
  * smime-acme.conf over the config table's defaults), built once and read
@@ -146,6 +147,7 @@ enum key_type flow_key_type(const struct cli *c);
 int flow_cmd_cert(struct flow *f);
 int flow_cmd_renew(struct flow *f);
 int flow_cmd_revoke(struct flow *f);
+int flow_cmd_retire(struct flow *f); /* in flow_revoke.c */
 int flow_cmd_account(struct flow *f);
 int flow_cmd_spool(struct flow *f);
 

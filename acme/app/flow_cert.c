@@ -414,6 +414,7 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	s.usage = usage;
 	s.key_type = key_type_name(key_get_type(k));
 	s.server = f->set->server;
+	s.keep = (unsigned)f->set->conf->keep_sets;
 	if (store_certs_save(f->set->config_dir, &s, &dir) != 0) {
 		flow_fail(f, EX_CANTCREAT);
 		goto out;
@@ -553,7 +554,7 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	struct acme_order ord;
 	bool prepared = false, ok = false;
 	size_t i;
-	int rc = -1;
+	int r, rc = -1;
 
 	memset(jobs, 0, sizeof(jobs));
 	memset(&ord, 0, sizeof(ord));
@@ -590,6 +591,15 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 				flow_fail(f, EX_NOINPUT);
 				goto out;
 			}
+			/* (an error here shows in the check below) */
+			if (store_key_compromised(f->set->config_dir, so.key) >
+			    0) {
+				log_err(
+				    "%s: this key was revoked for keyCompromise (listed in %s/compromised-keys); use another key or none",
+				    c->key_path, f->set->config_dir);
+				flow_fail(f, EX_DATAERR);
+				goto out;
+			}
 		} else {
 			flow_say(f, "generating a %s key",
 			    key_type_name(flow_key_type(c)));
@@ -607,6 +617,30 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	}
 	if (key == NULL) {
 		key = so.key;
+	}
+	/* a key revoked for keyCompromise is never certified again: one
+	 * kept by renew or a resumed order is replaced */
+	r = store_key_compromised(f->set->config_dir, key);
+	if (r < 0) {
+		flow_fail(f, EX_NOINPUT);
+		goto out;
+	}
+	if (r > 0) {
+		log_notice(
+		    "%s: the key to reuse was revoked for keyCompromise; generating a new %s key",
+		    addrs[0], key_type_name(flow_key_type(c)));
+		key_free(so.key);
+		so.key = key_generate(flow_key_type(c));
+		key = so.key;
+		if (key == NULL) {
+			flow_fail(f, EX_SOFTWARE);
+			goto out;
+		}
+		if (!c->dry_run &&
+		    store_order_save_key(f->set->config_dir, &so) != 0) {
+			flow_fail(f, EX_CANTCREAT);
+			goto out;
+		}
 	}
 
 	for (i = 0; i < n; i++) {

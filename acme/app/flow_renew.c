@@ -4,7 +4,10 @@
  * days, default 30, or earlier when the CA's RFC 9773 renewalInfo window
  * has started;
  * --force: all) is issued again for the same addresses and key usage,
- * keeping the key unless --rotate-key.  -e limits renewal to sets holding
+ * keeping the key unless --rotate-key (a key listed as compromised is
+ * replaced, see flow_issue).  A set recorded as revoked by the revoke
+ * command is never renewed, not even with --force: one info line says
+ * what to do instead.  -e limits renewal to sets holding
  * that address.  Exit 0 when everything due was renewed (or nothing was
  * due).  Made for timers: with nothing due it prints nothing at all (no
  * connection is made without any stored set, and the passphrase is
@@ -106,9 +109,17 @@ count_one(const struct store_lineage *l, void *arg)
 {
 	struct renew_state *st = arg;
 
-	if (candidate(st->f, l, false)) {
-		st->candidates++;
+	if (!candidate(st->f, l, false)) {
+		return 0;
 	}
+	/* revoked by us: a new certificate is a decision, not a renewal */
+	if (l->revoked != 0) {
+		log_info(
+		    "%s: revoked (%s) with smime-acme revoke; not renewed: get a new one with 'smime-acme cert -e %s' or retire it with 'smime-acme retire -e %s'",
+		    l->name, l->revoked_reason, l->name, l->name);
+		return 0;
+	}
+	st->candidates++;
 	return 0;
 }
 
@@ -138,8 +149,8 @@ renew_one(const struct store_lineage *l, void *arg)
 	int due;
 
 	memset(&chain, 0, sizeof(chain));
-	if (!candidate(f, l, true)) {
-		return 0;
+	if (!candidate(f, l, true) || l->revoked != 0) {
+		return 0; /* revoked: said by count_one */
 	}
 	path = store_path(l->dir, "cert.pem");
 	pem = path != NULL ? fs_read_file(path, 1024 * 1024, &len) : NULL;

@@ -43,6 +43,9 @@ run(struct cli *c, const struct config *conf)
 	case CMD_REVOKE:
 		rc = flow_cmd_revoke(&f);
 		break;
+	case CMD_RETIRE:
+		rc = flow_cmd_retire(&f);
+		break;
 	case CMD_ACCOUNT:
 		rc = flow_cmd_account(&f);
 		break;

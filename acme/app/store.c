@@ -5,8 +5,10 @@
  * logs key material; paths and addresses only.
  */
 #include <sys/stat.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,11 +19,16 @@
 #include <unistd.h>
 
 #include "acme/app/store.h"
+#include "acme/pki/cert.h"
+#include "acme/proto/jws.h"
 #include "common/digest.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
-#define INFO_MAX (64u * 1024)
+#define INFO_MAX        (64u * 1024)
+#define COMPROMISED     "compromised-keys"
+#define COMPROMISED_MAX (4u * 1024 * 1024)
+#define SETS_MAX        4096 /* sets of one address looked at by prune */
 
 int
 store_hash_hex(const char *s, char out[STORE_HASH_LEN + 1])
@@ -530,6 +537,9 @@ store_certs_save(
 	if (outdir != NULL) {
 		*outdir = strdup(link);
 	}
+	if (s->keep > 0) {
+		(void)store_certs_prune(config_dir, s->addrs[0], s->keep);
+	}
 	rc = 0;
 out:
 	if (rc != 0 && tmp_link != NULL) {
@@ -545,11 +555,31 @@ out:
 	return rc;
 }
 
+/* "revoked: <unix time> <reason>" into l.  0 / -1. */
+static int
+parse_revoked(const char *v, struct store_lineage *l)
+{
+	char *end;
+	long long t;
+
+	errno = 0;
+	t = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || t <= 0 || (*end != ' ' && *end != '\0')) {
+		return -1;
+	}
+	while (*end == ' ') {
+		end++;
+	}
+	l->revoked = (time_t)t;
+	l->revoked_reason = strdup(*end != '\0' ? end : "unspecified");
+	return l->revoked_reason != NULL ? 0 : -1;
+}
+
 static int
 read_lineage(const char *certs, const char *name, struct store_lineage *l)
 {
 	char *ipath = NULL, *info = NULL, *addrs = NULL, *usage = NULL;
-	char *p, *save = NULL;
+	char *revoked = NULL, *p, *save = NULL;
 	long u;
 	int rc = -1;
 
@@ -569,6 +599,11 @@ read_lineage(const char *certs, const char *name, struct store_lineage *l)
 	usage = info_get(info, "usage");
 	l->key_type = info_get(info, "key");
 	l->server = info_get(info, "server");
+	revoked = info_get(info, "revoked");
+	if (revoked != NULL && parse_revoked(revoked, l) != 0) {
+		log_warn("%s: unreadable revoked: line", ipath);
+		goto out;
+	}
 	if (addrs == NULL) {
 		log_warn("%s: no addresses", ipath);
 		goto out;
@@ -587,6 +622,7 @@ read_lineage(const char *certs, const char *name, struct store_lineage *l)
 	}
 	rc = 0;
 out:
+	free(revoked);
 	free(usage);
 	free(addrs);
 	free(info);
@@ -603,6 +639,7 @@ lineage_free(struct store_lineage *l)
 	free(l->dir);
 	free(l->key_type);
 	free(l->server);
+	free(l->revoked_reason);
 	for (i = 0; i < l->n_addrs; i++) {
 		free(l->addrs[i]);
 	}
@@ -650,5 +687,506 @@ out:
 	}
 	free(list);
 	free(certs);
+	return rc;
+}
+
+/* Is entry ".<name>.<time>.<pid>", a set of name?  Its time and pid. */
+static bool
+set_of(const char *entry, const char *name, long long *t, long long *pid)
+{
+	size_t n = strlen(name);
+	char *end;
+
+	if (entry[0] != '.' || strncmp(entry + 1, name, n) != 0 ||
+	    entry[1 + n] != '.' || !isdigit((unsigned char)entry[2 + n])) {
+		return false;
+	}
+	errno = 0;
+	*t = strtoll(entry + 2 + n, &end, 10);
+	if (errno != 0 || *end != '.' || !isdigit((unsigned char)end[1])) {
+		return false;
+	}
+	*pid = strtoll(end + 1, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* One set of an address: its directory name and when it was made. */
+struct set_ent {
+	char *name;
+	long long t, pid;
+};
+
+static int
+cmp_newest(const void *a, const void *b)
+{
+	const struct set_ent *x = a, *y = b;
+
+	if (x->t != y->t) {
+		return x->t > y->t ? -1 : 1;
+	}
+	if (x->pid != y->pid) {
+		return x->pid > y->pid ? -1 : 1;
+	}
+	return 0;
+}
+
+static void
+sets_free(struct set_ent *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++) {
+		free(v[i].name);
+	}
+	free(v);
+}
+
+/* The set directories of name under certs (real directories, never
+ * links), newest first.  0 / -1 (logged). */
+static int
+sets_list(
+    const char *certs, const char *name, struct set_ent **out, size_t *n_out)
+{
+	struct set_ent *v = NULL;
+	struct dirent *d;
+	struct stat st;
+	long long t, pid;
+	size_t n = 0;
+	char *p;
+	DIR *dh;
+	int rc = -1;
+
+	*out = NULL;
+	*n_out = 0;
+	dh = opendir(certs);
+	if (dh == NULL) {
+		if (errno == ENOENT) {
+			return 0;
+		}
+		log_err_errno("%s: cannot list", certs);
+		return -1;
+	}
+	v = calloc(SETS_MAX, sizeof(*v));
+	if (v == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+	while ((d = readdir(dh)) != NULL && n < SETS_MAX) {
+		if (!set_of(d->d_name, name, &t, &pid)) {
+			continue;
+		}
+		p = store_path(certs, d->d_name);
+		if (p == NULL || lstat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			free(p);
+			continue;
+		}
+		free(p);
+		v[n].name = strdup(d->d_name);
+		if (v[n].name == NULL) {
+			log_err("out of memory");
+			goto out;
+		}
+		v[n].t = t;
+		v[n].pid = pid;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), cmp_newest);
+	*out = v;
+	*n_out = n;
+	v = NULL;
+	rc = 0;
+out:
+	sets_free(v, n);
+	closedir(dh);
+	return rc;
+}
+
+/* Remove one set directory and the files in it.  0 / -1 (logged). */
+static int
+remove_set(const char *path)
+{
+	struct dirent *d;
+	DIR *dh = NULL;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (dh = fdopendir(fd)) == NULL) {
+		log_warn_errno("%s: cannot open", path);
+		if (fd >= 0) {
+			close(fd);
+		}
+		return -1;
+	}
+	while ((d = readdir(dh)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 ||
+		    strcmp(d->d_name, "..") == 0) {
+			continue;
+		}
+		if (unlinkat(fd, d->d_name, 0) != 0) {
+			log_warn_errno("%s/%s: cannot remove", path, d->d_name);
+			goto out;
+		}
+	}
+	if (rmdir(path) != 0) {
+		log_warn_errno("%s: cannot remove", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	closedir(dh);
+	return rc;
+}
+
+int
+store_certs_prune(const char *config_dir, const char *name, unsigned keep)
+{
+	struct set_ent *v = NULL;
+	char *certs = NULL, *link = NULL, *p;
+	char target[PATH_MAX];
+	long long pt, ppid;
+	size_t n = 0, i;
+	unsigned kept = 1; /* the published set */
+	ssize_t len;
+	int removed = 0, rc = -1;
+
+	if (keep == 0) {
+		return 0;
+	}
+	if (!safe_name(name)) {
+		log_err("%s: not usable as a directory name", name);
+		return -1;
+	}
+	certs = store_path(config_dir, "certs");
+	link = certs != NULL ? store_path(certs, name) : NULL;
+	if (link == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+	/* only sets older than the published one are superseded */
+	len = readlink(link, target, sizeof(target) - 1);
+	if (len <= 0) {
+		rc = 0; /* nothing published: nothing superseded */
+		goto out;
+	}
+	target[len] = '\0';
+	if (!set_of(target, name, &pt, &ppid)) {
+		log_warn("%s: points to %s, not a set of its own; not pruned",
+		    link, target);
+		rc = 0;
+		goto out;
+	}
+	if (sets_list(certs, name, &v, &n) != 0) {
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i].name, target) == 0 || v[i].t > pt ||
+		    (v[i].t == pt && v[i].pid >= ppid)) {
+			continue; /* the published set, or a newer one */
+		}
+		if (kept < keep) {
+			kept++;
+			continue;
+		}
+		p = store_path(certs, v[i].name);
+		if (p == NULL) {
+			log_err("out of memory");
+			goto out;
+		}
+		if (remove_set(p) == 0) {
+			log_info("%s: removed the superseded set %s", name,
+			    v[i].name);
+			removed++;
+		}
+		free(p);
+	}
+	rc = removed;
+out:
+	sets_free(v, n);
+	free(link);
+	free(certs);
+	return rc;
+}
+
+int
+store_certs_find(
+    const char *config_dir, const void *der, size_t len, char **dir)
+{
+	struct cert_chain chain;
+	struct dirent *d;
+	struct stat st;
+	char *certs = NULL, *p = NULL, *f = NULL, *pem = NULL;
+	size_t plen;
+	DIR *dh = NULL;
+	int rc = -1;
+
+	*dir = NULL;
+	memset(&chain, 0, sizeof(chain));
+	certs = store_path(config_dir, "certs");
+	if (certs == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+	dh = opendir(certs);
+	if (dh == NULL) {
+		if (errno == ENOENT) {
+			rc = 0;
+		} else {
+			log_err_errno("%s: cannot list", certs);
+		}
+		goto out;
+	}
+	while ((d = readdir(dh)) != NULL) {
+		free(p);
+		free(f);
+		free(pem);
+		cert_chain_free(&chain);
+		f = pem = NULL;
+		p = store_path(certs, d->d_name);
+		if (p == NULL) {
+			log_err("out of memory");
+			goto out;
+		}
+		/* real directories only: a link names one of them */
+		if (d->d_name[0] == '\0' || strcmp(d->d_name, ".") == 0 ||
+		    strcmp(d->d_name, "..") == 0 || lstat(p, &st) != 0 ||
+		    !S_ISDIR(st.st_mode)) {
+			continue;
+		}
+		f = store_path(p, "cert.pem");
+		pem = f != NULL ? fs_read_file(f, 1024 * 1024, &plen) : NULL;
+		if (pem == NULL ||
+		    strstr(pem, "-----BEGIN CERTIFICATE") == NULL ||
+		    cert_chain_parse_pem(pem, plen, &chain) != 0) {
+			continue;
+		}
+		if (chain.certs[0].len == len &&
+		    memcmp(chain.certs[0].der, der, len) == 0) {
+			*dir = p;
+			p = NULL;
+			rc = 1;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	cert_chain_free(&chain);
+	if (dh != NULL) {
+		closedir(dh);
+	}
+	free(pem);
+	free(f);
+	free(p);
+	free(certs);
+	return rc;
+}
+
+int
+store_mark_revoked(const char *dir, time_t when, const char *reason)
+{
+	char *path = store_path(dir, "lineage.info"), *text = NULL;
+	const char *p, *eol;
+	struct buf b;
+	int rc = -1;
+
+	buf_init(&b, 0);
+	if (path == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+	text = fs_read_file(path, INFO_MAX, NULL);
+	if (text == NULL) {
+		log_err_errno("%s: cannot read", path);
+		goto out;
+	}
+	/* every line but an earlier record, then the record */
+	for (p = text; *p != '\0'; p = eol) {
+		eol = strchr(p, '\n');
+		eol = eol != NULL ? eol + 1 : p + strlen(p);
+		if (strncmp(p, "revoked:", 8) == 0) {
+			continue;
+		}
+		if (buf_printf(&b, "%.*s%s", (int)(eol - p), p,
+			eol[-1] == '\n' ? "" : "\n") != 0) {
+			log_err("out of memory");
+			goto out;
+		}
+	}
+	if (buf_printf(&b, "revoked: %lld %s\n", (long long)when, reason) !=
+	    0) {
+		log_err("out of memory");
+		goto out;
+	}
+	if (fs_write_atomic(path, b.data, b.len, 0644) != 0) {
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	free(text);
+	free(path);
+	return rc;
+}
+
+int
+store_certs_retire(const char *config_dir, const char *name, char **to)
+{
+	struct set_ent *v = NULL;
+	char *certs = NULL, *link = NULL, *retired = NULL, *dest = NULL;
+	char *a = NULL, *b = NULL;
+	char sub[PATH_MAX];
+	struct stat st;
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (to != NULL) {
+		*to = NULL;
+	}
+	if (!safe_name(name)) {
+		log_err("%s: not usable as a directory name", name);
+		return -1;
+	}
+	certs = store_path(config_dir, "certs");
+	link = certs != NULL ? store_path(certs, name) : NULL;
+	retired = store_path(config_dir, "retired");
+	snprintf(sub, sizeof(sub), "%s.%lld", name, (long long)time(NULL));
+	dest = retired != NULL ? store_path(retired, sub) : NULL;
+	if (link == NULL || dest == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+	if (lstat(link, &st) != 0 || !S_ISLNK(st.st_mode)) {
+		log_err("%s: no published certificate set", link);
+		goto out;
+	}
+	if (sets_list(certs, name, &v, &n) != 0 || mkdirs(retired) != 0) {
+		goto out;
+	}
+	if (mkdir(dest, 0700) != 0) {
+		log_err_errno("%s: cannot create", dest);
+		goto out;
+	}
+	/* the link first: from here on renew and batch do not see it */
+	a = store_path(dest, name);
+	if (a == NULL || rename(link, a) != 0) {
+		log_err_errno("%s: cannot move to %s", link, dest);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		free(a);
+		free(b);
+		a = store_path(certs, v[i].name);
+		b = store_path(dest, v[i].name);
+		if (a == NULL || b == NULL || rename(a, b) != 0) {
+			log_err_errno("%s: cannot move to %s", v[i].name, dest);
+			goto out;
+		}
+	}
+	if (to != NULL) {
+		*to = dest;
+		dest = NULL;
+	}
+	rc = 0;
+out:
+	sets_free(v, n);
+	free(b);
+	free(a);
+	free(dest);
+	free(retired);
+	free(link);
+	free(certs);
+	return rc;
+}
+
+/* Is the line tp in text? */
+static bool
+listed(const char *text, const char *tp)
+{
+	size_t n = strlen(tp);
+	const char *p;
+
+	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n') {
+			p++;
+		}
+		if (strncmp(p, tp, n) == 0 && (p[n] == '\n' || p[n] == '\0')) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The thumbprint of k and CONFIG/compromised-keys (*text NULL when the
+ * file does not exist).  0 / -1 (logged). */
+static int
+compromised_read(const char *config_dir, const struct key *k,
+    char tp[KEY_THUMBPRINT_LEN + 1], char **path, char **text)
+{
+	*text = NULL;
+	*path = store_path(config_dir, COMPROMISED);
+	if (*path == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	if (jws_thumbprint(k, tp) != 0) {
+		log_err("cannot compute the key's thumbprint");
+		return -1;
+	}
+	*text = fs_read_file(*path, COMPROMISED_MAX, NULL);
+	if (*text == NULL && errno != ENOENT) {
+		log_err_errno("%s: cannot read", *path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_key_compromised(const char *config_dir, const struct key *k)
+{
+	char tp[KEY_THUMBPRINT_LEN + 1], *path = NULL, *text = NULL;
+	int rc = -1;
+
+	if (compromised_read(config_dir, k, tp, &path, &text) != 0) {
+		goto out;
+	}
+	rc = text != NULL && listed(text, tp) ? 1 : 0;
+out:
+	free(text);
+	free(path);
+	return rc;
+}
+
+int
+store_key_compromised_add(const char *config_dir, const struct key *k)
+{
+	char tp[KEY_THUMBPRINT_LEN + 1], *path = NULL, *text = NULL;
+	struct buf b;
+	size_t len;
+	int rc = -1;
+
+	buf_init(&b, 0);
+	if (compromised_read(config_dir, k, tp, &path, &text) != 0) {
+		goto out;
+	}
+	if (text != NULL && listed(text, tp)) {
+		rc = 0;
+		goto out;
+	}
+	len = text != NULL ? strlen(text) : 0;
+	if ((len > 0 &&
+		buf_printf(&b, "%s%s", text,
+		    text[len - 1] == '\n' ? "" : "\n") != 0) ||
+	    buf_printf(&b, "%s\n", tp) != 0) {
+		log_err("out of memory");
+		goto out;
+	}
+	if (mkdirs(config_dir) != 0 ||
+	    fs_write_atomic(path, b.data, b.len, 0644) != 0) {
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	free(text);
+	free(path);
 	return rc;
 }

@@ -7,6 +7,11 @@
  *   CONFIG/certs/<first address> -> .<first address>.<time>/ (symlink)
  *       cert.pem chain.pem fullchain.pem privkey.pem (0600)
  *       <first address>.p12 (0600) lineage.info
+ *   CONFIG/certs/.<first address>.<time>.<pid>/   superseded sets (pruned)
+ *   CONFIG/retired/<first address>.<time>/        retired sets (the link
+ *       and every set of the address, moved as they were)
+ *   CONFIG/compromised-keys   JWK thumbprints of keys revoked for
+ *       keyCompromise, one a line; never certified again
  *
  * Every file is written with fs_write_atomic(); a certificate set is
  * written into a fresh directory and published by renaming a symlink, so
@@ -90,12 +95,50 @@ struct store_certset {
 	unsigned usage;       /* CSR_KU_* bits requested, for renew */
 	const char *key_type; /* key_type_name() */
 	const char *server;
+	unsigned keep; /* KeepCertificateSets: sets kept; 0 = all */
 };
 
 /* Write the set and publish it; *dir (may be NULL) receives the
- * published path (malloc'ed).  0 / -1 (logged; nothing published). */
+ * published path (malloc'ed).  Then, with s->keep, prune the address's
+ * superseded sets (a failure there is only logged).  0 / -1 (logged;
+ * nothing published). */
 int store_certs_save(
     const char *config_dir, const struct store_certset *s, char **dir);
+
+/*
+ * Remove the superseded sets of name (CONFIG/certs/.<name>.<time>.<pid>,
+ * older than the published one) so that keep sets remain, the published
+ * one included; keep 0 removes nothing.  Never touches the published set,
+ * a newer one being written, or another address's sets.  Returns the
+ * number removed, or -1 (logged).
+ */
+int store_certs_prune(const char *config_dir, const char *name, unsigned keep);
+
+/*
+ * The stored set (published or superseded) whose cert.pem holds the
+ * certificate der first.  1 found (*dir: its real directory, malloc'ed),
+ * 0 none, -1 error (logged).
+ */
+int store_certs_find(
+    const char *config_dir, const void *der, size_t len, char **dir);
+
+/* Record in dir/lineage.info (rewritten atomically) that the set's
+ * certificate was revoked at when for reason (a name, "keyCompromise"):
+ * a line "revoked: <unix time> <reason>".  0 / -1 (logged). */
+int store_mark_revoked(const char *dir, time_t when, const char *reason);
+
+/*
+ * Retire the set published as CONFIG/certs/<name>: move the link and
+ * every set of name into CONFIG/retired/<name>.<time>/ (*to receives that
+ * path, malloc'ed; may be NULL).  0 / -1 (logged).
+ */
+int store_certs_retire(const char *config_dir, const char *name, char **to);
+
+/* Is k listed in CONFIG/compromised-keys?  1 yes, 0 no, -1 error. */
+int store_key_compromised(const char *config_dir, const struct key *k);
+/* Add k's thumbprint (once) to CONFIG/compromised-keys, rewritten
+ * atomically.  0 / -1 (logged). */
+int store_key_compromised_add(const char *config_dir, const struct key *k);
 
 /* A published certificate set, as read back for renew. */
 struct store_lineage {
@@ -106,6 +149,8 @@ struct store_lineage {
 	unsigned usage;
 	char *key_type;
 	char *server;
+	time_t revoked;       /* recorded by revoke; 0: not recorded */
+	char *revoked_reason; /* its reason name, or NULL */
 };
 
 /* Call fn for every set under CONFIG/certs (sorted by name); stops on a

@@ -7,9 +7,9 @@
 #    never the passphrase);
 #  - a hook from smime-acme.conf that exits 3: the certificate stays
 #    stored, the exit status is reported on stderr, the run exits 0;
-#  - renew with one set due (revoked: RFC 9773 says now) and one not:
-#    only the due one is renewed, one line for it, the hook runs once with
-#    SMIME_ACME_EVENT=renewed;
+#  - renew with one set due (revoked by the CA: RFC 9773 says now) and one
+#    not: only the due one is renewed, one line for it, the hook runs once
+#    with SMIME_ACME_EVENT=renewed;
 #  - renew with nothing due prints nothing at all and exits 0, also
 #    without -q and without a passphrase decision; with no set at all it
 #    does not even create an account.
@@ -132,8 +132,16 @@ sa cert "${COMMON[@]}" -c "$C1" -e ivy@example.test --no-passphrase
 [ "$rc" = 0 ] || why="ivy: rc $rc"
 h_old=$(serial "$C1" hank@example.test)
 i_old=$(serial "$C1" ivy@example.test)
-sa revoke -n --conf "$CONF" -c "$C1" --reason superseded \
-	--cert-path "$(certdir "$C1" hank@example.test)/cert.pem"
+# A revocation the CA made on its own makes a set due (RFC 9773).  A revoke
+# run with -c C1 would record it with hank's set, and renew never renews a
+# set revoked by us (test_lifecycle.sh); so revoke from another config dir,
+# signed with hank's own key: nothing there holds the set, nothing is
+# recorded in C1, and for C1 the revocation is the CA's.
+sa revoke -n --conf "$CONF" -c "$T/elsewhere" --reason superseded \
+	--cert-path "$(certdir "$C1" hank@example.test)/cert.pem" \
+	--key-path "$(certdir "$C1" hank@example.test)/privkey.pem"
+grep -q '^revoked:' "$(certdir "$C1" hank@example.test)/lineage.info" &&
+	why="$why; the revocation was recorded in C1"
 [ "$rc" = 0 ] || why="$why; revoke hank: rc $rc"
 rm -f "$T/hookenv"
 sa renew "${COMMON[@]}" -c "$C1" --passphrase-env SMIME_TEST_PP \

@@ -2,13 +2,17 @@
  * test_store: the requester's files (acme/app/store.c): account key 0600 and
  * reload (a key readable by others is refused), order state keyed by the
  * address set (order and domain case do not matter), certificate sets
- * published through a symlink and listed back for renew.
+ * published through a symlink and listed back for renew; the lifecycle:
+ * a revocation recorded in lineage.info, compromised keys listed once,
+ * superseded sets pruned to KeepCertificateSets (never the published set,
+ * a newer one or another address's), an address retired.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <sys/stat.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -20,6 +24,7 @@
 
 #include "acme/pki/key.h"
 #include "acme/app/store.h"
+#include "acme/proto/jws.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
 
@@ -305,6 +310,243 @@ test_certs_concurrent(void **state)
 	assert_int_equal(total, 0);
 }
 
+/* A set with fixed contents for address a (published now). */
+static void
+save_set(const char *a, unsigned keep)
+{
+	const char *addrs[1] = { a };
+	struct store_certset s;
+	struct buf kp;
+
+	buf_init(&kp, 0);
+	buf_puts(&kp, "KEY\n");
+	memset(&s, 0, sizeof(s));
+	s.addrs = addrs;
+	s.n_addrs = 1;
+	s.cert_pem = "CERT\n";
+	s.chain_pem = "CHAIN\n";
+	s.fullchain_pem = "CERT\nCHAIN\n";
+	s.key_pem = &kp;
+	s.p12 = (const unsigned char *)"P12";
+	s.p12_len = 3;
+	s.server = SERVER;
+	s.keep = keep;
+	assert_int_equal(store_certs_save(dir, &s, NULL), 0);
+	buf_free(&kp);
+}
+
+struct revoked_seen {
+	const char *name;
+	time_t revoked;
+	char reason[64];
+	int n;
+};
+
+static int
+find_revoked(const struct store_lineage *l, void *arg)
+{
+	struct revoked_seen *r = arg;
+
+	if (strcmp(l->name, r->name) == 0) {
+		r->revoked = l->revoked;
+		snprintf(r->reason, sizeof(r->reason), "%s",
+		    l->revoked_reason != NULL ? l->revoked_reason : "");
+		r->n++;
+	}
+	return 0;
+}
+
+static void
+test_mark_revoked(void **state)
+{
+	struct revoked_seen r;
+	char path[512], *text;
+
+	(void)state;
+	save_set("rev@example.org", 0);
+	memset(&r, 0, sizeof(r));
+	r.name = "rev@example.org";
+	assert_int_equal(store_certs_foreach(dir, find_revoked, &r), 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.revoked, 0); /* not recorded: renew as before */
+
+	snprintf(path, sizeof(path), "%s/certs/rev@example.org", dir);
+	assert_int_equal(store_mark_revoked(path, 1700000000, "superseded"), 0);
+	assert_int_equal(
+	    store_mark_revoked(path, 1700000100, "keyCompromise"), 0);
+	memset(&r, 0, sizeof(r));
+	r.name = "rev@example.org";
+	assert_int_equal(store_certs_foreach(dir, find_revoked, &r), 0);
+	assert_int_equal(r.revoked, 1700000100);
+	assert_string_equal(r.reason, "keyCompromise");
+
+	/* one record, the other lines kept */
+	snprintf(
+	    path, sizeof(path), "%s/certs/rev@example.org/lineage.info", dir);
+	text = fs_read_file(path, 65536, NULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "revoked: 1700000100 keyCompromise\n"));
+	assert_null(strstr(text, "superseded"));
+	assert_non_null(strstr(text, "addresses: rev@example.org\n"));
+	assert_non_null(strstr(text, "server: " SERVER "\n"));
+	free(text);
+
+	assert_int_equal(store_mark_revoked("/nonexistent/x", 1, "x"), -1);
+}
+
+static void
+test_compromised_keys(void **state)
+{
+	struct key *a = key_generate(KEY_EC256), *b = key_generate(KEY_EC256);
+	char path[512], tp[KEY_THUMBPRINT_LEN + 1], *text;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(store_key_compromised(dir, a), 0); /* no file */
+	assert_int_equal(store_key_compromised_add(dir, a), 0);
+	assert_int_equal(store_key_compromised_add(dir, a), 0); /* once */
+	assert_int_equal(store_key_compromised(dir, a), 1);
+	assert_int_equal(store_key_compromised(dir, b), 0);
+	assert_int_equal(store_key_compromised_add(dir, b), 0);
+	assert_int_equal(store_key_compromised(dir, b), 1);
+	assert_int_equal(store_key_compromised(dir, a), 1);
+
+	snprintf(path, sizeof(path), "%s/compromised-keys", dir);
+	text = fs_read_file(path, 65536, NULL);
+	assert_non_null(text);
+	assert_int_equal(strlen(text), 2 * (KEY_THUMBPRINT_LEN + 1));
+	assert_int_equal(jws_thumbprint(a, tp), 0);
+	assert_memory_equal(text, tp, KEY_THUMBPRINT_LEN);
+	assert_int_equal(text[KEY_THUMBPRINT_LEN], '\n');
+	free(text);
+	key_free(a);
+	key_free(b);
+}
+
+/* Make CONFIG/certs/<name> as a set directory with one file. */
+static void
+make_set(const char *name)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/certs", dir);
+	(void)mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/certs/%s", dir, name);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/certs/%s/privkey.pem", dir, name);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("KEY\n", fp);
+	fclose(fp);
+}
+
+static bool
+set_exists(const char *name)
+{
+	char path[1100];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/certs/%s", dir, name);
+	return lstat(path, &st) == 0;
+}
+
+static void
+test_prune(void **state)
+{
+	char path[512], target[512], *text;
+	ssize_t n;
+
+	(void)state;
+	/* four older sets of p, one of q, a look-alike address, and a set
+	 * of p newer than the one about to be published (being written) */
+	make_set(".p@example.org.100.1");
+	make_set(".p@example.org.101.1");
+	make_set(".p@example.org.102.7");
+	make_set(".p@example.org.102.9");
+	make_set(".q@example.org.50.1");
+	make_set(".p@example.org.1.10.1");
+	make_set(".p@example.org.9999999999.1");
+	save_set("p@example.org", 3);
+	snprintf(path, sizeof(path), "%s/certs/p@example.org", dir);
+	n = readlink(path, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	/* the published set and the two newest it superseded */
+	assert_true(set_exists(target));
+	assert_true(set_exists(".p@example.org.102.9"));
+	assert_true(set_exists(".p@example.org.102.7"));
+	assert_false(set_exists(".p@example.org.101.1"));
+	assert_false(set_exists(".p@example.org.100.1"));
+	/* never a newer set, another address's or a look-alike's */
+	assert_true(set_exists(".p@example.org.9999999999.1"));
+	assert_true(set_exists(".q@example.org.50.1"));
+	assert_true(set_exists(".p@example.org.1.10.1"));
+	/* the published set is intact */
+	snprintf(path, sizeof(path), "%s/certs/p@example.org/cert.pem", dir);
+	text = fs_read_file(path, 4096, NULL);
+	assert_non_null(text);
+	assert_string_equal(text, "CERT\n");
+	free(text);
+
+	/* keep 1: only the published one; keep 0: nothing removed */
+	assert_int_equal(store_certs_prune(dir, "q@example.org", 1), 0);
+	assert_true(set_exists(".q@example.org.50.1")); /* none published */
+	assert_int_equal(store_certs_prune(dir, "p@example.org", 0), 0);
+	assert_true(set_exists(".p@example.org.102.7"));
+	assert_int_equal(store_certs_prune(dir, "p@example.org", 1), 2);
+	assert_true(set_exists(target));
+	assert_false(set_exists(".p@example.org.102.9"));
+	assert_false(set_exists(".p@example.org.102.7"));
+	assert_true(set_exists(".p@example.org.9999999999.1"));
+}
+
+static int
+count_name(const struct store_lineage *l, void *arg)
+{
+	struct revoked_seen *r = arg;
+
+	if (strcmp(l->name, r->name) == 0) {
+		r->n++;
+	}
+	return 0;
+}
+
+static void
+test_retire(void **state)
+{
+	struct revoked_seen r;
+	char path[512], *to = NULL;
+	struct stat st;
+
+	(void)state;
+	make_set(".ret@example.org.100.1");
+	make_set(".other@example.org.100.1");
+	save_set("ret@example.org", 0);
+	assert_int_equal(store_certs_retire(dir, "ret@example.org", &to), 0);
+	assert_non_null(to);
+	memset(&r, 0, sizeof(r));
+	r.name = "ret@example.org";
+	assert_int_equal(store_certs_foreach(dir, count_name, &r), 0);
+	assert_int_equal(r.n, 0); /* renew no longer sees it */
+	assert_false(set_exists("ret@example.org"));
+	assert_false(set_exists(".ret@example.org.100.1"));
+	assert_true(set_exists(".other@example.org.100.1"));
+	/* under retired/: the link still leads to the set, the old set too */
+	snprintf(path, sizeof(path), "%s/ret@example.org/cert.pem", to);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(
+	    path, sizeof(path), "%s/.ret@example.org.100.1/privkey.pem", to);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/retired/", dir);
+	assert_int_equal(strncmp(to, path, strlen(path)), 0);
+	free(to);
+	/* nothing published: refused */
+	assert_int_equal(store_certs_retire(dir, "ret@example.org", NULL), -1);
+	assert_int_equal(store_certs_retire(dir, "../x@example.org", NULL), -1);
+}
+
 int
 main(void)
 {
@@ -314,6 +556,10 @@ main(void)
 		cmocka_unit_test(test_account),
 		cmocka_unit_test(test_certs),
 		cmocka_unit_test(test_certs_concurrent),
+		cmocka_unit_test(test_mark_revoked),
+		cmocka_unit_test(test_compromised_keys),
+		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_retire),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
