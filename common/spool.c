@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/conf.h"
@@ -472,6 +473,84 @@ spool_remove(struct spool *sp, const char *addr)
 		log_err_errno("%s: cannot remove spool entry", path);
 		return -1;
 	}
+	/* the notes of this request go with it */
+	if (spool_path(sp, "notes", addr, path, sizeof(path)) == 0) {
+		(void)unlink(path);
+	}
+	return 0;
+}
+
+int
+spool_note_refusal(struct spool *sp, const char *addr, const char *why)
+{
+	char path[PATH_MAX], dir[PATH_MAX], text[512];
+	size_t i;
+	int n;
+
+	n = snprintf(dir, sizeof(dir), "%s/notes", sp->dir);
+	if (n < 0 || (size_t)n >= sizeof(dir) ||
+	    spool_path(sp, "notes", addr, path, sizeof(path)) < 0) {
+		return -1;
+	}
+	/* setgid spool directories pass their group on to notes/ */
+	if (mkdir(dir, 02770) < 0 && errno != EEXIST) {
+		log_err_errno("%s: cannot create", dir);
+		return -1;
+	}
+	n = snprintf(text, sizeof(text), "refused: %ld\nreason: %s\n",
+	    (long)time(NULL), why);
+	if (n < 0) {
+		return -1;
+	}
+	if ((size_t)n >= sizeof(text)) {
+		n = (int)sizeof(text) - 1;
+		text[n - 1] = '\n';
+	}
+	/* one line of printable text, whatever the reason holds */
+	for (i = sizeof("refused: ") - 1; i < (size_t)n - 1; i++) {
+		if ((unsigned char)text[i] < 0x20 && text[i] != '\n') {
+			text[i] = ' ';
+		}
+	}
+	return fs_write_atomic(path, text, (size_t)n, 0640);
+}
+
+int
+spool_refusal(
+    struct spool *sp, const char *addr, time_t *when, char *why, size_t whylen)
+{
+	char path[PATH_MAX], *text, *r, *nl, *end;
+	size_t len;
+	long t;
+
+	if (spool_path(sp, "notes", addr, path, sizeof(path)) < 0) {
+		return -1;
+	}
+	text = fs_read_file(path, 4096, &len);
+	if (text == NULL) {
+		return errno == ENOENT ? 1 : -1;
+	}
+	if (strncmp(text, "refused: ", 9) != 0 ||
+	    (r = strstr(text, "\nreason: ")) == NULL) {
+		free(text);
+		log_err("%s: not a refusal note", path);
+		return -1;
+	}
+	errno = 0;
+	t = strtol(text + 9, &end, 10);
+	if (errno != 0 || *end != '\n') {
+		free(text);
+		log_err("%s: not a refusal note", path);
+		return -1;
+	}
+	r += sizeof("\nreason: ") - 1;
+	nl = strchr(r, '\n');
+	if (nl != NULL) {
+		*nl = '\0';
+	}
+	*when = (time_t)t;
+	snprintf(why, whylen, "%s", r);
+	free(text);
 	return 0;
 }
 

@@ -104,6 +104,19 @@ int spool_release(struct spool *sp, const char *addr);
 int spool_complete(struct spool *sp, const struct spool_entry *e);
 
 /* Call fn for every entry (for `smime-acme spool`); stops on non-zero. */
+/*
+ * Note that a challenge mail for addr was refused, and why (plain words
+ * from our own checks, never a token): notes/<key>, written atomically
+ * (the directory is made on first use).  The entry itself is left as it
+ * is, so a later genuine challenge is still answered, and a writer of the
+ * entry is never raced.  0 / -1 (logged).
+ */
+int spool_note_refusal(struct spool *sp, const char *addr, const char *why);
+/* The last refusal noted for addr: 0 with *when and why (NUL-terminated,
+ * cut to whylen) set, 1 if none, -1 on error (logged). */
+int spool_refusal(
+    struct spool *sp, const char *addr, time_t *when, char *why, size_t whylen);
+
 int spool_foreach(struct spool *sp,
     int (*fn)(const struct spool_entry *e, void *arg), void *arg);
 

@@ -410,6 +410,13 @@ static sfsistat
 refuse(struct mctx *c, const char *obj, const char *why)
 {
 	log_notice("%s: eom: %s: not answered: %s", c->qid, obj, why);
+	/* a request is pending for obj: tell the requester at once (a note
+	 * beside the entry, which stays as it is for a genuine challenge) */
+	if (spool_has(c->app->spool, obj) &&
+	    spool_note_refusal(c->app->spool, obj, why) < 0) {
+		log_warn("%s: eom: %s: cannot note the refusal in the spool",
+		    c->qid, obj);
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -493,7 +500,9 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 		(void)spool_release(c->app->spool, rcpt);
 		explicit_bzero(&e, sizeof(e));
 		buf_free_secret(&msg);
-		return refuse(c, rcpt, "reply could not be sent (see above)");
+		return refuse(c, rcpt,
+		    "the reply could not be made or sent (the milter's log "
+		    "says why)");
 	}
 	buf_free_secret(&msg);
 	e.state = SPOOL_ANSWERED;

@@ -98,7 +98,8 @@ sp_wait(struct responder_job *j)
 	struct flow *f = j->f;
 	struct spool_entry e;
 	struct acme_authz az;
-	time_t start = time(NULL), now, said = start, polled = 0;
+	time_t start = time(NULL), now, said = start, polled = 0, refused;
+	char why[256];
 	int r, rc = -1;
 
 	flow_say(f,
@@ -119,6 +120,21 @@ sp_wait(struct responder_job *j)
 		if (r == 0 && e.state == SPOOL_FAILED) {
 			log_err("%s: the milter could not answer: %s", j->addr,
 			    e.reason[0] ? e.reason : "no reason given");
+			flow_fail(f, EX_UNAVAILABLE);
+			break;
+		}
+		/* a challenge mail the milter refused for this request: say
+		 * why at once instead of waiting out the timeout */
+		if (spool_refusal(
+			j->priv, j->addr, &refused, why, sizeof(why)) == 0 &&
+		    refused >= (r == 0 ? e.created : start)) {
+			log_err("%s: smime-acme-milter refused the challenge "
+				"mail: %s",
+			    j->addr, why);
+			log_err("%s: fix what it names (its log has the "
+				"details), then run the same command again: "
+				"it resumes the order",
+			    j->addr);
 			flow_fail(f, EX_UNAVAILABLE);
 			break;
 		}
