@@ -483,7 +483,7 @@ spool_remove(struct spool *sp, const char *addr)
 int
 spool_note_refusal(struct spool *sp, const char *addr, const char *why)
 {
-	char path[PATH_MAX], dir[PATH_MAX], text[512];
+	char path[PATH_MAX], dir[PATH_MAX], text[512], line[400];
 	size_t i;
 	int n;
 
@@ -497,20 +497,17 @@ spool_note_refusal(struct spool *sp, const char *addr, const char *why)
 		log_err_errno("%s: cannot create", dir);
 		return -1;
 	}
-	n = snprintf(text, sizeof(text), "refused: %ld\nreason: %s\n",
-	    (long)time(NULL), why);
-	if (n < 0) {
-		return -1;
-	}
-	if ((size_t)n >= sizeof(text)) {
-		n = (int)sizeof(text) - 1;
-		text[n - 1] = '\n';
-	}
-	/* one line of printable text, whatever the reason holds */
-	for (i = sizeof("refused: ") - 1; i < (size_t)n - 1; i++) {
-		if ((unsigned char)text[i] < 0x20 && text[i] != '\n') {
-			text[i] = ' ';
+	/* one line of text, whatever the reason holds (cut if long) */
+	snprintf(line, sizeof(line), "%s", why);
+	for (i = 0; line[i] != '\0'; i++) {
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) {
+			line[i] = ' ';
 		}
+	}
+	n = snprintf(text, sizeof(text), "refused: %ld\nreason: %s\n",
+	    (long)time(NULL), line);
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		return -1;
 	}
 	return fs_write_atomic(path, text, (size_t)n, 0640);
 }

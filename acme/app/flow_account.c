@@ -107,12 +107,21 @@ flow_cmd_account(struct flow *f)
 	return 0;
 }
 
+/* What `smime-acme spool` lists from. */
+struct spool_list {
+	const struct flow *f;
+	struct spool *sp;
+};
+
 static int
 print_entry(const struct spool_entry *e, void *arg)
 {
-	const struct flow *f = arg;
-	char ts[32];
+	const struct spool_list *l = arg;
+	const struct flow *f = l->f;
+	char ts[32], rwhy[256];
 	struct tm tm;
+	time_t rt;
+	bool refused;
 	size_t i;
 
 	for (i = 0; f->set->cli->n_emails > 0 && i < f->set->cli->n_emails;
@@ -126,19 +135,27 @@ print_entry(const struct spool_entry *e, void *arg)
 	}
 	gmtime_r(&e->expires, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* the milter's last refusal of a challenge mail for this request */
+	refused =
+	    spool_refusal(l->sp, e->mailbox, &rt, rwhy, sizeof(rwhy)) == 0 &&
+	    rt >= e->created;
 	if (f->set->cli->json) {
 		struct json_out *o = json_out_object();
 		json_out_str(o, "address", e->mailbox);
 		json_out_str(o, "state", spool_state_name(e->state));
 		json_out_str(o, "from", e->from);
 		json_out_str(o, "expires", ts);
+		if (refused) {
+			json_out_str(o, "refused", rwhy);
+		}
 		if (json_out_print(o, stdout) != 0) {
 			return -1;
 		}
 	} else {
-		printf("%-40s %-10s %s%s%s\n", e->mailbox,
+		printf("%-40s %-10s %s%s%s%s%s\n", e->mailbox,
 		    spool_state_name(e->state), ts, e->reason[0] ? "  " : "",
-		    e->reason);
+		    e->reason, refused ? "  refused: " : "",
+		    refused ? rwhy : "");
 	}
 	return 0;
 }
@@ -158,7 +175,10 @@ flow_cmd_spool(struct flow *f)
 	if (sp == NULL) {
 		return EX_NOINPUT;
 	}
-	rc = spool_foreach(sp, print_entry, f);
+	{
+		struct spool_list l = { f, sp };
+		rc = spool_foreach(sp, print_entry, &l);
+	}
 	spool_close(sp);
 	return rc < 0 ? EX_IOERR : 0;
 }

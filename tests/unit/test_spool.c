@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -452,6 +453,38 @@ test_hash_failure(void **state)
 	spool_close(sp);
 }
 
+/* A refusal note: written beside the entry (which stays as it is), read
+ * back in one line, removed with the entry. */
+static void
+test_refusal_note(void **state)
+{
+	struct spool *sp;
+	struct spool_entry e, f;
+	char why[256];
+	time_t when = 0, t0 = time(NULL);
+
+	(void)state;
+	sp = spool_open(dir, true, -1, (gid_t)-1);
+	assert_non_null(sp);
+	fill(&e, "dora@example.test");
+	assert_int_equal(spool_write(sp, &e), 0);
+	assert_int_equal(
+	    spool_refusal(sp, "dora@example.test", &when, why, sizeof(why)), 1);
+	assert_int_equal(spool_note_refusal(sp, "dora@example.test",
+			     "no DKIM signature\r\nInjected: x"),
+	    0);
+	assert_int_equal(
+	    spool_refusal(sp, "dora@example.test", &when, why, sizeof(why)), 0);
+	assert_true(when >= t0);
+	assert_string_equal(why, "no DKIM signature  Injected: x");
+	assert_int_equal(spool_lookup(sp, "dora@example.test", &f), 0);
+	assert_int_equal(f.state, e.state);
+	assert_int_equal(spool_remove(sp, "dora@example.test"), 0);
+	assert_int_equal(
+	    spool_refusal(sp, "dora@example.test", &when, why, sizeof(why)), 1);
+	spool_close(sp);
+}
+
 int
 main(void)
 {
@@ -463,6 +496,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_hash_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_refusal_note, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_complete_full, setup, teardown),
 	};

@@ -29,10 +29,10 @@ H_SHOULD = ["resent-date", "resent-from", "resent-to", "resent-cc",
 REPLY_H_MUST = [h for h in CHALLENGE_H_MUST if h != "auto-submitted"]
 
 
-def compose_challenge(pki, frm, mailbox, part1, msgid, smime):
+def compose_challenge(pki, frm, mailbox, part1, msgid, smime, sign=True):
     """The challenge mail (RFC 8823 section 3.1) from FRM to MAILBOX as
     bytes: DKIM-signed by the CA domain (selector "ca"), or S/MIME-signed
-    if SMIME."""
+    if SMIME; neither without SIGN (a broken CA, for tests)."""
     hdrs = [("From", frm), ("To", mailbox), ("Subject", "ACME: " + part1),
             ("Date", email.utils.formatdate(localtime=False)),
             ("Message-ID", msgid),
@@ -42,13 +42,15 @@ def compose_challenge(pki, frm, mailbox, part1, msgid, smime):
             " ignore it.\r\nAn ACME-aware client answers it "
             "automatically.\r\n" % (mailbox if mailbox.isascii()
                                     else "your address"))
-    if smime:
+    if smime and sign:
         return _smime_mail(pki, hdrs, body)
     text = "".join("%s: %s\r\n" % h for h in hdrs)
     text += ("MIME-Version: 1.0\r\n"
              "Content-Type: text/plain; charset=us-ascii\r\n"
              "Content-Transfer-Encoding: 7bit\r\n\r\n") + body
     raw = text.encode("utf-8")
+    if not sign:
+        return raw
     sig = dkim.sign(raw, b"ca", frm.rpartition("@")[2].encode(),
                     pki.dkim_pem,
                     canonicalize=(b"relaxed", b"relaxed"),

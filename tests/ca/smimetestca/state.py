@@ -54,6 +54,7 @@ class Ca:
             "ratelimit_once": args.ratelimit_once,
             "ratelimit_count": 0,
             "finalize_500_once": args.finalize_500_once,
+            "unsigned": False,
         }
         self.eab = None
         if args.eab_required:
@@ -190,7 +191,8 @@ class Ca:
 
     def compose_mail(self, mailbox, part1, msgid):
         return compose_challenge(self.pki, self.args.from_addr, mailbox,
-                                 part1, msgid, self.args.smime)
+                                 part1, msgid, self.args.smime,
+                                 sign=not self.config["unsigned"])
 
     # -- token rule and digest
     def expected_digest(self, ch):
@@ -307,7 +309,7 @@ class Ca:
                 "strict_post": bool, "ratelimit_once": bool,
                 "ratelimit_count": lambda v: int(v) if int(v) >= 0
                 else _bad("ratelimit_count must be >= 0"),
-                "finalize_500_once": bool,
+                "finalize_500_once": bool, "unsigned": bool,
                 "badnonce_rate": lambda v: float(v) if 0 <= float(v) <= 1
                 else _bad("badnonce_rate must be 0..1"),
                 "send_on": lambda v: v if v in ("authz", "post")
