@@ -308,6 +308,23 @@ dup_trim(const char *s)
 	return d;
 }
 
+static void
+no_responder(void)
+{
+	log_err(
+	    "no way to answer the challenge mail without a terminal: use --spool DIR (milter), --imap, --file-validate or --tb");
+}
+
+int
+flow_responder_ready(struct flow *f)
+{
+	if (f->set->responder != RESP_AUTO) {
+		return 0;
+	}
+	no_responder();
+	return flow_fail(f, EX_USAGE);
+}
+
 int
 flow_settings_init(
     struct flow_settings *st, struct cli *c, const struct config *conf)
@@ -421,12 +438,11 @@ flow_settings_init(
 			st->responder = RESP_SPOOL;
 		} else if (st->interactive) {
 			st->responder = RESP_INTERACTIVE;
-		} else if (c->cmd == CMD_CERT || c->cmd == CMD_RENEW ||
-		    c->cmd == CMD_BATCH) {
-			log_err(
-			    "no way to answer the challenge mail without a terminal: use --spool DIR (milter), --imap, --file-validate or --tb");
+		} else if (c->cmd == CMD_CERT || c->cmd == CMD_BATCH) {
+			no_responder();
 			return EX_USAGE;
 		}
+		/* renew: refused once a set is due (flow_responder_ready) */
 	}
 	if (st->responder == RESP_IMAP && c->password == NULL &&
 	    c->oauth2_token == NULL && !c->dry_run) {

@@ -40,7 +40,7 @@ struct flow_settings {
 	gid_t spool_gid; /* SpoolGroup of spool dirs we make, (gid_t)-1 */
 	char *ca_bundle;
 	enum token_rule rule;
-	enum cli_responder responder; /* resolved (never RESP_AUTO) */
+	enum cli_responder responder; /* RESP_AUTO: none (renew only) */
 	int finalize_delay;
 	int post_after;   /* seconds before POSTing anyway */
 	int timeout;      /* seconds per authorization */
@@ -148,6 +148,10 @@ int flow_cmd_renew(struct flow *f);
 int flow_cmd_revoke(struct flow *f);
 int flow_cmd_account(struct flow *f);
 int flow_cmd_spool(struct flow *f);
+
+/* A responder is set (renew decides only once a set is due): 0, or -1
+ * (logged, f->out EX_USAGE). */
+int flow_responder_ready(struct flow *f);
 
 /* Make sure the PKCS#12 passphrase is settled before ordering: given,
  * asked twice on a terminal, or --no-passphrase.  0 / -1 (f->out). */
