@@ -500,6 +500,15 @@ flow_session_free(struct flow_session *ses)
 	memset(ses, 0, sizeof(*ses));
 }
 
+void
+flow_warn_insecure(const struct flow *f)
+{
+	if (f->set->cli->no_verify_ssl) {
+		log_warn(
+		    "--no-verify-ssl: the ACME server's certificate is not checked");
+	}
+}
+
 int
 flow_connect(struct flow *f)
 {
@@ -510,9 +519,8 @@ flow_connect(struct flow *f)
 	o.directory_url = s->server;
 	o.http.ca_bundle = s->ca_bundle;
 	o.http.insecure = s->cli->no_verify_ssl;
-	if (s->cli->no_verify_ssl) {
-		log_warn(
-		    "--no-verify-ssl: the ACME server's certificate is not checked");
+	if (!f->renewing) {
+		flow_warn_insecure(f);
 	}
 	f->ses->ac = acme_new(&o);
 	if (f->ses->ac == NULL) {

@@ -104,6 +104,10 @@ void flow_session_free(struct flow_session *ses);
 /* Create the session's ACME client and fetch the directory.  0 / -1
  * (f->out). */
 int flow_connect(struct flow *f);
+
+/* The --no-verify-ssl warning; flow_connect gives it, except for renew,
+ * which gives it once a set is due (nothing due: silence for cron). */
+void flow_warn_insecure(const struct flow *f);
 /*
  * Load the account for the server (or, with create, register one: a new
  * ES256 key, stored 0600 unless --dry-run).  Sets the client's account

@@ -165,6 +165,7 @@ renew_one(const struct store_lineage *l, void *arg)
 	flow_say(f, "%s: renewing", l->name);
 	if (!st->pp_settled) {
 		/* only now: a timer run with nothing due needs no decision */
+		flow_warn_insecure(f);
 		if (flow_responder_ready(f) != 0 ||
 		    flow_cert_passphrase(f) != 0) {
 			goto out;
