@@ -7,7 +7,8 @@
 #    its passphrase and carries the chain, a wrong token rule fails with the
 #    CA's problem shown;
 #  - the file responder (--file-validate), the interactive responder driven
-#    through a pseudo-terminal, IMAP + SMTP against Dovecot (plain and TLS);
+#    through a pseudo-terminal, IMAP + SMTP against Dovecot (plain and TLS;
+#    --json output that parses);
 #  - --dry-run writes nothing; a run killed with SIGKILL mid-order is
 #    resumed without a second order, also when it was killed before the
 #    order's URL was stored (found in the account's orders list); badNonce, 429 + Retry-After and a 500
@@ -508,11 +509,19 @@ imap_case() { # NAME ADDR ARGS...
 	local name=$1 a=$2
 	shift 2
 	printf '%s\n' "$MAIL_PASSWORD" >"$T/mailpw"
-	sa cert "${COMMON[@]}" -c "$T/$name" -e "$a" --no-passphrase --imap \
-		--login "$a" --password-file "$T/mailpw" --host 127.0.0.1 \
-		--smtp-host 127.0.0.1 --dkim-keys "$DKIM_KEYS" --spool-timeout 60 "$@"
+	# --json: stdout must be the one JSON result (the defect: libcurl
+	# wrote the IMAP server's "* 1 FETCH ..." line there)
+	rc=0
+	"$SA" --allow-root cert "${COMMON[@]}" -c "$T/$name" -e "$a" \
+		--no-passphrase --imap --login "$a" --password-file "$T/mailpw" \
+		--host 127.0.0.1 --smtp-host 127.0.0.1 --dkim-keys "$DKIM_KEYS" \
+		--spool-timeout 60 --json "$@" >"$T/$name.json" 2>"$T/out" || rc=$?
 	[ "$rc" = 0 ] || why="rc $rc"
 	[ -s "$(certdir "$T/$name" "$a")/cert.pem" ] || why="$why; no certificate"
+	python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(r.get("status") != "issued")' "$T/$name.json" 2>/dev/null ||
+		why="$why; --json output: $(head -c 200 "$T/$name.json" | tr '\n' '|')"
 	verdict "requester-$name"
 }
 if "$SA" --help | grep -q -- '--imap'; then
