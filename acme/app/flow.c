@@ -134,6 +134,9 @@ static const struct flow_rule flow_rules[] = {
 	/* our own failures, and an ACME failure without a problem */
 	{ NULL, 0, EX_TEMPFAIL, FLOW_RETRY, NULL, false, false, "timeout",
 	    "the challenge mail was not answered or the CA did not decide in time (is the milter running?); run the batch again to resume the same order" },
+	/* the same exit code, named by flow_fail_kind */
+	{ NULL, 0, EX_TEMPFAIL, FLOW_RETRY, NULL, false, false, "mail",
+	    "the reply to the challenge mail could not be sent (SMTP); run again to resume the same order" },
 	{ NULL, 0, EX_UNAVAILABLE, FLOW_FINAL, NULL, false, false,
 	    "unavailable",
 	    "the challenge could not be completed (the milter could not answer it, or the CA gave up on the order)" },
@@ -215,6 +218,23 @@ flow_fail(struct flow *f, int ex)
 {
 	flow_outcome_set(f, flow_rule_find(NULL, ex), ex, NULL);
 	return -1;
+}
+
+int
+flow_fail_kind(struct flow *f, const char *kind)
+{
+	const struct flow_rule *r;
+	size_t i;
+
+	for (i = 0; i < FLOW_NRULES; i++) {
+		r = &flow_rules[i];
+		if (r->type == NULL && r->kind != NULL &&
+		    strcmp(r->kind, kind) == 0) {
+			flow_outcome_set(f, r, r->ex, NULL);
+			return -1;
+		}
+	}
+	return flow_fail(f, EX_SOFTWARE);
 }
 
 int

@@ -120,11 +120,13 @@ int flow_account(struct flow *f, bool create);
  * session's last problem decides exit code, retry and words, and the one
  * error line "what: ...: type: detail" is logged here.  flow_fail: our own
  * failure with exit code ex (its line was logged by the caller); the
- * words come from the same table.  The first failure wins f->out.
- * Both return -1.
+ * words come from the same table.  flow_fail_kind: our own failure named
+ * by its row's kind (for rows sharing an exit code).  The first failure
+ * wins f->out.  All return -1.
  */
 int flow_acme_fail(struct flow *f, const char *what);
 int flow_fail(struct flow *f, int ex);
+int flow_fail_kind(struct flow *f, const char *kind);
 /* Forget the outcome (renew goes on with the next set). */
 void flow_outcome_clear(struct flow *f);
 

@@ -263,7 +263,8 @@ handle_uid(struct responder_job *j, struct imap_state *st, unsigned long uid)
 	flow_say(j->f, "%s: challenge found (UID %lu); replying to %s", j->addr,
 	    uid, to);
 	if (smtp_send(j, to, &reply) != 0) {
-		flow_fail(j->f, EX_UNAVAILABLE);
+		/* ours, not the CA's: 75, the stored order kept to resume */
+		flow_fail_kind(j->f, "mail");
 		goto out;
 	}
 	snprintf(

@@ -8,7 +8,7 @@
 #    CA's problem shown;
 #  - the file responder (--file-validate), the interactive responder driven
 #    through a pseudo-terminal, IMAP + SMTP against Dovecot (plain and TLS;
-#    --json output that parses);
+#    --json output that parses; SMTP down: 75, the rerun resumes);
 #  - --dry-run writes nothing; a run killed with SIGKILL mid-order is
 #    resumed without a second order, also when it was killed before the
 #    order's URL was stored (found in the account's orders list); badNonce, 429 + Retry-After and a 500
@@ -529,6 +529,27 @@ if "$SA" --help | grep -q -- '--imap'; then
 		--smtp-method plain --smtp-port "$SUBMIT_PORT"
 	imap_case imap-tls iris@example.test --port "$IMAPS_PORT" --ssl \
 		--smtp-method plain --smtp-port "$SUBMIT_PORT" --mail-ca-bundle "$IMAP_TLS_CA"
+	# the reply cannot be sent (nothing listens on port 1): ours, not the
+	# CA's refusal: 75 with the order kept, and the rerun resumes it (the
+	# defect: 69 and the order state deleted, so the rerun ordered again)
+	a=isla@example.test
+	imap_run() { # SMTP-PORT
+		sa cert "${COMMON[@]}" -c "$T/imap-smtp" -e "$a" --no-passphrase \
+			--imap --login "$a" --password-file "$T/mailpw" \
+			--host 127.0.0.1 --port "$IMAP_PORT" --smtp-host 127.0.0.1 \
+			--smtp-method plain --smtp-port "$1" --dkim-keys "$DKIM_KEYS" \
+			--spool-timeout 60
+	}
+	imap_run 1
+	n1=$(ca_orders)
+	[ "$rc" = 75 ] || why="SMTP down: rc $rc"
+	[ -n "$(ls -A "$T/imap-smtp/orders" 2>/dev/null)" ] ||
+		why="$why; the order state was deleted"
+	imap_run "$SUBMIT_PORT"
+	[ "$rc" = 0 ] || why="$why; rerun: rc $rc"
+	[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
+	[ -s "$(certdir "$T/imap-smtp" "$a")/cert.pem" ] || why="$why; no certificate"
+	verdict requester-imap-smtp-down-resumes
 fi
 
 e2e_finish

@@ -185,6 +185,14 @@ test_own_failures(void **state)
 		assert_int_equal(f.out.ex, 0);
 		flow_session_free(&ses);
 	}
+	/* a row named by kind: an SMTP failure is ours, resumable */
+	flow_begin(&f, &s, &ses);
+	assert_int_equal(flow_fail_kind(&f, "mail"), -1);
+	assert_int_equal(f.out.ex, EX_TEMPFAIL);
+	assert_int_equal(f.out.retry, FLOW_RETRY);
+	assert_string_equal(f.out.kind, "mail");
+	assert_non_null(strstr(f.out.detail, "SMTP"));
+	flow_session_free(&ses);
 	/* an ACME failure without a session or problem: refused, final */
 	flow_begin(&f, &s, &ses);
 	assert_int_equal(flow_acme_fail(&f, "account"), -1);
