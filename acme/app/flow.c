@@ -137,6 +137,8 @@ static const struct flow_rule flow_rules[] = {
 	/* the same exit code, named by flow_fail_kind */
 	{ NULL, 0, EX_TEMPFAIL, FLOW_RETRY, NULL, false, false, "mail",
 	    "the reply to the challenge mail could not be sent (SMTP); run again to resume the same order" },
+	{ NULL, 0, EX_TEMPFAIL, FLOW_RETRY, NULL, false, false, "processing",
+	    "the challenge was valid but the CA had not issued the certificate by the deadline; run again to resume the same order" },
 	{ NULL, 0, EX_UNAVAILABLE, FLOW_FINAL, NULL, false, false,
 	    "unavailable",
 	    "the challenge could not be completed (the milter could not answer it, or the CA gave up on the order)" },

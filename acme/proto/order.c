@@ -318,6 +318,7 @@ order_wait(struct acme_client *c, const char *url, enum acme_status want,
 		if (wait < 0) {
 			log_err("acme: order %s: still %s at the deadline", url,
 			    json_status_name(out->status));
+			errno = ETIMEDOUT;
 			return -1;
 		}
 		acme_sleep(c, (unsigned)wait);

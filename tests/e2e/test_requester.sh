@@ -9,6 +9,7 @@
 #  - the file responder (--file-validate), the interactive responder driven
 #    through a pseudo-terminal, IMAP + SMTP against Dovecot (plain and TLS;
 #    --json output that parses; SMTP down: 75, the rerun resumes);
+#  - a CA slow to issue: 75 and resumed;
 #  - --dry-run writes nothing; a run killed with SIGKILL mid-order is
 #    resumed without a second order, also when it was killed before the
 #    order's URL was stored (found in the account's orders list); badNonce, 429 + Retry-After and a 500
@@ -237,6 +238,26 @@ if [ "$HAVE_MILTER" = 1 ]; then
 	has "$(cat "$T/out")" "asking the CA to proceed" || why="$why; did not POST early"
 	verdict requester-spool-send-on-post
 	ca_cfg '{"send_on":"authz"}'
+
+	# -------------------------------------------------- slow CA
+	# The order stays processing past --spool-timeout: a slow server, 75,
+	# the order kept; once the CA issues, the rerun resumes it (the
+	# defect: 69 and the order state deleted, so the rerun ordered again).
+	ca_cfg '{"processing_time":3600}'
+	sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
+		--spool-timeout 20
+	n1=$(ca_orders)
+	[ "$rc" = 75 ] || why="rc $rc"
+	[ -n "$(ls -A "$T/c10/orders" 2>/dev/null)" ] ||
+		why="$why; the order state was deleted"
+	has "$(cat "$T/out")" "still processing" || why="$why; no 'still processing'"
+	ca_cfg '{"processing_time":0.3}'
+	sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
+		--spool-timeout 20
+	[ "$rc" = 0 ] || why="$why; rerun: rc $rc"
+	[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
+	[ -s "$(certdir "$T/c10" slow@example.test)/cert.pem" ] || why="$why; no certificate"
+	verdict requester-slow-ca-resumes
 
 	# -------------------------------------------------- renew and revoke
 	sa cert "${COMMON[@]}" -c "$C1" -e ivan@example.test --no-passphrase

@@ -193,6 +193,15 @@ test_own_failures(void **state)
 	assert_string_equal(f.out.kind, "mail");
 	assert_non_null(strstr(f.out.detail, "SMTP"));
 	flow_session_free(&ses);
+	/* an order still processing at the deadline: a slow CA, resumable,
+	 * and batch's reason does not blame the milter */
+	flow_begin(&f, &s, &ses);
+	assert_int_equal(flow_fail_kind(&f, "processing"), -1);
+	assert_int_equal(f.out.ex, EX_TEMPFAIL);
+	assert_int_equal(f.out.retry, FLOW_RETRY);
+	assert_string_equal(f.out.kind, "processing");
+	assert_null(strstr(f.out.detail, "milter"));
+	flow_session_free(&ses);
 	/* an ACME failure without a session or problem: refused, final */
 	flow_begin(&f, &s, &ses);
 	assert_int_equal(flow_acme_fail(&f, "account"), -1);
