@@ -9,7 +9,8 @@
 #  - the file responder (--file-validate), the interactive responder driven
 #    through a pseudo-terminal, IMAP + SMTP against Dovecot (plain and TLS;
 #    --json output that parses; SMTP down: 75, the rerun resumes);
-#  - a CA slow to issue: 75 and resumed;
+#  - a CA slow to issue: 75 and resumed; a Retry-After longer than the
+#    time left is cut to the deadline and polled again;
 #  - --dry-run writes nothing; a run killed with SIGKILL mid-order is
 #    resumed without a second order, also when it was killed before the
 #    order's URL was stored (found in the account's orders list); badNonce, 429 + Retry-After and a 500
@@ -258,6 +259,15 @@ if [ "$HAVE_MILTER" = 1 ]; then
 	[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
 	[ -s "$(certdir "$T/c10" slow@example.test)/cert.pem" ] || why="$why; no certificate"
 	verdict requester-slow-ca-resumes
+	# Retry-After 60 with 20 s left: poll once more at the deadline, by
+	# which time the order is valid (the defect: gave up at the first poll)
+	ca_cfg '{"order_retry_after":60,"processing_time":5}'
+	sa cert "${COMMON[@]}" -c "$T/c11" -e patient@example.test \
+		--no-passphrase --spool-timeout 20
+	[ "$rc" = 0 ] || why="rc $rc"
+	[ -s "$(certdir "$T/c11" patient@example.test)/cert.pem" ] || why="$why; no certificate"
+	ca_cfg '{"order_retry_after":1,"processing_time":0.3}'
+	verdict requester-long-retry-after
 
 	# -------------------------------------------------- renew and revoke
 	sa cert "${COMMON[@]}" -c "$C1" -e ivan@example.test --no-passphrase

@@ -470,7 +470,7 @@ class AcmeHandler(Handler):
             doc = ca.order_json(o)
         hdr = {"Location": ca.url("/order/" + oid)}
         if doc["status"] in ("pending", "processing"):
-            hdr["Retry-After"] = "1"
+            hdr["Retry-After"] = str(ca.config["order_retry_after"])
         self.send(200, doc, headers=hdr)
 
     def h_authz(self, azid):
@@ -627,10 +627,11 @@ class AcmeHandler(Handler):
             o["status"] = "processing"
             o["finalized_at"] = time.time()
             doc = ca.order_json(o)
+            retry_after = str(ca.config["order_retry_after"])
         log.info("order %s: issued certificate serial %x", oid,
                  cert.serial_number)
         self.send(200, doc, headers={"Location": ca.url("/order/" + oid),
-                                     "Retry-After": "1"})
+                                     "Retry-After": retry_after})
 
     def h_cert(self, cid, alt):
         ca = self.ca

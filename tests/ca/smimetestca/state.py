@@ -55,6 +55,7 @@ class Ca:
             "ratelimit_count": 0,
             "finalize_500_once": args.finalize_500_once,
             "processing_time": 0.3,  # s a finalized order stays processing
+            "order_retry_after": 1,
         }
         self.eab = None
         if args.eab_required:
@@ -317,7 +318,9 @@ class Ca:
                 "mail_delay": lambda v: float(v) if float(v) >= 0
                 else _bad("mail_delay must be >= 0"),
                 "processing_time": lambda v: float(v) if float(v) >= 0
-                else _bad("processing_time must be >= 0")}
+                else _bad("processing_time must be >= 0"),
+                "order_retry_after": lambda v: int(v) if int(v) >= 0
+                else _bad("order_retry_after must be >= 0")}
         with self.lock:
             for k, v in req.items():
                 if k not in conv:
