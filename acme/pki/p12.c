@@ -182,9 +182,10 @@ p12_add_crt(struct cert_chain *chain, gnutls_x509_crt_t crt)
 /*
  * No passphrase has two spellings in PKCS#12: no password at all (the
  * KDF gets zero octets) and the empty one (the KDF gets the BMPString
- * terminator).  p12_build with "" writes the second, OpenSSL's -passout
- * pass: too; other writers the first.  Without a passphrase, or with "",
- * accept either and leave in *passphrase the one the MAC verifies with.
+ * terminator).  p12_build with "" writes the second; Python's
+ * cryptography with NoEncryption (the seed client) the first; OpenSSL
+ * reads both.  Without a passphrase, or with "", accept either and leave
+ * in *passphrase the one the MAC verifies with.
  */
 static int
 p12_mac_pass(gnutls_pkcs12_t p12, const char **passphrase)
