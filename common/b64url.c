@@ -50,27 +50,34 @@ b64url_encode(const void *data, size_t len)
 {
 	char *out;
 
-	if (len > (SIZE_MAX - 4) / 4 * 3)
+	if (len > (SIZE_MAX - 4) / 4 * 3) {
 		return NULL;
+	}
 	out = malloc(b64url_enclen(len) + 1);
-	if (out == NULL)
+	if (out == NULL) {
 		return NULL;
+	}
 	return b64url_encode_to(data, len, out);
 }
 
 static int
 b64url_val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
+	if (c >= 'A' && c <= 'Z') {
 		return c - 'A';
-	if (c >= 'a' && c <= 'z')
+	}
+	if (c >= 'a' && c <= 'z') {
 		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
+	}
+	if (c >= '0' && c <= '9') {
 		return c - '0' + 52;
-	if (c == '-')
+	}
+	if (c == '-') {
 		return 62;
-	if (c == '_')
+	}
+	if (c == '_') {
 		return 63;
+	}
 	return -1;
 }
 
@@ -87,12 +94,14 @@ b64url_decode(const char *s, size_t len, size_t *outlen)
 		return NULL;
 	}
 	out = malloc(len / 4 * 3 + 3);
-	if (out == NULL)
+	if (out == NULL) {
 		return NULL;
+	}
 	for (i = 0; i < len; i++) {
 		d = b64url_val((unsigned char)s[i]);
-		if (d < 0)
+		if (d < 0) {
 			goto bad;
+		}
 		v = v << 6 | (uint32_t)d;
 		if (i % 4 == 3) {
 			out[o++] = (v >> 16) & 0xff;
@@ -103,12 +112,14 @@ b64url_decode(const char *s, size_t len, size_t *outlen)
 	}
 	/* Trailing bits that do not fill an octet must be zero (canonical). */
 	if (rem == 2) {
-		if (v & 0xf)
+		if (v & 0xf) {
 			goto bad;
+		}
 		out[o++] = (v >> 4) & 0xff;
 	} else if (rem == 3) {
-		if (v & 0x3)
+		if (v & 0x3) {
 			goto bad;
+		}
 		out[o++] = (v >> 10) & 0xff;
 		out[o++] = (v >> 2) & 0xff;
 	}

@@ -25,21 +25,25 @@ buf_reserve(struct buf *b, size_t extra)
 	size_t need, ncap;
 	char *p;
 
-	if (b->max == 0)
+	if (b->max == 0) {
 		b->max = BUF_DEFAULT_MAX;
+	}
 	if (extra > b->max || b->len > b->max - extra) {
 		errno = EFBIG;
 		return -1;
 	}
 	need = b->len + extra + 1;
-	if (need <= b->cap)
+	if (need <= b->cap) {
 		return 0;
+	}
 	ncap = b->cap ? b->cap : 256;
-	while (ncap < need)
+	while (ncap < need) {
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	}
 	p = realloc(b->data, ncap);
-	if (p == NULL)
+	if (p == NULL) {
 		return -1;
+	}
 	b->data = p;
 	b->cap = ncap;
 	return 0;
@@ -48,10 +52,12 @@ buf_reserve(struct buf *b, size_t extra)
 int
 buf_append(struct buf *b, const void *data, size_t len)
 {
-	if (buf_reserve(b, len) == -1)
+	if (buf_reserve(b, len) < 0) {
 		return -1;
-	if (len > 0)
+	}
+	if (len > 0) {
 		memcpy(b->data + b->len, data, len);
+	}
 	b->len += len;
 	b->data[b->len] = '\0';
 	return 0;
@@ -72,10 +78,12 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
-	if (n < 0)
+	if (n < 0) {
 		return -1;
-	if (buf_reserve(b, (size_t)n) == -1)
+	}
+	if (buf_reserve(b, (size_t)n) < 0) {
 		return -1;
+	}
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;
 	return 0;
@@ -97,8 +105,9 @@ void
 buf_reset(struct buf *b)
 {
 	b->len = 0;
-	if (b->data != NULL)
+	if (b->data != NULL) {
 		b->data[0] = '\0';
+	}
 }
 
 char *
@@ -106,8 +115,9 @@ buf_steal(struct buf *b)
 {
 	char *p = b->data;
 
-	if (p == NULL)
+	if (p == NULL) {
 		p = strdup("");
+	}
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return p;
@@ -116,8 +126,9 @@ buf_steal(struct buf *b)
 void
 buf_free(struct buf *b)
 {
-	if (b == NULL)
+	if (b == NULL) {
 		return;
+	}
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
@@ -126,9 +137,11 @@ buf_free(struct buf *b)
 void
 buf_free_secret(struct buf *b)
 {
-	if (b == NULL)
+	if (b == NULL) {
 		return;
-	if (b->data != NULL)
+	}
+	if (b->data != NULL) {
 		explicit_bzero(b->data, b->cap);
+	}
 	buf_free(b);
 }

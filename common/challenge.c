@@ -40,8 +40,9 @@ challenge_rule_parse(const char *s)
 	int i;
 
 	for (i = 0; s != NULL && i < TOKEN_RULE_MAX; i++) {
-		if (strcasecmp(s, rule_names[i]) == 0)
+		if (strcasecmp(s, rule_names[i]) == 0) {
 			return (enum token_rule)i;
+		}
 	}
 	return TOKEN_RULE_MAX;
 }
@@ -68,12 +69,15 @@ is_b64url(char c)
 static int
 hexval(char c)
 {
-	if (c >= '0' && c <= '9')
+	if (c >= '0' && c <= '9') {
 		return c - '0';
-	if (c >= 'A' && c <= 'F')
+	}
+	if (c >= 'A' && c <= 'F') {
 		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
+	}
+	if (c >= 'a' && c <= 'f') {
 		return c - 'a' + 10;
+	}
 	return -1;
 }
 
@@ -91,37 +95,44 @@ decode_word(const char *s, const char **end, struct buf *out)
 	char enc;
 	gnutls_datum_t in, dec = { NULL, 0 };
 
-	if (s[0] != '=' || s[1] != '?')
+	if (s[0] != '=' || s[1] != '?') {
 		return 0;
+	}
 	cs = s + 2;
 	q1 = strchr(cs, '?');
-	if (q1 == NULL || q1[1] == '\0' || q1[2] != '?')
+	if (q1 == NULL || q1[1] == '\0' || q1[2] != '?') {
 		return 0;
+	}
 	enc = q1[1];
 	txt = q1 + 3;
 	close = strstr(txt, "?=");
-	if (close == NULL)
+	if (close == NULL) {
 		return 0;
+	}
 	for (q2 = txt; q2 < close; q2++) {
-		if (*q2 == ' ' || *q2 == '\t' || *q2 == '\r' || *q2 == '\n')
+		if (*q2 == ' ' || *q2 == '\t' || *q2 == '\r' || *q2 == '\n') {
 			return 0; /* encoded-words hold no white space */
+		}
 	}
 	cslen = (size_t)(q1 - cs);
 	{
 		/* RFC 2231 language suffix: charset*lang */
 		const char *star = memchr(cs, '*', cslen);
-		if (star != NULL)
+		if (star != NULL) {
 			cslen = (size_t)(star - cs);
+		}
 	}
 	if (!((cslen == 5 && strncasecmp(cs, "UTF-8", 5) == 0) ||
-		(cslen == 8 && strncasecmp(cs, "US-ASCII", 8) == 0)))
+		(cslen == 8 && strncasecmp(cs, "US-ASCII", 8) == 0))) {
 		return -1;
+	}
 	if (enc == 'B' || enc == 'b') {
 		in.data = (unsigned char *)(uintptr_t)txt;
 		in.size = (unsigned)(close - txt);
-		if (gnutls_base64_decode2(&in, &dec) != 0)
+		if (gnutls_base64_decode2(&in, &dec) != 0) {
 			return -1;
-		if (buf_append(out, dec.data, dec.size) == -1) {
+		}
+		if (buf_append(out, dec.data, dec.size) < 0) {
 			gnutls_free(dec.data);
 			return -1;
 		}
@@ -134,17 +145,20 @@ decode_word(const char *s, const char **end, struct buf *out)
 				c = ' ';
 			} else if (c == '=') {
 				int h, l;
-				if (close - p < 3)
+				if (close - p < 3) {
 					return -1;
+				}
 				h = hexval(p[1]);
 				l = hexval(p[2]);
-				if (h < 0 || l < 0)
+				if (h < 0 || l < 0) {
 					return -1;
+				}
 				c = (char)(h * 16 + l);
 				p += 2;
 			}
-			if (buf_append(out, &c, 1) == -1)
+			if (buf_append(out, &c, 1) < 0) {
 				return -1;
+			}
 		}
 	} else {
 		return -1;
@@ -162,8 +176,9 @@ challenge_decode_header(const char *raw)
 	int r;
 
 	buf_init(&out, 64 * 1024);
-	if (buf_append(&out, "", 0) == -1)
+	if (buf_append(&out, "", 0) < 0) {
 		goto fail;
+	}
 	while (*p != '\0') {
 		if (*p == '\r' || *p == '\n') {
 			/* only CRLF WSP (folding) is allowed */
@@ -178,35 +193,39 @@ challenge_decode_header(const char *raw)
 			errno = EINVAL;
 			goto fail;
 		}
-		if (*p == '\0')
+		if (*p == '\0') {
 			break;
+		}
 		if (is_wsp(*p)) {
 			/* white space between two encoded-words is dropped */
 			ws = p;
 			while (is_wsp(*p) ||
 			    ((*p == '\r' || *p == '\n') &&
 				(is_wsp(p[1]) ||
-				    (p[1] == '\n' && is_wsp(p[2])))))
+				    (p[1] == '\n' && is_wsp(p[2]))))) {
 				p++;
+			}
 			if (prev_word && p[0] == '=' && p[1] == '?') {
 				struct buf probe;
 				const char *pe;
 				buf_init(&probe, 64 * 1024);
 				r = decode_word(p, &pe, &probe);
 				buf_free(&probe);
-				if (r == 1)
+				if (r == 1) {
 					continue;
+				}
 			}
 			for (; ws < p; ws++) {
 				if (is_wsp(*ws) &&
-				    buf_append(&out, ws, 1) == -1)
+				    buf_append(&out, ws, 1) < 0) {
 					goto fail;
+				}
 			}
 			prev_word = false;
 			continue;
 		}
 		r = decode_word(p, &end, &out);
-		if (r == -1) {
+		if (r < 0) {
 			errno = EINVAL;
 			goto fail;
 		}
@@ -215,8 +234,9 @@ challenge_decode_header(const char *raw)
 			prev_word = true;
 			continue;
 		}
-		if (buf_append(&out, p, 1) == -1)
+		if (buf_append(&out, p, 1) < 0) {
 			goto fail;
+		}
 		p++;
 		prev_word = false;
 	}
@@ -252,8 +272,9 @@ challenge_parse_subject(
 		goto out;
 	}
 	p = dec;
-	while (is_wsp(*p))
+	while (is_wsp(*p)) {
 		p++;
+	}
 	if (strncmp(p, "ACME:", 5) != 0) {
 		*why = "Subject does not start with \"ACME:\" (reply prefix or "
 		       "not a challenge)";
@@ -265,8 +286,9 @@ challenge_parse_subject(
 		goto out;
 	}
 	for (; *p != '\0'; p++) {
-		if (is_wsp(*p))
+		if (is_wsp(*p)) {
 			continue;
+		}
 		if (n >= CHALLENGE_TOKEN_MAX) {
 			*why = "token-part1 too long";
 			goto out;
@@ -274,10 +296,12 @@ challenge_parse_subject(
 		tok[n++] = *p;
 	}
 	/* RFC 8823's own example pads token-part1: strip up to two '=' */
-	if (n > 0 && tok[n - 1] == '=')
+	if (n > 0 && tok[n - 1] == '=') {
 		n--;
-	if (n > 0 && tok[n - 1] == '=')
+	}
+	if (n > 0 && tok[n - 1] == '=') {
 		n--;
+	}
 	tok[n] = '\0';
 	if (n == 0) {
 		*why = "empty token-part1";
@@ -321,39 +345,49 @@ addr_spec_ok(const char *a, size_t len)
 	size_t i;
 	bool quoted = false;
 
-	if (len == 0 || len > CHALLENGE_ADDR_MAX)
+	if (len == 0 || len > CHALLENGE_ADDR_MAX) {
 		return false;
+	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)a[i];
-		if (c == '"' && (i == 0 || a[i - 1] != '\\'))
+		if (c == '"' && (i == 0 || a[i - 1] != '\\')) {
 			quoted = !quoted;
-		if (c < 0x21 && !(quoted && c == ' '))
+		}
+		if (c < 0x21 && !(quoted && c == ' ')) {
 			return false;
-		if (c == 0x7f)
+		}
+		if (c == 0x7f) {
 			return false;
-		if (!quoted && c == '@')
+		}
+		if (!quoted && c == '@') {
 			at = a + i;
+		}
 		if (!quoted &&
 		    (c == '<' || c == '>' || c == ',' || c == ';' || c == ':' ||
 			c == '(' || c == ')' || c == '[' || c == ']' ||
-			c == '\\'))
+			c == '\\')) {
 			return false;
+		}
 	}
-	if (quoted || at == NULL || at == a || at == a + len - 1)
+	if (quoted || at == NULL || at == a || at == a + len - 1) {
 		return false;
+	}
 	/* exactly one unquoted '@': the last one found must be the first */
 	for (i = 0; a + i < at; i++) {
 		if (a[i] == '"') {
-			for (i++; a + i < at && a[i] != '"'; i++)
+			for (i++; a + i < at && a[i] != '"'; i++) {
 				;
+			}
 			continue;
 		}
-		if (a[i] == '@')
+		if (a[i] == '@') {
 			return false;
+		}
 	}
 	if (memchr(at + 1, '.', len - (size_t)(at + 1 - a)) == NULL &&
-	    strncasecmp(at + 1, "localhost", 9) != 0)
+	    strncasecmp(at + 1, "localhost", 9) != 0) {
 		return false;
+	}
 	return true;
 }
 
@@ -395,12 +429,13 @@ challenge_parse_mailbox(
 			continue;
 		}
 		if (depth > 0) {
-			if (*p == '\\' && p[1] != '\0')
+			if (*p == '\\' && p[1] != '\0') {
 				p++;
-			else if (*p == '(')
+			} else if (*p == '(') {
 				depth++;
-			else if (*p == ')')
+			} else if (*p == ')') {
 				depth--;
+			}
 			continue;
 		}
 		switch (*p) {
@@ -462,11 +497,13 @@ challenge_parse_mailbox(
 		out[alen] = '\0';
 	} else {
 		const char *a = s, *e;
-		while (is_wsp(*a))
+		while (is_wsp(*a)) {
 			a++;
+		}
 		e = a + strlen(a);
-		while (e > a && is_wsp(e[-1]))
+		while (e > a && is_wsp(e[-1])) {
 			e--;
+		}
 		if (!addr_spec_ok(a, (size_t)(e - a)) ||
 		    (size_t)(e - a) + 1 > outlen) {
 			*why = "not a valid address";
@@ -496,21 +533,25 @@ challenge_addr_equal(const char *a, const char *b)
 	const char *da = challenge_addr_domain(a);
 	const char *db = challenge_addr_domain(b);
 
-	if (da == NULL || db == NULL)
+	if (da == NULL || db == NULL) {
 		return false;
-	if (da - a != db - b || memcmp(a, b, (size_t)(da - a)) != 0)
+	}
+	if (da - a != db - b || memcmp(a, b, (size_t)(da - a)) != 0) {
 		return false;
+	}
 	return strcasecmp(da, db) == 0;
 }
 
 static bool
 token_ok(const char *t)
 {
-	if (t == NULL || *t == '\0' || strlen(t) > CHALLENGE_TOKEN_MAX)
+	if (t == NULL || *t == '\0' || strlen(t) > CHALLENGE_TOKEN_MAX) {
 		return false;
+	}
 	for (; *t != '\0'; t++) {
-		if (!is_b64url(*t))
+		if (!is_b64url(*t)) {
 			return false;
+		}
 	}
 	return true;
 }
@@ -527,29 +568,36 @@ challenge_response(const char *part1, const char *part2, const char *thumbprint,
 
 	buf_init(&ka, 4096);
 	if (!token_ok(part1) || !token_ok(part2) || !token_ok(thumbprint) ||
-	    rule >= TOKEN_RULE_MAX)
+	    rule >= TOKEN_RULE_MAX) {
 		goto out;
+	}
 	if (rule == TOKEN_RULE_OCTET) {
 		b1 = b64url_decode(part1, strlen(part1), &l1);
 		b2 = b64url_decode(part2, strlen(part2), &l2);
-		if (b1 == NULL || b2 == NULL)
+		if (b1 == NULL || b2 == NULL) {
 			goto out;
+		}
 		cat = malloc(l1 + l2 + 1);
-		if (cat == NULL)
+		if (cat == NULL) {
 			goto out;
+		}
 		memcpy(cat, b1, l1);
 		memcpy(cat + l1, b2, l2);
 		token = b64url_encode(cat, l1 + l2);
-		if (token == NULL)
+		if (token == NULL) {
 			goto out;
-		if (buf_printf(&ka, "%s.%s", token, thumbprint) == -1)
+		}
+		if (buf_printf(&ka, "%s.%s", token, thumbprint) < 0) {
 			goto out;
+		}
 	} else {
-		if (buf_printf(&ka, "%s%s.%s", part1, part2, thumbprint) == -1)
+		if (buf_printf(&ka, "%s%s.%s", part1, part2, thumbprint) < 0) {
 			goto out;
+		}
 	}
-	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, ka.data, ka.len, md) != 0)
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, ka.data, ka.len, md) != 0) {
 		goto out;
+	}
 	b64url_encode_to(md, sizeof(md), out);
 	rc = 0;
 out:
@@ -600,18 +648,21 @@ challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 		"Subject: Re: ACME: %s\r\n"
 		"Date: %s\r\n"
 		"Message-ID: %s\r\n",
-		r->from, r->to, r->token_part1, r->date, r->message_id) == -1)
+		r->from, r->to, r->token_part1, r->date, r->message_id) < 0) {
 		goto fail;
+	}
 	if (r->in_reply_to != NULL && *r->in_reply_to != '\0') {
-		if (buf_printf(out, "In-Reply-To: %s\r\n", r->in_reply_to) ==
-		    -1)
+		if (buf_printf(out, "In-Reply-To: %s\r\n", r->in_reply_to) <
+		    0) {
 			goto fail;
+		}
 		if (r->references != NULL && *r->references != '\0') {
 			if (buf_printf(out, "References: %s %s\r\n",
-				r->references, r->in_reply_to) == -1)
+				r->references, r->in_reply_to) < 0) {
 				goto fail;
-		} else if (buf_printf(out, "References: %s\r\n",
-			       r->in_reply_to) == -1) {
+			}
+		} else if (buf_printf(
+			       out, "References: %s\r\n", r->in_reply_to) < 0) {
 			goto fail;
 		}
 	}
@@ -624,13 +675,15 @@ challenge_compose_reply(const struct challenge_reply *r, struct buf *out)
 		"-----BEGIN ACME RESPONSE-----\r\n"
 		"%s\r\n"
 		"-----END ACME RESPONSE-----\r\n",
-		r->digest) == -1)
+		r->digest) < 0) {
 		goto fail;
+	}
 	return 0;
 fail:
 	out->len = start;
-	if (out->data != NULL)
+	if (out->data != NULL) {
 		out->data[start] = '\0';
+	}
 	return -1;
 }
 
@@ -645,8 +698,9 @@ challenge_date(long t, char *out, size_t outlen)
 		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	int n;
 
-	if (gmtime_r(&tt, &tm) == NULL)
+	if (gmtime_r(&tt, &tm) == NULL) {
 		return -1;
+	}
 	n = snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d +0000",
 	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
 	    tm.tm_hour, tm.tm_min, tm.tm_sec);
@@ -663,10 +717,12 @@ challenge_message_id(const char *domain, char *out, size_t outlen)
 	int n;
 
 	if (!header_safe(domain) || *domain == '\0' ||
-	    strpbrk(domain, "<> ") != NULL)
+	    strpbrk(domain, "<> ") != NULL) {
 		return -1;
-	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) != 0)
+	}
+	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) != 0) {
 		return -1;
+	}
 	for (i = 0; i < sizeof(rnd); i++) {
 		hex[2 * i] = digits[rnd[i] >> 4];
 		hex[2 * i + 1] = digits[rnd[i] & 15];

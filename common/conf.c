@@ -111,12 +111,14 @@ conf_parse_long(const char *s, long min, long max, long *out)
 	char *end;
 	long v;
 
-	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s)) {
 		return -1;
+	}
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
+	if (errno != 0 || *end != '\0' || v < min || v > max) {
 		return -1;
+	}
 	*out = v;
 	return 0;
 }
@@ -127,8 +129,9 @@ conf_find(const char *name)
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
-		if (strcasecmp(conf_table[i].name, name) == 0)
+		if (strcasecmp(conf_table[i].name, name) == 0) {
 			return &conf_table[i];
+		}
 	}
 	return NULL;
 }
@@ -153,8 +156,9 @@ conf_set(struct config *c, const struct conf_key *k, const char *val,
 		if (k->choices != NULL) {
 			size_t i;
 			for (i = 0; k->choices[i] != NULL; i++) {
-				if (strcasecmp(val, k->choices[i]) == 0)
+				if (strcasecmp(val, k->choices[i]) == 0) {
 					break;
+				}
 			}
 			if (k->choices[i] == NULL) {
 				*why = "value not one of the allowed words";
@@ -162,7 +166,7 @@ conf_set(struct config *c, const struct conf_key *k, const char *val,
 			}
 		}
 		if (k->off == offsetof(struct config, syslog_facility) &&
-		    log_facility(val) == -1) {
+		    log_facility(val) < 0) {
 			*why = "unknown syslog facility";
 			return -1;
 		}
@@ -176,14 +180,14 @@ conf_set(struct config *c, const struct conf_key *k, const char *val,
 		return 0;
 	}
 	case CT_INT:
-		if (conf_parse_long(val, 0, INT_MAX, &l) == -1) {
+		if (conf_parse_long(val, 0, INT_MAX, &l) < 0) {
 			*why = "not a non-negative whole number";
 			return -1;
 		}
 		*(int *)(void *)(base + k->off) = (int)l;
 		return 0;
 	case CT_SIZE:
-		if (conf_parse_long(val, 1, LONG_MAX, &l) == -1) {
+		if (conf_parse_long(val, 1, LONG_MAX, &l) < 0) {
 			*why = "not a positive whole number";
 			return -1;
 		}
@@ -191,7 +195,7 @@ conf_set(struct config *c, const struct conf_key *k, const char *val,
 		return 0;
 	case CT_BOOL:
 	case CT_NBOOL:
-		if (conf_parse_bool(val, &b) == -1) {
+		if (conf_parse_bool(val, &b) < 0) {
 			*why = "not a boolean (yes/no/true/false/1/0)";
 			return -1;
 		}
@@ -255,13 +259,14 @@ conf_defaults(void)
 	size_t i;
 
 	c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
 		return NULL;
+	}
 	for (i = 0; i < NKEYS; i++) {
-		if (conf_table[i].def == NULL)
+		if (conf_table[i].def == NULL) {
 			continue;
-		if (conf_set(c, &conf_table[i], conf_table[i].def, &why) ==
-		    -1) {
+		}
+		if (conf_set(c, &conf_table[i], conf_table[i].def, &why) < 0) {
 			log_err("internal: default of %s: %s",
 			    conf_table[i].name, why);
 			conf_free(c);
@@ -282,14 +287,17 @@ conf_load(const char *path, bool missing_ok)
 	unsigned lineno = 0;
 
 	c = conf_defaults();
-	if (c == NULL)
+	if (c == NULL) {
 		return NULL;
-	if (path == NULL)
+	}
+	if (path == NULL) {
 		return c;
+	}
 	text = fs_read_file(path, 1024 * 1024, &len);
 	if (text == NULL) {
-		if (errno == ENOENT && missing_ok)
+		if (errno == ENOENT && missing_ok) {
 			return c;
+		}
 		if (missing_ok) {
 			/* the default file: say how to do without it */
 			log_err(
@@ -303,31 +311,40 @@ conf_load(const char *path, bool missing_ok)
 		}
 		goto fail;
 	}
-	if ((c->path = strdup(path)) == NULL)
+	if ((c->path = strdup(path)) == NULL) {
 		goto fail;
+	}
 	for (line = text; line != NULL; line = next) {
 		lineno++;
 		next = strchr(line, '\n');
-		if (next != NULL)
+		if (next != NULL) {
 			*next++ = '\0';
+		}
 		end = strchr(line, '#');
-		if (end != NULL)
+		if (end != NULL) {
 			*end = '\0';
+		}
 		end = line + strlen(line);
-		while (end > line && isspace((unsigned char)end[-1]))
+		while (end > line && isspace((unsigned char)end[-1])) {
 			*--end = '\0';
+		}
 		key = line;
-		while (isspace((unsigned char)*key))
+		while (isspace((unsigned char)*key)) {
 			key++;
-		if (*key == '\0')
+		}
+		if (*key == '\0') {
 			continue;
+		}
 		val = key;
-		while (*val != '\0' && !isspace((unsigned char)*val))
+		while (*val != '\0' && !isspace((unsigned char)*val)) {
 			val++;
-		if (*val != '\0')
+		}
+		if (*val != '\0') {
 			*val++ = '\0';
-		while (isspace((unsigned char)*val))
+		}
+		while (isspace((unsigned char)*val)) {
 			val++;
+		}
 		k = conf_find(key);
 		if (k == NULL) {
 			log_err("%s:%u: %s: unknown key", path, lineno, key);
@@ -338,7 +355,7 @@ conf_load(const char *path, bool missing_ok)
 			    "%s:%u: %s: missing value", path, lineno, k->name);
 			goto fail;
 		}
-		if (conf_set(c, k, val, &why) == -1) {
+		if (conf_set(c, k, val, &why) < 0) {
 			log_err("%s:%u: %s: %s", path, lineno, k->name, why);
 			goto fail;
 		}
@@ -357,11 +374,13 @@ conf_free(struct config *c)
 {
 	size_t i;
 
-	if (c == NULL)
+	if (c == NULL) {
 		return;
+	}
 	for (i = 0; i < NKEYS; i++) {
-		if (conf_table[i].type == CT_STR)
+		if (conf_table[i].type == CT_STR) {
 			free(*(char **)(void *)((char *)c + conf_table[i].off));
+		}
 	}
 	for (i = 0; i < c->n_signing; i++) {
 		free(c->signing[i].domain);
@@ -377,8 +396,9 @@ conf_is_set(const struct config *c, const char *key)
 {
 	const struct conf_key *k = key != NULL ? conf_find(key) : NULL;
 
-	if (c == NULL || k == NULL)
+	if (c == NULL || k == NULL) {
 		return false;
+	}
 	return (c->set_keys & (1ULL << (size_t)(k - conf_table))) != 0;
 }
 
@@ -389,8 +409,9 @@ conf_print_value(const struct config *c, const char *key)
 	const char *base = (const char *)c;
 	size_t i;
 
-	if (k == NULL)
+	if (k == NULL) {
 		return -1;
+	}
 	switch (k->type) {
 	case CT_STR: {
 		const char *v = *(char *const *)(const void *)(base + k->off);
@@ -414,9 +435,10 @@ conf_print_value(const struct config *c, const char *key)
 		    (unsigned)*(const mode_t *)(const void *)(base + k->off));
 		break;
 	case CT_SIGNKEY:
-		for (i = 0; i < c->n_signing; i++)
+		for (i = 0; i < c->n_signing; i++) {
 			printf("%s %s %s\n", c->signing[i].domain,
 			    c->signing[i].selector, c->signing[i].keyfile);
+		}
 		break;
 	default:
 		return -1;
@@ -431,8 +453,9 @@ conf_key_names(void)
 	size_t i;
 
 	/* filled on each call with the same constant pointers: idempotent */
-	for (i = 0; i < NKEYS; i++)
+	for (i = 0; i < NKEYS; i++) {
 		names[i] = conf_table[i].name;
+	}
 	names[NKEYS] = NULL;
 	return names;
 }

@@ -31,14 +31,16 @@ fs_fsync_dir(const char *path)
 		dir[0] = '/';
 		dir[1] = '\0';
 	} else {
-		if ((size_t)(slash - path) >= sizeof(dir))
+		if ((size_t)(slash - path) >= sizeof(dir)) {
 			return -1;
+		}
 		memcpy(dir, path, (size_t)(slash - path));
 		dir[slash - path] = '\0';
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
+	if (fd < 0) {
 		return -1;
+	}
 	rc = fsync(fd);
 	close(fd);
 	return rc;
@@ -54,11 +56,12 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	ssize_t n;
 	int fd = -1, rc = -1, w;
 
-	if (slash == NULL)
+	if (slash == NULL) {
 		w = snprintf(tmp, sizeof(tmp), ".%s.XXXXXX", path);
-	else
+	} else {
 		w = snprintf(tmp, sizeof(tmp), "%.*s/.%s.XXXXXX",
 		    (int)(slash - path), path, slash + 1);
+	}
 	if (w < 0 || (size_t)w >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		log_err_errno("%s: cannot write", path);
@@ -67,47 +70,51 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	/* mkstemp creates the file 0600 whatever the umask (no umask(2)
 	 * juggling: it is process-wide and other threads may be writing) */
 	fd = mkstemp(tmp);
-	if (fd != -1)
+	if (fd >= 0) {
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (fd == -1) {
+	}
+	if (fd < 0) {
 		log_err_errno("%s: cannot create temporary file", path);
 		return -1;
 	}
-	if (fchmod(fd, mode) == -1) {
+	if (fchmod(fd, mode) < 0) {
 		log_err_errno("%s: fchmod", tmp);
 		goto out;
 	}
 	while (off < len) {
 		n = write(fd, p + off, len - off);
-		if (n == -1) {
-			if (errno == EINTR)
+		if (n < 0) {
+			if (errno == EINTR) {
 				continue;
+			}
 			log_err_errno("%s: write", tmp);
 			goto out;
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) == -1) {
+	if (fsync(fd) < 0) {
 		log_err_errno("%s: fsync", tmp);
 		goto out;
 	}
-	if (close(fd) == -1) {
+	if (close(fd) < 0) {
 		fd = -1;
 		log_err_errno("%s: close", tmp);
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) == -1) {
+	if (rename(tmp, path) < 0) {
 		log_err_errno("%s: rename", path);
 		goto out;
 	}
 	(void)fs_fsync_dir(path);
 	rc = 0;
 out:
-	if (fd != -1)
+	if (fd >= 0) {
 		close(fd);
-	if (rc == -1)
+	}
+	if (rc < 0) {
 		unlink(tmp);
+	}
 	return rc;
 }
 
@@ -124,33 +131,40 @@ fs_read_file(const char *path, size_t max, size_t *lenp)
 	 * not block; the type is checked on the open descriptor, then
 	 * blocking reads are restored for the regular file */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd == -1)
+	if (fd < 0) {
 		return NULL;
-	if (fstat(fd, &st) == -1)
+	}
+	if (fstat(fd, &st) < 0) {
 		goto fail;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		errno = EINVAL;
 		goto fail;
 	}
 	fl = fcntl(fd, F_GETFL);
-	if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		goto fail;
+	}
 	if ((size_t)st.st_size > max) {
 		errno = EFBIG;
 		goto fail;
 	}
 	data = malloc((size_t)st.st_size + 2);
-	if (data == NULL)
+	if (data == NULL) {
 		goto fail;
+	}
 	/* Read one byte more than expected: a file that grew is too big. */
 	for (;;) {
 		n = read(fd, data + len, (size_t)st.st_size + 1 - len);
-		if (n == -1 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
 			continue;
-		if (n == -1)
+		}
+		if (n < 0) {
 			goto fail;
-		if (n == 0)
+		}
+		if (n == 0) {
 			break;
+		}
 		len += (size_t)n;
 		if (len > (size_t)st.st_size) {
 			errno = EFBIG;
@@ -159,8 +173,9 @@ fs_read_file(const char *path, size_t max, size_t *lenp)
 	}
 	close(fd);
 	data[len] = '\0';
-	if (lenp != NULL)
+	if (lenp != NULL) {
 		*lenp = len;
+	}
 	return data;
 fail:
 	saved = errno;
@@ -182,11 +197,13 @@ fs_mkdirs(const char *path, mode_t mode)
 	}
 	memcpy(tmp, path, len + 1);
 	for (i = 1; i <= len; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
+		if (tmp[i] != '/' && tmp[i] != '\0') {
 			continue;
+		}
 		tmp[i] = '\0';
-		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST) {
 			return -1;
+		}
 		tmp[i] = path[i];
 	}
 	return 0;
@@ -197,7 +214,7 @@ fs_check_perms(const char *path, uid_t uid, mode_t forbidden)
 {
 	struct stat st;
 
-	if (lstat(path, &st) == -1) {
+	if (lstat(path, &st) < 0) {
 		log_err_errno("%s", path);
 		return -1;
 	}

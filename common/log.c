@@ -24,19 +24,22 @@ static const int log_prio[LOG_LVL_MAX] = { LOG_ERR, LOG_WARNING, LOG_NOTICE,
 void
 log_init(const char *ident, bool use_syslog, int facility, bool use_stderr)
 {
-	if (ident != NULL)
+	if (ident != NULL) {
 		log_ident = ident;
+	}
 	log_syslog = use_syslog;
 	log_stderr = use_stderr;
-	if (use_syslog)
+	if (use_syslog) {
 		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+	}
 }
 
 void
 log_set_level(enum log_level level)
 {
-	if (level < LOG_LVL_MAX)
+	if (level < LOG_LVL_MAX) {
 		log_level = level;
+	}
 }
 
 enum log_level
@@ -72,11 +75,13 @@ log_facility(const char *name)
 	};
 	size_t i;
 
-	if (name == NULL)
+	if (name == NULL) {
 		return -1;
+	}
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-		if (strcasecmp(tab[i].name, name) == 0)
+		if (strcasecmp(tab[i].name, name) == 0) {
 			return tab[i].fac;
+		}
 	}
 	return -1;
 }
@@ -88,17 +93,20 @@ log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 	size_t n;
 	int saved = errno;
 
-	if (level > log_level)
+	if (level > log_level) {
 		goto out;
+	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (errnum != 0) {
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnum));
 	}
-	if (log_syslog)
+	if (log_syslog) {
 		syslog(log_prio[level], "%s", msg);
-	if (log_stderr)
+	}
+	if (log_stderr) {
 		fprintf(stderr, "%s: %s\n", log_ident, msg);
+	}
 out:
 	errno = saved;
 }

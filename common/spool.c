@@ -44,8 +44,9 @@ spool_state_parse(const char *s)
 	int i;
 
 	for (i = 0; i < SPOOL_STATE_MAX; i++) {
-		if (strcmp(s, state_names[i]) == 0)
+		if (strcmp(s, state_names[i]) == 0) {
 			return (enum spool_state)i;
+		}
 	}
 	return SPOOL_STATE_MAX;
 }
@@ -58,20 +59,21 @@ spool_mkdir(const char *path, gid_t gid)
 	bool existed = fs_exists(path);
 	int fd;
 
-	if (fs_mkdirs(path, 0770) == -1) {
+	if (fs_mkdirs(path, 0770) < 0) {
 		log_err_errno("%s: cannot create spool directory", path);
 		return -1;
 	}
-	if (existed || gid == (gid_t)-1)
+	if (existed || gid == (gid_t)-1) {
 		return 0;
+	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 || fchown(fd, (uid_t)-1, gid) == -1 ||
-	    fchmod(fd, 02770) == -1) {
+	if (fd < 0 || fchown(fd, (uid_t)-1, gid) < 0 || fchmod(fd, 02770) < 0) {
 		log_err_errno(
 		    "%s: cannot give the spool directory to group %lu", path,
 		    (unsigned long)gid);
-		if (fd != -1)
+		if (fd >= 0) {
 			close(fd);
+		}
 		return -1;
 	}
 	close(fd);
@@ -90,27 +92,31 @@ spool_open(const char *dir, bool create, long check_uid, gid_t gid)
 		log_err("spool: no SpoolDirectory configured");
 		return NULL;
 	}
-	if (create && spool_mkdir(dir, gid) == -1)
+	if (create && spool_mkdir(dir, gid) < 0) {
 		return NULL;
+	}
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if (snprintf(path, sizeof(path), "%s/%s", dir, subs[i]) >=
 		    (int)sizeof(path)) {
 			log_err("%s: spool path too long", dir);
 			return NULL;
 		}
-		if (create && spool_mkdir(path, gid) == -1)
+		if (create && spool_mkdir(path, gid) < 0) {
 			return NULL;
+		}
 		if (!fs_exists(path)) {
 			log_err("%s: not a spool (missing %s/)", dir, subs[i]);
 			return NULL;
 		}
-		if (check_uid != -1 &&
-		    fs_check_perms(path, (uid_t)check_uid, S_IWOTH) == -1)
+		if (check_uid >= 0 &&
+		    fs_check_perms(path, (uid_t)check_uid, S_IWOTH) < 0) {
 			return NULL;
+		}
 	}
-	if (check_uid != -1 &&
-	    fs_check_perms(dir, (uid_t)check_uid, S_IWOTH) == -1)
+	if (check_uid >= 0 &&
+	    fs_check_perms(dir, (uid_t)check_uid, S_IWOTH) < 0) {
 		return NULL;
+	}
 	sp = calloc(1, sizeof(*sp));
 	if (sp == NULL || (sp->dir = strdup(dir)) == NULL) {
 		free(sp);
@@ -123,8 +129,9 @@ spool_open(const char *dir, bool create, long check_uid, gid_t gid)
 void
 spool_close(struct spool *sp)
 {
-	if (sp == NULL)
+	if (sp == NULL) {
 		return;
+	}
 	free(sp->dir);
 	free(sp);
 }
@@ -144,15 +151,17 @@ spool_key(const char *addr, char out[65])
 	const char *dom = challenge_addr_domain(addr);
 	size_t i, len = strlen(addr);
 
-	if (len > CHALLENGE_ADDR_MAX)
+	if (len > CHALLENGE_ADDR_MAX) {
 		len = CHALLENGE_ADDR_MAX;
+	}
 	memcpy(norm, addr, len);
 	norm[len] = '\0';
 	/* local part as is, domain lower-cased (RFC 5321 §2.4) */
 	if (dom != NULL && (size_t)(dom - addr) < len) {
 		for (i = (size_t)(dom - addr); i < len; i++) {
-			if (norm[i] >= 'A' && norm[i] <= 'Z')
+			if (norm[i] >= 'A' && norm[i] <= 'Z') {
 				norm[i] = (char)(norm[i] - 'A' + 'a');
+			}
 		}
 	}
 	gnutls_hash_fast(GNUTLS_DIG_SHA256, norm, len, md);
@@ -201,16 +210,18 @@ spool_format(const struct spool_entry *e, char *out, size_t outlen)
 	    (long long)e->created, (long long)e->expires, e->order_url,
 	    e->authz_url, e->challenge_url, (long long)e->answered_at,
 	    e->challenge_msgid, e->reason);
-	if (n < 0 || (size_t)n >= outlen)
+	if (n < 0 || (size_t)n >= outlen) {
 		return -1;
+	}
 	return n;
 }
 
 static int
 copy_field(char *dst, size_t dstlen, const char *v, size_t vlen)
 {
-	if (vlen >= dstlen)
+	if (vlen >= dstlen) {
 		return -1;
+	}
 	memcpy(dst, v, vlen);
 	dst[vlen] = '\0';
 	return 0;
@@ -221,8 +232,9 @@ parse_time(const char *v, time_t *out)
 {
 	long val;
 
-	if (conf_parse_long(v, 0, LONG_MAX, &val) == -1)
+	if (conf_parse_long(v, 0, LONG_MAX, &val) < 0) {
 		return -1;
+	}
 	*out = (time_t)val;
 	return 0;
 }
@@ -261,8 +273,9 @@ spool_parse(
 			*why = "entry does not end with a newline";
 			return -1;
 		}
-		if (nl == p)
+		if (nl == p) {
 			continue;
+		}
 		colon = memchr(p, ':', (size_t)(nl - p));
 		if (colon == NULL || (colon[1] != ' ' && colon + 1 != nl)) {
 			*why = "malformed line (expected \"key: value\")";
@@ -273,25 +286,30 @@ spool_parse(
 		v = colon + 1 == nl ? nl : colon + 2;
 		vlen = (size_t)(nl - v);
 		if (memchr(v, '\r', vlen) != NULL ||
-		    copy_field(val, sizeof(val), v, vlen) == -1) {
+		    copy_field(val, sizeof(val), v, vlen) < 0) {
 			*why = "value too long or contains CR";
 			return -1;
 		}
 #define KEY(s) (klen == sizeof(s) - 1 && memcmp(p, s, klen) == 0)
 		if (KEY("mailbox")) {
-			if (copy_field(e->mailbox, sizeof(e->mailbox), v, vlen))
+			if (copy_field(
+				e->mailbox, sizeof(e->mailbox), v, vlen)) {
 				goto toolong;
+			}
 			have_mailbox = vlen > 0;
 		} else if (KEY("from")) {
-			if (copy_field(e->from, sizeof(e->from), v, vlen))
+			if (copy_field(e->from, sizeof(e->from), v, vlen)) {
 				goto toolong;
+			}
 		} else if (KEY("token2")) {
-			if (copy_field(e->token2, sizeof(e->token2), v, vlen))
+			if (copy_field(e->token2, sizeof(e->token2), v, vlen)) {
 				goto toolong;
+			}
 		} else if (KEY("thumbprint")) {
-			if (copy_field(
-				e->thumbprint, sizeof(e->thumbprint), v, vlen))
+			if (copy_field(e->thumbprint, sizeof(e->thumbprint), v,
+				vlen)) {
 				goto toolong;
+			}
 		} else if (KEY("rule")) {
 			e->rule = challenge_rule_parse(val);
 			if (e->rule == TOKEN_RULE_MAX) {
@@ -306,33 +324,41 @@ spool_parse(
 			}
 			have_state = true;
 		} else if (KEY("created")) {
-			if (parse_time(val, &e->created) == -1)
+			if (parse_time(val, &e->created) < 0) {
 				goto badnum;
+			}
 		} else if (KEY("expires")) {
-			if (parse_time(val, &e->expires) == -1)
+			if (parse_time(val, &e->expires) < 0) {
 				goto badnum;
+			}
 		} else if (KEY("answered-at")) {
-			if (parse_time(val, &e->answered_at) == -1)
+			if (parse_time(val, &e->answered_at) < 0) {
 				goto badnum;
+			}
 		} else if (KEY("order")) {
 			if (copy_field(
-				e->order_url, sizeof(e->order_url), v, vlen))
+				e->order_url, sizeof(e->order_url), v, vlen)) {
 				goto toolong;
+			}
 		} else if (KEY("authz")) {
 			if (copy_field(
-				e->authz_url, sizeof(e->authz_url), v, vlen))
+				e->authz_url, sizeof(e->authz_url), v, vlen)) {
 				goto toolong;
+			}
 		} else if (KEY("challenge")) {
 			if (copy_field(e->challenge_url,
-				sizeof(e->challenge_url), v, vlen))
+				sizeof(e->challenge_url), v, vlen)) {
 				goto toolong;
+			}
 		} else if (KEY("challenge-msgid")) {
 			if (copy_field(e->challenge_msgid,
-				sizeof(e->challenge_msgid), v, vlen))
+				sizeof(e->challenge_msgid), v, vlen)) {
 				goto toolong;
+			}
 		} else if (KEY("reason")) {
-			if (copy_field(e->reason, sizeof(e->reason), v, vlen))
+			if (copy_field(e->reason, sizeof(e->reason), v, vlen)) {
 				goto toolong;
+			}
 		}
 		/* unknown keys are ignored: newer writers may add fields */
 #undef KEY
@@ -369,20 +395,22 @@ spool_read(const char *path, struct spool_entry *e)
 	 * once instead of blocking a milter thread or `smime-acme spool` */
 	text = fs_read_file(path, SPOOL_ENTRY_MAX, &len);
 	if (text == NULL) {
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
 			return 1;
-		if (errno == EINVAL)
+		}
+		if (errno == EINVAL) {
 			log_err(
 			    "%s: cannot read spool entry: not a regular file",
 			    path);
-		else
+		} else {
 			log_err_errno("%s: cannot read spool entry", path);
+		}
 		return -1;
 	}
 	rc = spool_parse(text, len, e, &why);
 	explicit_bzero(text, len);
 	free(text);
-	if (rc == -1) {
+	if (rc < 0) {
 		log_err("%s: bad spool entry: %s", path, why);
 		return -1;
 	}
@@ -394,8 +422,9 @@ spool_lookup(struct spool *sp, const char *addr, struct spool_entry *e)
 {
 	char path[PATH_MAX];
 
-	if (spool_path(sp, "entries", addr, path, sizeof(path)) == -1)
+	if (spool_path(sp, "entries", addr, path, sizeof(path)) < 0) {
 		return -1;
+	}
 	return spool_read(path, e);
 }
 
@@ -404,8 +433,9 @@ spool_has(struct spool *sp, const char *addr)
 {
 	char path[PATH_MAX];
 
-	if (spool_path(sp, "entries", addr, path, sizeof(path)) == -1)
+	if (spool_path(sp, "entries", addr, path, sizeof(path)) < 0) {
 		return false;
+	}
 	return access(path, F_OK) == 0;
 }
 
@@ -423,8 +453,9 @@ spool_write(struct spool *sp, const struct spool_entry *e)
 		    "spool: refusing an entry with a line break in a field");
 		return -1;
 	}
-	if (spool_path(sp, "entries", e->mailbox, path, sizeof(path)) == -1)
+	if (spool_path(sp, "entries", e->mailbox, path, sizeof(path)) < 0) {
 		return -1;
+	}
 	n = spool_format(e, text, sizeof(text));
 	if (n < 0) {
 		log_err("spool: entry for %s too large", e->mailbox);
@@ -440,9 +471,10 @@ spool_remove(struct spool *sp, const char *addr)
 {
 	char path[PATH_MAX];
 
-	if (spool_path(sp, "entries", addr, path, sizeof(path)) == -1)
+	if (spool_path(sp, "entries", addr, path, sizeof(path)) < 0) {
 		return -1;
-	if (unlink(path) == -1 && errno != ENOENT) {
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
 		log_err_errno("%s: cannot remove spool entry", path);
 		return -1;
 	}
@@ -455,12 +487,14 @@ spool_claim(struct spool *sp, const char *addr, struct spool_entry *e)
 	char from[PATH_MAX], to[PATH_MAX];
 	int rc;
 
-	if (spool_path(sp, "entries", addr, from, sizeof(from)) == -1 ||
-	    spool_path(sp, "work", addr, to, sizeof(to)) == -1)
+	if (spool_path(sp, "entries", addr, from, sizeof(from)) < 0 ||
+	    spool_path(sp, "work", addr, to, sizeof(to)) < 0) {
 		return -1;
-	if (rename(from, to) == -1) {
-		if (errno == ENOENT)
+	}
+	if (rename(from, to) < 0) {
+		if (errno == ENOENT) {
 			return 1;
+		}
 		log_err_errno("%s: cannot claim spool entry", from);
 		return -1;
 	}
@@ -478,10 +512,11 @@ spool_release(struct spool *sp, const char *addr)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 
-	if (spool_path(sp, "work", addr, from, sizeof(from)) == -1 ||
-	    spool_path(sp, "entries", addr, to, sizeof(to)) == -1)
+	if (spool_path(sp, "work", addr, from, sizeof(from)) < 0 ||
+	    spool_path(sp, "entries", addr, to, sizeof(to)) < 0) {
 		return -1;
-	if (rename(from, to) == -1) {
+	}
+	if (rename(from, to) < 0) {
 		log_err_errno("%s: cannot release spool entry", from);
 		return -1;
 	}
@@ -494,8 +529,9 @@ spool_complete(struct spool *sp, const struct spool_entry *e)
 	char work[PATH_MAX];
 	int rc = 0;
 
-	if (spool_path(sp, "work", e->mailbox, work, sizeof(work)) == -1)
+	if (spool_path(sp, "work", e->mailbox, work, sizeof(work)) < 0) {
 		return -1;
+	}
 	/*
 	 * Drop the claimed copy (it holds token-part2) before writing
 	 * anything: unlink needs no free space, the write may not get it.
@@ -504,12 +540,13 @@ spool_complete(struct spool *sp, const struct spool_entry *e)
 	 * the CA.  Nobody looks the entry up in between: a claimed entry
 	 * already counts as not found.
 	 */
-	if (unlink(work) == -1 && errno != ENOENT) {
+	if (unlink(work) < 0 && errno != ENOENT) {
 		log_err_errno("%s: cannot remove claimed entry", work);
 		rc = -1;
 	}
-	if (spool_write(sp, e) == -1)
+	if (spool_write(sp, e) < 0) {
 		rc = -1;
+	}
 	return rc;
 }
 
@@ -524,25 +561,30 @@ spool_foreach(struct spool *sp,
 	int rc = 0;
 
 	if (snprintf(dir, sizeof(dir), "%s/entries", sp->dir) >=
-	    (int)sizeof(dir))
+	    (int)sizeof(dir)) {
 		return -1;
+	}
 	d = opendir(dir);
 	if (d == NULL) {
 		log_err_errno("%s", dir);
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
+		if (de->d_name[0] == '.' || strlen(de->d_name) != 64) {
 			continue;
+		}
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path))
+		    (int)sizeof(path)) {
 			continue;
-		if (spool_read(path, &e) != 0)
+		}
+		if (spool_read(path, &e) != 0) {
 			continue;
+		}
 		rc = fn(&e, arg);
 		explicit_bzero(&e, sizeof(e));
-		if (rc != 0)
+		if (rc != 0) {
 			break;
+		}
 	}
 	closedir(d);
 	return rc;

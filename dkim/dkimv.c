@@ -91,10 +91,12 @@ fail:
 void
 dkimv_lib_close(struct dkimv_lib *l)
 {
-	if (l == NULL)
+	if (l == NULL) {
 		return;
-	if (l->lib != NULL)
+	}
+	if (l->lib != NULL) {
 		dkim_close(l->lib);
+	}
 	free(l);
 }
 
@@ -107,8 +109,9 @@ set_why(struct dkimv *d, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (d->failed)
+	if (d->failed) {
 		return;
+	}
 	d->failed = true;
 	va_start(ap, fmt);
 	vsnprintf(d->why, sizeof(d->why), fmt, ap);
@@ -145,8 +148,9 @@ dkimv_header(struct dkimv *d, const char *name, const char *value)
 	DKIM_STAT st;
 	int rc = -1;
 
-	if (d->failed)
+	if (d->failed) {
 		return -1;
+	}
 	/* worst case every byte of value is a bare LF that becomes CRLF */
 	if (nl > DKIMV_HDR_MAX || vl > DKIMV_HDR_MAX) {
 		set_why(d, "header %s too long to verify", name);
@@ -162,8 +166,9 @@ dkimv_header(struct dkimv *d, const char *name, const char *value)
 	n = nl;
 	h[n++] = ':';
 	for (i = 0; i < vl; i++) {
-		if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
+		if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) {
 			h[n++] = '\r';
+		}
 		h[n++] = value[i];
 	}
 	h[n] = '\0';
@@ -184,8 +189,9 @@ dkimv_eoh(struct dkimv *d)
 {
 	DKIM_STAT st;
 
-	if (d->failed)
+	if (d->failed) {
 		return -1;
+	}
 	st = dkim_eoh(d->dkim);
 	if (st == DKIM_STAT_NOSIG) {
 		set_why(d, "%s", "no DKIM signature");
@@ -203,8 +209,9 @@ dkimv_body(struct dkimv *d, const unsigned char *data, size_t len)
 {
 	DKIM_STAT st;
 
-	if (d->failed)
+	if (d->failed) {
 		return -1;
+	}
 	st = dkim_body(d->dkim, (unsigned char *)data, len);
 	if (st != DKIM_STAT_OK) {
 		set_why(d, "DKIM body: %s", dkim_getresultstr(st));
@@ -220,16 +227,19 @@ dkimv_htag_has(const char *h, const char *hdr)
 	size_t n, hl = strlen(hdr);
 
 	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
 			p++;
+		}
 		e = strchr(p, ':');
 		n = e != NULL ? (size_t)(e - p) : strlen(p);
 		while (n > 0 &&
 		    (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' ||
-			p[n - 1] == '\n'))
+			p[n - 1] == '\n')) {
 			n--;
-		if (n == hl && strncasecmp(p, hdr, n) == 0)
+		}
+		if (n == hl && strncasecmp(p, hdr, n) == 0) {
 			return true;
+		}
 		p = e != NULL ? e + 1 : NULL;
 	}
 	return false;
@@ -242,8 +252,9 @@ copy_nows(char *out, size_t outlen, const char *s)
 	size_t n = 0;
 
 	for (; s != NULL && *s != '\0' && n + 1 < outlen; s++) {
-		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n') {
 			out[n++] = *s;
+		}
 	}
 	out[n] = '\0';
 }
@@ -332,30 +343,35 @@ dkimv_end(struct dkimv *d, const char *from_domain, const char *const *required,
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
-		if ((dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE) != 0)
+		if ((dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE) != 0) {
 			continue;
+		}
 		memset(&cur, 0, sizeof(cur));
 		rank = judge_sig(sigs[i], from_domain, required, &cur);
 		if (rank > best) {
 			best = rank;
 			*res = cur;
 		}
-		if (rank == 3)
+		if (rank == 3) {
 			break;
+		}
 	}
-	if (best == 0)
+	if (best == 0) {
 		snprintf(res->reason, sizeof(res->reason),
 		    "no usable DKIM signature");
+	}
 	return 0;
 }
 
 void
 dkimv_free(struct dkimv *d)
 {
-	if (d == NULL)
+	if (d == NULL) {
 		return;
-	if (d->dkim != NULL)
+	}
+	if (d->dkim != NULL) {
 		dkim_free(d->dkim);
+	}
 	free(d);
 }
 
@@ -384,12 +400,15 @@ dkimv_sign(struct dkimv_lib *l, const char *domain, const char *selector,
 		goto out;
 	}
 	st = dkim_chunk(dkim, (unsigned char *)msg, len);
-	if (st == DKIM_STAT_OK)
+	if (st == DKIM_STAT_OK) {
 		st = dkim_chunk(dkim, NULL, 0);
-	if (st == DKIM_STAT_OK)
+	}
+	if (st == DKIM_STAT_OK) {
 		st = dkim_eom(dkim, NULL);
-	if (st == DKIM_STAT_OK)
+	}
+	if (st == DKIM_STAT_OK) {
 		st = dkim_getsighdr_d(dkim, SIGHDR_NAME_LEN, &hdr, &hlen);
+	}
 	if (st != DKIM_STAT_OK || hdr == NULL) {
 		log_err("dkim: sign: d=%s s=%s: %s", domain, selector,
 		    dkim_geterror(dkim) != NULL ? dkim_geterror(dkim)
@@ -403,16 +422,19 @@ dkimv_sign(struct dkimv_lib *l, const char *domain, const char *selector,
 		goto out;
 	}
 	for (i = 0; i < hlen && hdr[i] != '\0'; i++) {
-		if (hdr[i] == '\r')
+		if (hdr[i] == '\r') {
 			continue;
-		if (hdr[i] == '\n')
+		}
+		if (hdr[i] == '\n') {
 			res[n++] = '\r';
+		}
 		res[n++] = (char)hdr[i];
 	}
 	res[n] = '\0';
 out:
-	if (dkim != NULL)
+	if (dkim != NULL) {
 		dkim_free(dkim);
+	}
 	if (key != NULL) {
 		explicit_bzero(key, keylen);
 		free(key);

@@ -96,8 +96,9 @@ getctx_new(SMFICTX *ctx)
 {
 	struct mctx *c = smfi_getpriv(ctx);
 
-	if (c != NULL)
+	if (c != NULL) {
 		return c;
+	}
 	c = ctx_new(app_state);
 	if (c != NULL && smfi_setpriv(ctx, c) != MI_SUCCESS) {
 		log_err("NOQUEUE: connect: smfi_setpriv failed");
@@ -112,8 +113,9 @@ read_qid(SMFICTX *ctx, struct mctx *c)
 {
 	const char *q = mlt_getsymval(ctx, "i");
 
-	if (q != NULL || strcmp(c->qid, "NOQUEUE") == 0)
+	if (q != NULL || strcmp(c->qid, "NOQUEUE") == 0) {
 		ctx_set_qid(c, q);
+	}
 }
 
 /* The message is not ours: accept it and forget its state, so the next
@@ -121,8 +123,9 @@ read_qid(SMFICTX *ctx, struct mctx *c)
 static sfsistat
 msg_accept(struct mctx *c)
 {
-	if (c != NULL)
+	if (c != NULL) {
 		ctx_reset_msg(c);
+	}
 	return SMFIS_ACCEPT;
 }
 
@@ -149,8 +152,9 @@ mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	    (SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NOUNKNOWN);
 	*pf2 = 0;
 	*pf3 = 0;
-	if (c != NULL)
+	if (c != NULL) {
 		c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -163,18 +167,21 @@ format_hostaddr(const struct sockaddr *sa, char *out, size_t outlen)
 	char a[INET6_ADDRSTRLEN];
 
 	snprintf(out, outlen, "unknown");
-	if (sa == NULL)
+	if (sa == NULL) {
 		return;
+	}
 	if (sa->sa_family == AF_INET) {
 		s4 = (const struct sockaddr_in *)(const void *)sa;
-		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)) != NULL)
+		if (inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a)) != NULL) {
 			snprintf(out, outlen, "%s port %u", a,
 			    (unsigned)ntohs(s4->sin_port));
+		}
 	} else if (sa->sa_family == AF_INET6) {
 		s6 = (const struct sockaddr_in6 *)(const void *)sa;
-		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) != NULL)
+		if (inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a)) != NULL) {
 			snprintf(out, outlen, "%s port %u", a,
 			    (unsigned)ntohs(s6->sin6_port));
+		}
 	} else {
 		snprintf(out, outlen, "family %d", (int)sa->sa_family);
 	}
@@ -186,8 +193,9 @@ mlt_connect(SMFICTX *ctx, char *hostname, struct sockaddr *hostaddr)
 	struct mctx *c = getctx_new(ctx);
 	char ha[INET6_ADDRSTRLEN + 32];
 
-	if (c == NULL)
+	if (c == NULL) {
 		return SMFIS_ACCEPT;
+	}
 	c->non_smtp = ctx_is_simulated(hostname, hostaddr);
 	if (log_get_level() >= LOG_LVL_DEBUG) {
 		/* what the MTA says about the client (the non-SMTP rule) */
@@ -214,8 +222,9 @@ mlt_envfrom(SMFICTX *ctx, char **argv)
 	struct mctx *c = getctx(ctx);
 
 	(void)argv;
-	if (c == NULL)
+	if (c == NULL) {
 		return SMFIS_ACCEPT;
+	}
 	ctx_reset_msg(c);
 	return SMFIS_CONTINUE;
 }
@@ -226,13 +235,16 @@ envelope_addr(const char *arg, char *out, size_t outlen)
 {
 	size_t n;
 
-	while (*arg == ' ' || *arg == '<')
+	while (*arg == ' ' || *arg == '<') {
 		arg++;
+	}
 	n = strcspn(arg, ">");
-	while (n > 0 && arg[n - 1] == ' ')
+	while (n > 0 && arg[n - 1] == ' ') {
 		n--;
-	if (n == 0 || n >= outlen)
+	}
+	if (n == 0 || n >= outlen) {
 		return -1;
+	}
 	memcpy(out, arg, n);
 	out[n] = '\0';
 	return 0;
@@ -245,11 +257,13 @@ mlt_envrcpt(SMFICTX *ctx, char **argv)
 	char addr[CHALLENGE_ADDR_MAX + 1];
 
 	/* never reject or tempfail a recipient (non-SMTP path, MILTER_README) */
-	if (c == NULL || argv == NULL || argv[0] == NULL)
+	if (c == NULL || argv == NULL || argv[0] == NULL) {
 		return SMFIS_CONTINUE;
-	if (envelope_addr(argv[0], addr, sizeof(addr)) == -1)
+	}
+	if (envelope_addr(argv[0], addr, sizeof(addr)) < 0) {
 		return SMFIS_CONTINUE;
-	if (spool_has(c->app->spool, addr) && ctx_add_rcpt(c, addr) == -1) {
+	}
+	if (spool_has(c->app->spool, addr) && ctx_add_rcpt(c, addr) < 0) {
 		read_qid(ctx, c);
 		log_warn("%s: rcpt: %s: too many pending recipients in one "
 			 "message, ignored",
@@ -263,8 +277,9 @@ mlt_data(SMFICTX *ctx)
 {
 	struct mctx *c = getctx(ctx);
 
-	if (c == NULL || c->n_rcpt == 0)
+	if (c == NULL || c->n_rcpt == 0) {
 		return msg_accept(c);
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -282,8 +297,9 @@ mlt_header(SMFICTX *ctx, char *name, char *value)
 	struct mctx *c = getctx(ctx);
 	const struct config *cfg;
 
-	if (c == NULL || c->n_rcpt == 0)
+	if (c == NULL || c->n_rcpt == 0) {
 		return msg_accept(c);
+	}
 	cfg = c->app->cfg;
 	/* a problem is remembered in c->hdr_problem and refused at EOM */
 	(void)ctx_add_header(c, name, value, cfg->max_header, cfg->max_message);
@@ -298,16 +314,19 @@ start_dkim(struct mctx *c)
 	size_t i;
 
 	c->dkim = dkimv_begin(c->app->dkim, c->qid);
-	if (c->dkim == NULL)
+	if (c->dkim == NULL) {
 		return;
+	}
 	buf_init(&v, 0);
 	for (i = 0; i < c->n_hdr; i++) {
 		buf_reset(&v);
 		/* without SMFIP_HDR_LEADSPC libmilter ate one space */
-		if (!c->leadspc && buf_puts(&v, " ") == -1)
+		if (!c->leadspc && buf_puts(&v, " ") < 0) {
 			break;
-		if (buf_puts(&v, c->hdr[i].value) == -1)
+		}
+		if (buf_puts(&v, c->hdr[i].value) < 0) {
 			break;
+		}
 		(void)dkimv_header(c->dkim, c->hdr[i].name, v.data);
 	}
 	buf_free(&v);
@@ -319,18 +338,21 @@ mlt_eoh(SMFICTX *ctx)
 {
 	struct mctx *c = getctx(ctx);
 
-	if (c == NULL || c->n_rcpt == 0)
+	if (c == NULL || c->n_rcpt == 0) {
 		return msg_accept(c);
+	}
 	read_qid(ctx, c);
 	if (c->hdr_problem == NULL) {
 		if (challenge_mail_is_own_reply(c->hdr, c->n_hdr)) {
-			if (c->app->cfg->log_why)
+			if (c->app->cfg->log_why) {
 				log_info(
 				    "%s: eoh: own reply, accepted", c->qid);
+			}
 			return msg_accept(c);
 		}
-		if (!challenge_mail_is_candidate(c->hdr, c->n_hdr))
+		if (!challenge_mail_is_candidate(c->hdr, c->n_hdr)) {
 			return msg_accept(c);
+		}
 		start_dkim(c);
 		/* body bytes are kept only for S/MIME-signed candidates */
 		c->smime = !c->app->cfg->require_dkim &&
@@ -346,19 +368,23 @@ mlt_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
 	struct mctx *c = getctx(ctx);
 
-	if (c == NULL || !c->candidate)
+	if (c == NULL || !c->candidate) {
 		return msg_accept(c);
+	}
 	if (c->body_bytes + len > c->app->cfg->max_message) {
-		if (c->hdr_problem == NULL)
+		if (c->hdr_problem == NULL) {
 			c->hdr_problem = "message larger than MaxMessageSize";
+		}
 		return SMFIS_CONTINUE;
 	}
 	c->body_bytes += len;
-	if (c->dkim != NULL)
+	if (c->dkim != NULL) {
 		(void)dkimv_body(c->dkim, data, len);
-	if (c->smime && buf_append(&c->body, data, len) == -1 &&
-	    c->hdr_problem == NULL)
+	}
+	if (c->smime && buf_append(&c->body, data, len) < 0 &&
+	    c->hdr_problem == NULL) {
 		c->hdr_problem = "out of memory keeping the body";
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -375,8 +401,9 @@ sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
 		;
+	}
 }
 
 /*
@@ -395,8 +422,9 @@ lookup_wait(
 	while (rc == 0 && e->state == SPOOL_INCOMPLETE && waited < limit) {
 		sleep_ms(INCOMPLETE_POLL_MS);
 		waited += INCOMPLETE_POLL_MS;
-		if (waited % 1000 == 0)
+		if (waited % 1000 == 0) {
 			(void)smfi_progress(ctx);
+		}
 		rc = spool_lookup(c->app->spool, rcpt, e);
 	}
 	return rc;
@@ -423,15 +451,15 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 			    : "cannot claim the spool entry");
 	}
 	/* the entry may have changed since it was checked */
-	if (challenge_mail_match(m, &e, (long)time(NULL), &why) == -1) {
+	if (challenge_mail_match(m, &e, (long)time(NULL), &why) < 0) {
 		(void)spool_release(c->app->spool, rcpt);
 		buf_free(&msg);
 		return refuse(c, rcpt, why);
 	}
 	to = challenge_mail_reply_to(m, e.from);
 	if (reply_build(cfg, c->app->dkim, c->qid, m, &e, to, &msg, msgid,
-		sizeof(msgid)) == -1 ||
-	    reply_send(cfg, c->qid, e.mailbox, to, msg.data, msg.len) == -1) {
+		sizeof(msgid)) < 0 ||
+	    reply_send(cfg, c->qid, e.mailbox, to, msg.data, msg.len) < 0) {
 		(void)spool_release(c->app->spool, rcpt);
 		explicit_bzero(&e, sizeof(e));
 		buf_free_secret(&msg);
@@ -442,10 +470,11 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 	e.answered_at = time(NULL);
 	snprintf(
 	    e.challenge_msgid, sizeof(e.challenge_msgid), "%s", m->message_id);
-	if (spool_complete(c->app->spool, &e) == -1)
+	if (spool_complete(c->app->spool, &e) < 0) {
 		log_err("%s: eom: %s: reply sent but the spool entry could "
 			"not be marked answered",
 		    c->qid, rcpt);
+	}
 	log_info("%s: eom: %s: answered: challenge from %s (%s, token "
 		 "%s, rule %s), reply %s to %s",
 	    c->qid, rcpt, m->from, auth,
@@ -453,20 +482,23 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 	    challenge_rule_name(e.rule), msgid, to);
 	explicit_bzero(&e, sizeof(e));
 
-	if (disp != NULL && strcasecmp(disp, "discard") == 0)
+	if (disp != NULL && strcasecmp(disp, "discard") == 0) {
 		return SMFIS_DISCARD;
+	}
 	if (disp != NULL && strcasecmp(disp, "quarantine") == 0) {
 		if (mlt_quarantine(ctx,
 			"ACME challenge answered by "
-			"smime-acme-milter") != MI_SUCCESS)
+			"smime-acme-milter") != MI_SUCCESS) {
 			log_warn(
 			    "%s: eom: %s: quarantine failed", c->qid, rcpt);
+		}
 		return SMFIS_CONTINUE;
 	}
 	if (mlt_addheader(ctx, ADDED_HEADER,
-		c->leadspc ? " " ADDED_VALUE : ADDED_VALUE) != MI_SUCCESS)
+		c->leadspc ? " " ADDED_VALUE : ADDED_VALUE) != MI_SUCCESS) {
 		log_warn(
 		    "%s: eom: %s: cannot add %s", c->qid, rcpt, ADDED_HEADER);
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -483,29 +515,36 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	size_t i;
 	int rc;
 
-	if (c->hdr_problem != NULL)
+	if (c->hdr_problem != NULL) {
 		return refuse(c, rcpt, c->hdr_problem);
-	if (challenge_mail_parse(c->hdr, c->n_hdr, &m, &why) == -1)
-		return refuse(c, rcpt, why);
-	for (i = 0; i < c->n_rcpt; i++) {
-		if (challenge_addr_equal(m.to, c->rcpt[i]))
-			break;
 	}
-	if (i == c->n_rcpt)
+	if (challenge_mail_parse(c->hdr, c->n_hdr, &m, &why) < 0) {
+		return refuse(c, rcpt, why);
+	}
+	for (i = 0; i < c->n_rcpt; i++) {
+		if (challenge_addr_equal(m.to, c->rcpt[i])) {
+			break;
+		}
+	}
+	if (i == c->n_rcpt) {
 		return refuse(c, rcpt, "To is not the address being certified");
+	}
 	rcpt = c->rcpt[i];
 
 	rc = lookup_wait(ctx, c, rcpt, &e);
-	if (rc == 1)
+	if (rc == 1) {
 		return refuse(c, rcpt, "no pending spool entry");
-	if (rc == -1)
+	}
+	if (rc < 0) {
 		return refuse(c, rcpt, "spool entry unreadable");
+	}
 	if (e.state == SPOOL_INCOMPLETE) {
 		explicit_bzero(&e, sizeof(e));
-		if (c->non_smtp)
+		if (c->non_smtp) {
 			return refuse(c, rcpt,
 			    "spool entry still incomplete (local submission, "
 			    "delivered)");
+		}
 		log_notice("%s: eom: %s: not answered yet: spool entry still "
 			   "incomplete after %d s, tempfail",
 		    c->qid, rcpt, c->app->cfg->incomplete_wait);
@@ -516,16 +555,18 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	}
 	rc = challenge_mail_match(&m, &e, (long)time(NULL), &why);
 	explicit_bzero(&e, sizeof(e));
-	if (rc == -1)
+	if (rc < 0) {
 		return refuse(c, rcpt, why);
+	}
 
 	memset(&dr, 0, sizeof(dr));
-	if (c->dkim == NULL)
+	if (c->dkim == NULL) {
 		snprintf(dr.reason, sizeof(dr.reason),
 		    "DKIM verification unavailable");
-	else if (dkimv_end(c->dkim, challenge_addr_domain(m.from),
-		     challenge_required_headers, &dr) == -1)
+	} else if (dkimv_end(c->dkim, challenge_addr_domain(m.from),
+		       challenge_required_headers, &dr) < 0) {
 		dr.pass = false;
+	}
 	if (dr.pass) {
 		snprintf(auth, sizeof(auth), "d=%s", dr.domain);
 	} else if (c->smime) {
@@ -534,7 +575,7 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 			challenge_mail_header(
 			    c->hdr, c->n_hdr, "Content-Type", NULL),
 			(const unsigned char *)c->body.data, c->body.len, &m,
-			&sr) == -1 ||
+			&sr) < 0 ||
 		    !sr.pass) {
 			snprintf(reason, sizeof(reason), "%s; %s", dr.reason,
 			    sr.reason);
@@ -555,8 +596,9 @@ mlt_eom(SMFICTX *ctx)
 	struct mctx *c = getctx(ctx);
 	sfsistat st;
 
-	if (c == NULL || !c->candidate)
+	if (c == NULL || !c->candidate) {
 		return msg_accept(c);
+	}
 	read_qid(ctx, c);
 	st = check_and_answer(ctx, c);
 	ctx_reset_msg(c);
@@ -568,8 +610,9 @@ mlt_abort(SMFICTX *ctx)
 {
 	struct mctx *c = getctx(ctx);
 
-	if (c != NULL)
+	if (c != NULL) {
 		ctx_reset_msg(c);
+	}
 	return SMFIS_CONTINUE;
 }
 

@@ -21,13 +21,15 @@ challenge_mail_header(
 
 	for (i = 0; i < n; i++) {
 		if (strcasecmp(h[i].name, name) == 0) {
-			if (v == NULL)
+			if (v == NULL) {
 				v = h[i].value;
+			}
 			k++;
 		}
 	}
-	if (count != NULL)
+	if (count != NULL) {
 		*count = k;
+	}
 	return v;
 }
 
@@ -37,10 +39,12 @@ auto_submitted_is(const char *v, const char *want)
 {
 	size_t n, wl = strlen(want);
 
-	if (v == NULL)
+	if (v == NULL) {
 		return false;
-	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+	}
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
 		v++;
+	}
 	n = strcspn(v, " \t\r\n;(");
 	return n == wl && strncasecmp(v, want, n) == 0;
 }
@@ -52,8 +56,9 @@ challenge_mail_is_candidate(const struct mhdr *h, size_t n)
 	char *dec;
 	bool yes;
 
-	if (raw == NULL)
+	if (raw == NULL) {
 		return false;
+	}
 	dec = challenge_decode_header(raw);
 	/* an undecodable Subject that claims ACME: is refused, and logged */
 	yes = strstr(dec != NULL ? dec : raw, "ACME:") != NULL;
@@ -70,18 +75,22 @@ challenge_mail_is_own_reply(const struct mhdr *h, size_t n)
 	char *dec;
 	bool yes = false;
 
-	if (raw == NULL || !auto_submitted_is(as, "auto-replied"))
+	if (raw == NULL || !auto_submitted_is(as, "auto-replied")) {
 		return false;
+	}
 	dec = challenge_decode_header(raw);
-	if (dec == NULL)
+	if (dec == NULL) {
 		return false;
+	}
 	p = dec;
-	while (*p == ' ' || *p == '\t')
+	while (*p == ' ' || *p == '\t') {
 		p++;
+	}
 	if (strncasecmp(p, "Re:", 3) == 0) {
 		p += 3;
-		while (*p == ' ' || *p == '\t')
+		while (*p == ' ' || *p == '\t') {
 			p++;
+		}
 		yes = strncmp(p, "ACME:", 5) == 0;
 	}
 	free(dec);
@@ -95,16 +104,20 @@ copy_msgid(char *out, size_t outlen, const char *v)
 	size_t n;
 
 	out[0] = '\0';
-	if (v == NULL)
+	if (v == NULL) {
 		return;
-	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+	}
+	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
 		v++;
+	}
 	n = strcspn(v, " \t\r\n");
 	if (n < 3 || n >= outlen || v[0] != '<' || v[n - 1] != '>' ||
-	    memchr(v + 1, '<', n - 2) != NULL)
+	    memchr(v + 1, '<', n - 2) != NULL) {
 		return;
-	if (v[n + strspn(v + n, " \t\r\n")] != '\0')
+	}
+	if (v[n + strspn(v + n, " \t\r\n")] != '\0') {
 		return;
+	}
 	memcpy(out, v, n);
 	out[n] = '\0';
 }
@@ -117,8 +130,9 @@ copy_refs(char *out, size_t outlen, const char *v)
 	bool sp = false;
 
 	out[0] = '\0';
-	if (v == NULL)
+	if (v == NULL) {
 		return;
+	}
 	for (; *v != '\0'; v++) {
 		if (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
 			sp = n > 0;
@@ -128,8 +142,9 @@ copy_refs(char *out, size_t outlen, const char *v)
 			out[0] = '\0';
 			return;
 		}
-		if (sp)
+		if (sp) {
 			out[n++] = ' ';
+		}
 		sp = false;
 		out[n++] = *v;
 	}
@@ -163,8 +178,7 @@ challenge_mail_parse(
 		*why = k == 0 ? "no Subject" : "more than one Subject";
 		return -1;
 	}
-	if (challenge_parse_subject(v, m->token1, sizeof(m->token1), &w) ==
-	    -1) {
+	if (challenge_parse_subject(v, m->token1, sizeof(m->token1), &w) < 0) {
 		*why = w != NULL ? w : "bad Subject";
 		return -1;
 	}
@@ -173,7 +187,7 @@ challenge_mail_parse(
 		*why = k == 0 ? "no From" : "more than one From header";
 		return -1;
 	}
-	if (challenge_parse_mailbox(v, m->from, sizeof(m->from), &w) == -1) {
+	if (challenge_parse_mailbox(v, m->from, sizeof(m->from), &w) < 0) {
 		*why = "From is not a single mailbox";
 		return -1;
 	}
@@ -182,7 +196,7 @@ challenge_mail_parse(
 		*why = k == 0 ? "no To" : "more than one To header";
 		return -1;
 	}
-	if (challenge_parse_mailbox(v, m->to, sizeof(m->to), &w) == -1) {
+	if (challenge_parse_mailbox(v, m->to, sizeof(m->to), &w) < 0) {
 		*why = "To is not a single mailbox";
 		return -1;
 	}
@@ -192,8 +206,8 @@ challenge_mail_parse(
 		return -1;
 	}
 	if (k == 1 &&
-	    challenge_parse_mailbox(v, m->reply_to, sizeof(m->reply_to), &w) ==
-		-1) {
+	    challenge_parse_mailbox(v, m->reply_to, sizeof(m->reply_to), &w) <
+		0) {
 		*why = "Reply-To is not a single mailbox";
 		return -1;
 	}
@@ -247,11 +261,13 @@ challenge_mail_reply_to(const struct challenge_mail *m, const char *ca_from)
 {
 	const char *rd, *cd;
 
-	if (m->reply_to[0] == '\0')
+	if (m->reply_to[0] == '\0') {
 		return m->from;
+	}
 	rd = challenge_addr_domain(m->reply_to);
 	cd = challenge_addr_domain(ca_from);
-	if (rd != NULL && cd != NULL && strcasecmp(rd, cd) == 0)
+	if (rd != NULL && cd != NULL && strcasecmp(rd, cd) == 0) {
 		return m->reply_to;
+	}
 	return m->from;
 }

@@ -54,8 +54,9 @@ ctx_reset_msg(struct mctx *c)
 void
 ctx_free(struct mctx *c)
 {
-	if (c == NULL)
+	if (c == NULL) {
 		return;
+	}
 	ctx_reset_msg(c);
 	free(c);
 }
@@ -65,13 +66,15 @@ ctx_set_qid(struct mctx *c, const char *qid)
 {
 	size_t i;
 
-	if (qid == NULL || *qid == '\0')
+	if (qid == NULL || *qid == '\0') {
 		qid = "NOQUEUE";
+	}
 	snprintf(c->qid, sizeof(c->qid), "%s", qid);
 	/* the value ends up in log lines: keep it printable */
 	for (i = 0; c->qid[i] != '\0'; i++) {
-		if (c->qid[i] < 0x21 || c->qid[i] > 0x7e)
+		if (c->qid[i] < 0x21 || c->qid[i] > 0x7e) {
 			c->qid[i] = '?';
+		}
 	}
 }
 
@@ -80,14 +83,17 @@ ctx_add_rcpt(struct mctx *c, const char *addr)
 {
 	size_t i, len = strlen(addr);
 
-	if (len > CHALLENGE_ADDR_MAX)
+	if (len > CHALLENGE_ADDR_MAX) {
 		return -1;
-	for (i = 0; i < c->n_rcpt; i++) {
-		if (challenge_addr_equal(c->rcpt[i], addr))
-			return 0;
 	}
-	if (c->n_rcpt >= CTX_RCPT_MAX)
+	for (i = 0; i < c->n_rcpt; i++) {
+		if (challenge_addr_equal(c->rcpt[i], addr)) {
+			return 0;
+		}
+	}
+	if (c->n_rcpt >= CTX_RCPT_MAX) {
 		return -1;
+	}
 	memcpy(c->rcpt[c->n_rcpt], addr, len + 1);
 	c->n_rcpt++;
 	return 0;
@@ -98,12 +104,14 @@ ctx_value_has_bare_eol(const char *v)
 {
 	for (; *v != '\0'; v++) {
 		if (*v == '\r') {
-			if (v[1] != '\n')
+			if (v[1] != '\n') {
 				return true;
+			}
 			continue;
 		}
-		if (*v == '\n' && v[1] != ' ' && v[1] != '\t')
+		if (*v == '\n' && v[1] != ' ' && v[1] != '\t') {
 			return true;
+		}
 	}
 	return false;
 }
@@ -115,8 +123,9 @@ ctx_add_header(struct mctx *c, const char *name, const char *value,
 	size_t nl = strlen(name), vl = strlen(value);
 	struct mhdr *h;
 
-	if (c->hdr_problem != NULL)
+	if (c->hdr_problem != NULL) {
 		return -1;
+	}
 	if (nl + vl + 1 > max_header) {
 		c->hdr_problem = "oversized header";
 		return -1;
@@ -151,8 +160,9 @@ ctx_is_simulated(const char *hostname, const struct sockaddr *sa)
 	const struct sockaddr_in6 *s6;
 
 	(void)hostname;
-	if (sa == NULL)
+	if (sa == NULL) {
 		return false;
+	}
 	if (sa->sa_family == AF_INET) {
 		s4 = (const struct sockaddr_in *)(const void *)sa;
 		return s4->sin_port == 0 &&

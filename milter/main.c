@@ -85,11 +85,13 @@ resolve_user(
 	int n;
 
 	n = snprintf(buf, sizeof(buf), "%s", spec);
-	if (n < 0 || (size_t)n >= sizeof(buf))
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
 		return -1;
+	}
 	colon = strchr(buf, ':');
-	if (colon != NULL)
+	if (colon != NULL) {
 		*colon++ = '\0';
+	}
 	pw = getpwnam(buf);
 	if (pw == NULL) {
 		fprintf(stderr, "%s: UserID: no user %s\n", PROGNAME, buf);
@@ -141,12 +143,11 @@ check_config(const struct config *cfg, const struct sockspec *ss)
 static int
 drop_privileges(uid_t uid, gid_t gid, const char *name)
 {
-	if (initgroups(name, gid) == -1 || setgid(gid) == -1 ||
-	    setuid(uid) == -1) {
+	if (initgroups(name, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
 		log_err_errno("cannot drop privileges to %s", name);
 		return -1;
 	}
-	if (uid != 0 && setuid(0) != -1) {
+	if (uid != 0 && setuid(0) >= 0) {
 		log_err("privileges could be regained after dropping them");
 		return -1;
 	}
@@ -168,7 +169,7 @@ main(int argc, char *argv[])
 	int ch, fac, lfd = -1, pidfd = -1, rc = EX_OK;
 	bool as_root, drop = false;
 
-	while ((ch = getopt(argc, argv, "c:e:fnp:vVh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:e:fnp:vVh")) >= 0) {
 		switch (ch) {
 		case 'c':
 			o.conf = optarg;
@@ -195,16 +196,18 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc) {
 		usage();
+	}
 
 	log_init(PROGNAME, false, LOG_MAIL, true);
 	cfg = conf_load(
 	    o.conf != NULL ? o.conf : CONF_DEFAULT_PATH, o.conf == NULL);
-	if (cfg == NULL)
+	if (cfg == NULL) {
 		return EX_CONFIG;
+	}
 	if (o.key != NULL) {
-		if (conf_print_value(cfg, o.key) == -1) {
+		if (conf_print_value(cfg, o.key) < 0) {
 			fprintf(
 			    stderr, "%s: no such key: %s\n", PROGNAME, o.key);
 			rc = EX_USAGE;
@@ -221,7 +224,7 @@ main(int argc, char *argv[])
 			goto out;
 		}
 	}
-	if (sockspec_parse(cfg->socket, &ss, &why) == -1) {
+	if (sockspec_parse(cfg->socket, &ss, &why) < 0) {
 		log_err("Socket: %s: %s",
 		    cfg->socket != NULL ? cfg->socket : "", why);
 		rc = EX_CONFIG;
@@ -229,20 +232,20 @@ main(int argc, char *argv[])
 	}
 	fac = log_facility(
 	    cfg->syslog_facility != NULL ? cfg->syslog_facility : "mail");
-	if (fac == -1) {
+	if (fac < 0) {
 		log_err("SyslogFacility: %s: unknown facility",
 		    cfg->syslog_facility);
 		rc = EX_CONFIG;
 		goto out;
 	}
-	if (check_config(cfg, &ss) == -1) {
+	if (check_config(cfg, &ss) < 0) {
 		rc = EX_CONFIG;
 		goto out;
 	}
 	as_root = geteuid() == 0;
 	if (cfg->user_id != NULL) {
 		if (resolve_user(
-			cfg->user_id, &uid, &gid, uname, sizeof(uname)) == -1) {
+			cfg->user_id, &uid, &gid, uname, sizeof(uname)) < 0) {
 			rc = EX_CONFIG;
 			goto out;
 		}
@@ -276,7 +279,7 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	app.dkim = dkimv_lib_open(cfg->test_dkim_keys);
-	if (app.dkim == NULL || reply_global_init() == -1) {
+	if (app.dkim == NULL || reply_global_init() < 0) {
 		rc = EX_SOFTWARE;
 		goto out;
 	}
@@ -293,7 +296,7 @@ main(int argc, char *argv[])
 		snprintf(conn, sizeof(conn), "local:%s", ss.path);
 	} else {
 		lfd = sockspec_listen_inet(&ss, BACKLOG);
-		if (lfd == -1) {
+		if (lfd < 0) {
 			rc = EX_OSERR;
 			goto out;
 		}
@@ -318,12 +321,12 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	if (ss.kind == SOCKSPEC_UNIX) {
-		if (drop && chown(ss.path, uid, gid) == -1) {
+		if (drop && chown(ss.path, uid, gid) < 0) {
 			log_err_errno("chown %s", ss.path);
 			rc = EX_OSERR;
 			goto out;
 		}
-		if (chmod(ss.path, 0666 & ~cfg->umask) == -1) {
+		if (chmod(ss.path, 0666 & ~cfg->umask) < 0) {
 			log_err_errno("chmod %s", ss.path);
 			rc = EX_OSERR;
 			goto out;
@@ -334,22 +337,22 @@ main(int argc, char *argv[])
 		(void)unlink(cfg->pid_file);
 		pidfd = open(cfg->pid_file,
 		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (pidfd == -1) {
+		if (pidfd < 0) {
 			log_err_errno("PidFile: %s", cfg->pid_file);
 			rc = EX_CANTCREAT;
 			goto out;
 		}
 	}
-	if (drop && drop_privileges(uid, gid, uname) == -1) {
+	if (drop && drop_privileges(uid, gid, uname) < 0) {
 		rc = EX_NOPERM;
 		goto out;
 	}
-	if (!o.foreground && daemon(0, 0) == -1) {
+	if (!o.foreground && daemon(0, 0) < 0) {
 		log_err_errno("daemon");
 		rc = EX_OSERR;
 		goto out;
 	}
-	if (pidfd != -1) {
+	if (pidfd >= 0) {
 		dprintf(pidfd, "%ld\n", (long)getpid());
 		close(pidfd);
 	}
@@ -358,12 +361,14 @@ main(int argc, char *argv[])
 	    cfg->test_dkim_keys != NULL ? ", TEST DKIM keys" : "");
 	ch = smfi_main();
 	log_info("stopping");
-	if (cfg->pid_file != NULL)
+	if (cfg->pid_file != NULL) {
 		(void)unlink(cfg->pid_file);
+	}
 	rc = ch == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 out:
-	if (pidfd != -1)
+	if (pidfd >= 0) {
 		close(pidfd);
+	}
 	smime_trust_close(app.smime);
 	dkimv_lib_close(app.dkim);
 	spool_close(app.spool);

@@ -45,8 +45,9 @@ reply_signing_key(const struct config *cfg, const char *domain)
 
 	for (i = 0; domain != NULL && i < cfg->n_signing; i++) {
 		if (cfg->signing[i].domain != NULL &&
-		    strcasecmp(cfg->signing[i].domain, domain) == 0)
+		    strcasecmp(cfg->signing[i].domain, domain) == 0) {
 			return &cfg->signing[i];
+		}
 	}
 	return NULL;
 }
@@ -71,13 +72,13 @@ reply_build(const struct config *cfg, struct dkimv_lib *dkim, const char *qid,
 		goto out;
 	}
 	if (challenge_response(
-		m->token1, e->token2, e->thumbprint, e->rule, digest) == -1) {
+		m->token1, e->token2, e->thumbprint, e->rule, digest) < 0) {
 		log_err("%s: eom: %s: cannot compute the response (rule %s)",
 		    qid, e->mailbox, challenge_rule_name(e->rule));
 		goto out;
 	}
-	if (challenge_date(0, date, sizeof(date)) == -1 ||
-	    challenge_message_id(dom, msgid, msgidlen) == -1) {
+	if (challenge_date(0, date, sizeof(date)) < 0 ||
+	    challenge_message_id(dom, msgid, msgidlen) < 0) {
 		log_err("%s: eom: %s: cannot make Date or Message-ID", qid,
 		    e->mailbox);
 		goto out;
@@ -91,7 +92,7 @@ reply_build(const struct config *cfg, struct dkimv_lib *dkim, const char *qid,
 	r.message_id = msgid;
 	r.date = date;
 	r.digest = digest;
-	if (challenge_compose_reply(&r, &body) == -1) {
+	if (challenge_compose_reply(&r, &body) < 0) {
 		log_err_errno(
 		    "%s: eom: %s: cannot compose the reply", qid, e->mailbox);
 		goto out;
@@ -106,11 +107,13 @@ reply_build(const struct config *cfg, struct dkimv_lib *dkim, const char *qid,
 			    qid, e->mailbox, sk->domain, sk->selector);
 			goto out;
 		}
-		if (buf_printf(out, "DKIM-Signature: %s\r\n", sig) == -1)
+		if (buf_printf(out, "DKIM-Signature: %s\r\n", sig) < 0) {
 			goto nomem;
+		}
 	}
-	if (buf_append(out, body.data, body.len) == -1)
+	if (buf_append(out, body.data, body.len) < 0) {
 		goto nomem;
+	}
 	rc = 0;
 	goto out;
 nomem:
@@ -137,15 +140,17 @@ write_all(int fd, const char *msg, size_t len, time_t deadline)
 			return -1;
 		}
 		if (poll(&pfd, 1, left * 1000) <= 0) {
-			if (errno == EINTR)
+			if (errno == EINTR) {
 				continue;
+			}
 			errno = ETIMEDOUT;
 			return -1;
 		}
 		w = send(fd, msg, len, MSG_NOSIGNAL);
-		if (w == -1) {
-			if (errno == EINTR || errno == EAGAIN)
+		if (w < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
 				continue;
+			}
 			return -1;
 		}
 		msg += w;
@@ -171,25 +176,30 @@ reap(pid_t pid, time_t deadline, bool *timed_out)
 	*timed_out = false;
 	for (;;) {
 		r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
+		if (r == pid) {
 			break;
-		if (r == -1 && errno != EINTR)
+		}
+		if (r < 0 && errno != EINTR) {
 			return -1;
+		}
 		if (time(NULL) >= deadline) {
 			*timed_out = true;
 			kill(pid, SIGKILL);
-			while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
 				;
+			}
 			return -1;
 		}
 		ts.tv_sec = 0;
 		ts.tv_nsec = ns;
 		nanosleep(&ts, NULL);
-		if (ns < 20 * 1000 * 1000)
+		if (ns < 20 * 1000 * 1000) {
 			ns *= 2;
+		}
 	}
-	if (WIFEXITED(st))
+	if (WIFEXITED(st)) {
 		return WEXITSTATUS(st);
+	}
 	return -1;
 }
 
@@ -215,25 +225,26 @@ reply_sendmail(const char *path, const char *qid, const char *from,
 	argv[4] = (char *)"--";
 	argv[5] = (char *)to;
 	argv[6] = NULL;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_err_errno("%s: eom: sendmail: socketpair", qid);
 		goto out;
 	}
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull == -1) {
+	if (devnull < 0) {
 		log_err_errno("%s: eom: sendmail: /dev/null", qid);
 		goto out;
 	}
 	pid = fork();
-	if (pid == -1) {
+	if (pid < 0) {
 		log_err_errno("%s: eom: sendmail: fork", qid);
 		goto out;
 	}
 	if (pid == 0) {
 		/* child: only async-signal-safe calls from here on */
-		if (dup2(sv[1], 0) == -1 || dup2(devnull, 1) == -1 ||
-		    dup2(devnull, 2) == -1)
+		if (dup2(sv[1], 0) < 0 || dup2(devnull, 1) < 0 ||
+		    dup2(devnull, 2) < 0) {
 			_exit(127);
+		}
 		shutdown(0, SHUT_WR);
 		closefrom(3);
 		execve(path, argv, envp);
@@ -241,7 +252,7 @@ reply_sendmail(const char *path, const char *qid, const char *from,
 	}
 	close(sv[1]);
 	sv[1] = -1;
-	if (write_all(sv[0], msg, len, deadline) == -1) {
+	if (write_all(sv[0], msg, len, deadline) < 0) {
 		log_err_errno("%s: eom: %s: writing to %s", qid, to, path);
 		(void)reap(pid, time(NULL), &timed_out);
 		goto out;
@@ -261,12 +272,15 @@ reply_sendmail(const char *path, const char *qid, const char *from,
 	}
 	rc = 0;
 out:
-	if (sv[0] != -1)
+	if (sv[0] >= 0) {
 		close(sv[0]);
-	if (sv[1] != -1)
+	}
+	if (sv[1] >= 0) {
 		close(sv[1]);
-	if (devnull != -1)
+	}
+	if (devnull >= 0) {
 		close(devnull);
+	}
 	return rc;
 }
 
@@ -281,8 +295,9 @@ upload_read(char *ptr, size_t size, size_t nmemb, void *arg)
 	struct upload *u = arg;
 	size_t n = size * nmemb;
 
-	if (n > u->left)
+	if (n > u->left) {
 		n = u->left;
+	}
 	memcpy(ptr, u->p, n);
 	u->p += n;
 	u->left -= n;
@@ -329,8 +344,9 @@ reply_smtp(const struct config *cfg, const char *qid, const char *from,
 			goto out;
 		}
 		while (passlen > 0 &&
-		    (pass[passlen - 1] == '\n' || pass[passlen - 1] == '\r'))
+		    (pass[passlen - 1] == '\n' || pass[passlen - 1] == '\r')) {
 			pass[--passlen] = '\0';
+		}
 		curl_easy_setopt(curl, CURLOPT_USERNAME, cfg->submit_user);
 		curl_easy_setopt(curl, CURLOPT_PASSWORD, pass);
 	}
@@ -360,8 +376,9 @@ out:
 		free(pass);
 	}
 	curl_slist_free_all(rcpt);
-	if (curl != NULL)
+	if (curl != NULL) {
 		curl_easy_cleanup(curl);
+	}
 	return rc;
 }
 
@@ -369,8 +386,9 @@ int
 reply_send(const struct config *cfg, const char *qid, const char *from,
     const char *to, const char *msg, size_t len)
 {
-	if (cfg->inject != NULL && strcasecmp(cfg->inject, "smtp") == 0)
+	if (cfg->inject != NULL && strcasecmp(cfg->inject, "smtp") == 0) {
 		return reply_smtp(cfg, qid, from, to, msg, len);
+	}
 	return reply_sendmail(
 	    cfg->sendmail_path, qid, from, to, msg, len, cfg->reply_timeout);
 }

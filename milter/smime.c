@@ -71,8 +71,9 @@ smime_trust_open(const char *path)
 void
 smime_trust_close(struct smime_trust *t)
 {
-	if (t == NULL)
+	if (t == NULL) {
 		return;
+	}
 	gnutls_x509_trust_list_deinit(t->tl, 1);
 	free(t);
 }
@@ -104,29 +105,36 @@ ct_param(const char *ct, const char *name, char *out, size_t outlen)
 
 	while ((p = strchr(p, ';')) != NULL) {
 		p++;
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
 			p++;
-		if (strncasecmp(p, name, nl) != 0)
+		}
+		if (strncasecmp(p, name, nl) != 0) {
 			continue;
+		}
 		p += nl;
-		while (*p == ' ' || *p == '\t')
+		while (*p == ' ' || *p == '\t') {
 			p++;
-		if (*p != '=')
+		}
+		if (*p != '=') {
 			continue;
+		}
 		p++;
-		while (*p == ' ' || *p == '\t')
+		while (*p == ' ' || *p == '\t') {
 			p++;
+		}
 		if (*p == '"') {
 			p++;
 			n = strcspn(p, "\"");
-			if (p[n] != '"')
+			if (p[n] != '"') {
 				return -1;
+			}
 		} else {
 			/* lenient: an unquoted "a/b" is common */
 			n = strcspn(p, " \t\r\n;\"");
 		}
-		if (n == 0 || n >= outlen)
+		if (n == 0 || n >= outlen) {
 			return -1;
+		}
 		memcpy(out, p, n);
 		out[n] = '\0';
 		return 0;
@@ -140,8 +148,9 @@ ct_is(const char *ct, const char *type)
 {
 	size_t n = strlen(type);
 
-	while (*ct == ' ' || *ct == '\t' || *ct == '\r' || *ct == '\n')
+	while (*ct == ' ' || *ct == '\t' || *ct == '\r' || *ct == '\n') {
 		ct++;
+	}
 	return strncasecmp(ct, type, n) == 0 &&
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t' ||
 		ct[n] == '\r' || ct[n] == '\n');
@@ -152,16 +161,19 @@ smime_is_signed(const char *ct)
 {
 	char v[64];
 
-	if (ct == NULL)
+	if (ct == NULL) {
 		return false;
-	if (ct_is(ct, "multipart/signed"))
+	}
+	if (ct_is(ct, "multipart/signed")) {
 		return ct_param(ct, "protocol", v, sizeof(v)) == 0 &&
 		    (strcasecmp(v, "application/pkcs7-signature") == 0 ||
 			strcasecmp(v, "application/x-pkcs7-signature") == 0);
+	}
 	if (ct_is(ct, "application/pkcs7-mime") ||
-	    ct_is(ct, "application/x-pkcs7-mime"))
+	    ct_is(ct, "application/x-pkcs7-mime")) {
 		return ct_param(ct, "smime-type", v, sizeof(v)) == 0 &&
 		    strcasecmp(v, "signed-data") == 0;
+	}
 	return false;
 }
 
@@ -173,10 +185,12 @@ span_find(struct span hay, const char *needle, size_t nl)
 
 	while (nl > 0 && (size_t)(end - p) >= nl) {
 		p = memchr(p, needle[0], (size_t)(end - p) - nl + 1);
-		if (p == NULL)
+		if (p == NULL) {
 			return NULL;
-		if (memcmp(p, needle, nl) == 0)
+		}
+		if (memcmp(p, needle, nl) == 0) {
 			return p;
+		}
 		p++;
 	}
 	return NULL;
@@ -195,10 +209,12 @@ part_header(struct span h, const char *name, char *out, size_t outlen)
 
 	while (p < end) {
 		eol = memchr(p, '\n', (size_t)(end - p));
-		if (eol == NULL)
+		if (eol == NULL) {
 			eol = end;
-		if (p == eol || (eol - p == 1 && *p == '\r'))
+		}
+		if (p == eol || (eol - p == 1 && *p == '\r')) {
 			break;
+		}
 		if (*p == ' ' || *p == '\t') {
 			/* continuation of the previous field */
 		} else {
@@ -211,17 +227,20 @@ part_header(struct span h, const char *name, char *out, size_t outlen)
 		}
 		if (in) {
 			for (; p < eol; p++) {
-				if (*p == '\r')
+				if (*p == '\r') {
 					continue;
-				if (k + 1 >= outlen)
+				}
+				if (k + 1 >= outlen) {
 					return -1;
+				}
 				out[k++] = *p == '\t' ? ' ' : *p;
 			}
 		}
 		p = eol < end ? eol + 1 : end;
 	}
-	if (found != 1)
+	if (found != 1) {
 		return -1;
+	}
 	out[k] = '\0';
 	return 0;
 }
@@ -241,8 +260,9 @@ split_entity(struct span e, struct span *hdr, struct span *body)
 		return 0;
 	}
 	p = span_find(e, "\r\n\r\n", 4);
-	if (p == NULL)
+	if (p == NULL) {
 		return -1;
+	}
 	hdr->p = e.p;
 	hdr->n = (size_t)(p - e.p) + 2;
 	body->p = p + 4;
@@ -263,16 +283,19 @@ b64_decode(struct span s, gnutls_datum_t *out)
 
 	out->data = NULL;
 	out->size = 0;
-	if (s.n > 0x7fffffffU)
+	if (s.n > 0x7fffffffU) {
 		return -1;
+	}
 	flat = malloc(s.n + 1);
-	if (flat == NULL)
+	if (flat == NULL) {
 		return -1;
+	}
 	for (i = 0; i < s.n; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 
-		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
 			flat[n++] = c;
+		}
 	}
 	in.data = flat;
 	in.size = (unsigned int)n;
@@ -299,13 +322,15 @@ next_part(struct span *rest, const char *delim, size_t dl, struct span *part)
 {
 	const char *q;
 
-	if (!span_prefix(*rest, "\r\n"))
+	if (!span_prefix(*rest, "\r\n")) {
 		return -1;
+	}
 	rest->p += 2;
 	rest->n -= 2;
 	q = span_find(*rest, delim, dl);
-	if (q == NULL)
+	if (q == NULL) {
 		return -1;
+	}
 	part->p = rest->p;
 	part->n = (size_t)(q - rest->p);
 	rest->n -= part->n + dl;
@@ -326,7 +351,7 @@ split_signed(const char *ct, struct span body, struct span *content,
 	const char *p;
 	size_t dl;
 
-	if (ct_param(ct, "boundary", boundary, sizeof(boundary)) == -1) {
+	if (ct_param(ct, "boundary", boundary, sizeof(boundary)) < 0) {
 		why(res, "S/MIME: multipart/signed without a usable boundary",
 		    NULL);
 		return -1;
@@ -337,18 +362,20 @@ split_signed(const char *ct, struct span body, struct span *content,
 		p = body.p + dl - 2;
 	} else {
 		p = span_find(body, delim, dl);
-		if (p == NULL)
+		if (p == NULL) {
 			goto bad;
+		}
 		p += dl;
 	}
 	rest.p = p;
 	rest.n = body.n - (size_t)(p - body.p);
 	/* the signed part, exactly as received, then the signature */
-	if (next_part(&rest, delim, dl, content) == -1 ||
-	    next_part(&rest, delim, dl, &part) == -1)
+	if (next_part(&rest, delim, dl, content) < 0 ||
+	    next_part(&rest, delim, dl, &part) < 0) {
 		goto bad;
-	if (split_entity(part, &ph, &pb) == -1 ||
-	    part_header(ph, "Content-Type", v, sizeof(v)) == -1 ||
+	}
+	if (split_entity(part, &ph, &pb) < 0 ||
+	    part_header(ph, "Content-Type", v, sizeof(v)) < 0 ||
 	    (!ct_is(v, "application/pkcs7-signature") &&
 		!ct_is(v, "application/x-pkcs7-signature"))) {
 		why(res,
@@ -356,9 +383,9 @@ split_signed(const char *ct, struct span body, struct span *content,
 		    NULL);
 		return -1;
 	}
-	if (part_header(ph, "Content-Transfer-Encoding", v, sizeof(v)) == -1 ||
+	if (part_header(ph, "Content-Transfer-Encoding", v, sizeof(v)) < 0 ||
 	    strcasecmp(v + strspn(v, " "), "base64") != 0 ||
-	    b64_decode(pb, sig) == -1 || sig->size == 0) {
+	    b64_decode(pb, sig) < 0 || sig->size == 0) {
 		why(res, "S/MIME: signature part is not valid base64", NULL);
 		return -1;
 	}
@@ -381,8 +408,8 @@ check_inner(struct span entity, const struct challenge_mail *m,
 	struct span eh, eb, ih, ib;
 	const char *w;
 
-	if (split_entity(entity, &eh, &eb) == -1 ||
-	    part_header(eh, "Content-Type", v, sizeof(v)) == -1 ||
+	if (split_entity(entity, &eh, &eb) < 0 ||
+	    part_header(eh, "Content-Type", v, sizeof(v)) < 0 ||
 	    !ct_is(v, "message/rfc822")) {
 		/* XXX: RFC 7508 protected headers (a signed attribute) are
 		 * not read; only message/rfc822 wrapping protects headers */
@@ -391,25 +418,25 @@ check_inner(struct span entity, const struct challenge_mail *m,
 		    NULL);
 		return -1;
 	}
-	if (split_entity(eb, &ih, &ib) == -1) {
+	if (split_entity(eb, &ih, &ib) < 0) {
 		why(res, "S/MIME: signed message has no header/body separator",
 		    NULL);
 		return -1;
 	}
-	if (part_header(ih, "From", v, sizeof(v)) == -1 ||
-	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) == -1 ||
+	if (part_header(ih, "From", v, sizeof(v)) < 0 ||
+	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) < 0 ||
 	    !challenge_addr_equal(addr, m->from)) {
 		why(res, "S/MIME: signed From is not the outer From", m->from);
 		return -1;
 	}
-	if (part_header(ih, "To", v, sizeof(v)) == -1 ||
-	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) == -1 ||
+	if (part_header(ih, "To", v, sizeof(v)) < 0 ||
+	    challenge_parse_mailbox(v, addr, sizeof(addr), &w) < 0 ||
 	    !challenge_addr_equal(addr, m->to)) {
 		why(res, "S/MIME: signed To is not the outer To", m->to);
 		return -1;
 	}
-	if (part_header(ih, "Subject", v, sizeof(v)) == -1 ||
-	    challenge_parse_subject(v, tok, sizeof(tok), &w) == -1 ||
+	if (part_header(ih, "Subject", v, sizeof(v)) < 0 ||
+	    challenge_parse_subject(v, tok, sizeof(tok), &w) < 0 ||
 	    strcmp(tok, m->token1) != 0) {
 		why(res, "S/MIME: signed Subject is not the outer Subject",
 		    NULL);
@@ -435,10 +462,12 @@ is_signer(gnutls_x509_crt_t crt, const gnutls_pkcs7_signature_info_st *info)
 	}
 	if (gnutls_x509_crt_get_serial(crt, buf, &n) < 0 ||
 	    n != info->signer_serial.size ||
-	    memcmp(buf, info->signer_serial.data, n) != 0)
+	    memcmp(buf, info->signer_serial.data, n) != 0) {
 		return false;
-	if (gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0)
+	}
+	if (gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) < 0) {
 		return false;
+	}
 	yes = dn.size == info->issuer_dn.size &&
 	    memcmp(dn.data, info->issuer_dn.data, dn.size) == 0;
 	gnutls_free(dn.data);
@@ -524,9 +553,10 @@ find_signer(const struct certs *c, const gnutls_pkcs7_signature_info_st *info,
 	int found = -1;
 
 	for (i = 0; i < c->n; i++) {
-		if (!is_signer(c->crt[i], info))
+		if (!is_signer(c->crt[i], info)) {
 			continue;
-		if (found == -1) {
+		}
+		if (found < 0) {
 			found = (int)i;
 		} else if (!gnutls_x509_crt_equals(c->crt[found], c->crt[i])) {
 			why(res,
@@ -535,9 +565,10 @@ find_signer(const struct certs *c, const gnutls_pkcs7_signature_info_st *info,
 			return -1;
 		}
 	}
-	if (found == -1)
+	if (found < 0) {
 		why(res, "S/MIME: signer certificate not in the signature",
 		    NULL);
+	}
 	return found;
 }
 
@@ -563,17 +594,22 @@ build_chain(const struct smime_trust *t, const struct certs *c, int signer,
 	while (len < SMIME_CHAIN_MAX) {
 		cur = chain[len - 1];
 		/* flags 0: iss points into the list, nothing to free */
-		if (gnutls_x509_trust_list_get_issuer(t->tl, cur, &iss, 0) == 0)
+		if (gnutls_x509_trust_list_get_issuer(t->tl, cur, &iss, 0) ==
+		    0) {
 			break;
-		if (gnutls_x509_crt_check_issuer(cur, cur))
+		}
+		if (gnutls_x509_crt_check_issuer(cur, cur)) {
 			break;
+		}
 		for (i = 0; i < c->n; i++) {
 			if (!used[i] &&
-			    gnutls_x509_crt_check_issuer(cur, c->crt[i]))
+			    gnutls_x509_crt_check_issuer(cur, c->crt[i])) {
 				break;
+			}
 		}
-		if (i == c->n)
+		if (i == c->n) {
 			break;
+		}
 		chain[len++] = c->crt[i];
 		used[i] = true;
 	}
@@ -603,12 +639,14 @@ check_chain(const struct smime_trust *t, gnutls_x509_crt_t *chain, unsigned len,
 	}
 	if (status != 0) {
 		if (gnutls_certificate_verification_status_print(
-			status, GNUTLS_CRT_X509, &text, 0) < 0)
+			status, GNUTLS_CRT_X509, &text, 0) < 0) {
 			text.data = NULL;
+		}
 		/* GnuTLS ends the text with a space */
 		while (text.data != NULL && text.size > 0 &&
-		    text.data[text.size - 1] == ' ')
+		    text.data[text.size - 1] == ' ') {
 			text.data[--text.size] = '\0';
+		}
 		why(res, "S/MIME: signer certificate is not trusted",
 		    text.data != NULL ? (const char *)text.data : "rejected");
 		gnutls_free(text.data);
@@ -628,10 +666,12 @@ san_has(const gnutls_datum_t *der, const char *addr)
 	size_t n = 0, i;
 	bool yes = false;
 
-	if (cert_emails(&c, &v, &n) == -1)
+	if (cert_emails(&c, &v, &n) < 0) {
 		return false;
-	for (i = 0; i < n && !yes; i++)
+	}
+	for (i = 0; i < n && !yes; i++) {
 		yes = challenge_addr_equal(v[i], addr);
+	}
 	cert_strings_free(v, n);
 	return yes;
 }
@@ -662,14 +702,17 @@ check_signer(const struct smime_trust *t, gnutls_pkcs7_t p7,
 		why(res, "S/MIME: no signer information", NULL);
 		return -1;
 	}
-	if (certs_load(p7, &c, res) == -1)
+	if (certs_load(p7, &c, res) < 0) {
 		goto out;
+	}
 	signer = find_signer(&c, &info, res);
-	if (signer == -1)
+	if (signer < 0) {
 		goto out;
+	}
 	len = build_chain(t, &c, signer, chain);
-	if (check_chain(t, chain, len, res) == -1)
+	if (check_chain(t, chain, len, res) < 0) {
 		goto out;
+	}
 	rc = gnutls_pkcs7_verify_direct(p7, c.crt[signer], 0, data, 0);
 	if (rc < 0) {
 		why(res, "S/MIME: signature does not verify",
@@ -709,9 +752,10 @@ smime_verify(const struct smime_trust *t, const char *ct,
 	}
 	detached = ct_is(ct, "multipart/signed");
 	if (detached) {
-		if (split_signed(ct, b, &content, &sig, res) == -1)
+		if (split_signed(ct, b, &content, &sig, res) < 0) {
 			goto out;
-	} else if (b64_decode(b, &sig) == -1 || sig.size == 0) {
+		}
+	} else if (b64_decode(b, &sig) < 0 || sig.size == 0) {
 		why(res, "S/MIME: application/pkcs7-mime body is not base64",
 		    NULL);
 		goto out;
@@ -745,14 +789,16 @@ smime_verify(const struct smime_trust *t, const char *ct,
 		content.p = (const char *)inner.data;
 		content.n = inner.size;
 	}
-	if (check_signer(t, p7, detached ? &data : NULL, m->from, res) == -1 ||
-	    check_inner(content, m, res) == -1)
+	if (check_signer(t, p7, detached ? &data : NULL, m->from, res) < 0 ||
+	    check_inner(content, m, res) < 0) {
 		goto out;
+	}
 	res->pass = true;
 out:
 	gnutls_free(inner.data);
 	gnutls_free(sig.data);
-	if (p7 != NULL)
+	if (p7 != NULL) {
 		gnutls_pkcs7_deinit(p7);
+	}
 	return ret;
 }

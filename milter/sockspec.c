@@ -63,8 +63,9 @@ parse_inet(const char *p, struct sockspec *s, const char **why)
 	}
 	s->port = (unsigned)port;
 	s->host[0] = '\0';
-	if (at == NULL)
+	if (at == NULL) {
 		return 0;
+	}
 	h = at + 1;
 	n = strlen(h);
 	if (n > 0 && h[0] == '[') {
@@ -101,8 +102,9 @@ sockspec_parse(const char *spec, struct sockspec *s, const char **why)
 		*why = "empty socket specification";
 		return -1;
 	}
-	if (spec[0] == '/')
+	if (spec[0] == '/') {
 		return parse_unix(spec, s, why);
+	}
 	colon = strchr(spec, ':');
 	if (colon == NULL) {
 		*why = "expected unix:PATH, local:PATH, inet:PORT[@HOST] or "
@@ -110,8 +112,9 @@ sockspec_parse(const char *spec, struct sockspec *s, const char **why)
 		return -1;
 	}
 	if (strncasecmp(spec, "unix:", 5) == 0 ||
-	    strncasecmp(spec, "local:", 6) == 0)
+	    strncasecmp(spec, "local:", 6) == 0) {
 		return parse_unix(colon + 1, s, why);
+	}
 	if (strncasecmp(spec, "inet:", 5) == 0) {
 		s->kind = SOCKSPEC_INET;
 		return parse_inet(colon + 1, s, why);
@@ -144,23 +147,26 @@ sockspec_listen_inet(const struct sockspec *s, int backlog)
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd == -1)
+		if (fd < 0) {
 			continue;
+		}
 		if (setsockopt(
 			fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
 		    setsockopt(
 			fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 &&
 		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, backlog) == 0)
+		    listen(fd, backlog) == 0) {
 			break;
+		}
 		err = errno;
 		close(fd);
 		fd = -1;
 		errno = err;
 	}
-	if (fd == -1)
+	if (fd < 0) {
 		log_err_errno("socket: cannot listen on port %u%s%s", s->port,
 		    s->host[0] != '\0' ? " at " : "", s->host);
+	}
 	freeaddrinfo(res);
 	return fd;
 }

@@ -868,7 +868,7 @@ cli_parse(struct cli *c, int argc, char **argv)
 	for (;;) {
 		idx = -1;
 		ch = getopt_long(argc, argv, short_opts, long_opts, &idx);
-		if (ch == -1) {
+		if (ch < 0) {
 			break;
 		}
 		if (ch == '?') {

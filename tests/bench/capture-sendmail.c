@@ -35,18 +35,21 @@ main(int argc, char **argv)
 	int i, fd, hl;
 
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "-f") == 0 && i + 1 < argc) {
 			from = argv[++i];
-		else if (strcmp(argv[i], "--") == 0 && i + 1 < argc)
+		} else if (strcmp(argv[i], "--") == 0 && i + 1 < argc) {
 			to = argv[i + 1];
+		}
 	}
 	while (len < sizeof(msg)) {
 		n = read(0, msg + len, sizeof(msg) - len);
-		if (n == 0)
+		if (n == 0) {
 			break;
+		}
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR) {
 				continue;
+			}
 			return 75;
 		}
 		len += (size_t)n;
@@ -54,20 +57,24 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &ts);
 
 	slash = strrchr(argv[0], '/');
-	if (slash == NULL)
+	if (slash == NULL) {
 		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - argv[0]),
-		    argv[0]);
+	} else {
+		snprintf(
+		    dir, sizeof(dir), "%.*s", (int)(slash - argv[0]), argv[0]);
+	}
 	snprintf(path, sizeof(path), "%s/out/%lld.%09ld-%ld.eml", dir,
 	    (long long)ts.tv_sec, ts.tv_nsec, (long)getpid());
-	hl = snprintf(head, sizeof(head), "X-Bench-Captured: %lld.%09ld %s %s\r\n",
-	    (long long)ts.tv_sec, ts.tv_nsec, from, to);
+	hl = snprintf(head, sizeof(head),
+	    "X-Bench-Captured: %lld.%09ld %s %s\r\n", (long long)ts.tv_sec,
+	    ts.tv_nsec, from, to);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	if (fd == -1)
+	if (fd < 0) {
 		return 73;
-	if (hl < 0 || (size_t)hl >= sizeof(head))
+	}
+	if (hl < 0 || (size_t)hl >= sizeof(head)) {
 		hl = 0;
+	}
 	if (write(fd, head, (size_t)hl) != hl ||
 	    write(fd, msg, len) != (ssize_t)len) {
 		close(fd);

@@ -84,31 +84,37 @@ one(struct floor *fl, unsigned i, double t[4])
 	buf_init(&pem, 0);
 	snprintf(addr, sizeof(addr), "user%u@example.test", i);
 	t0 = now();
-	if ((k = key_generate(fl->type)) == NULL)
+	if ((k = key_generate(fl->type)) == NULL) {
 		goto out;
+	}
 	t[0] += now() - t0;
 	t0 = now();
-	if (csr_build(k, addrs, 1, 0, &csr, &csrlen) != 0)
+	if (csr_build(k, addrs, 1, 0, &csr, &csrlen) != 0) {
 		goto out;
+	}
 	t[1] += now() - t0;
 	/* the certificate stands in for the CA's: not counted */
 	if ((crt = make_crt(k, fl->ca_key, fl->ca_crt, addr, i + 2)) == NULL ||
 	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &d) < 0 ||
-	    cert_chain_add(&chain, d.data, d.size) != 0)
+	    cert_chain_add(&chain, d.data, d.size) != 0) {
 		goto out;
+	}
 	t0 = now();
 	if (p12_build(k, &chain, addr, fl->pass, fl->pass == NULL, &p12,
-		&p12len) != 0)
+		&p12len) != 0) {
 		goto out;
+	}
 	t[2] += now() - t0;
 	t0 = now();
 	snprintf(path, sizeof(path), "%s/%s.p12", fl->dir, addr);
 	if (fs_write_atomic(path, p12, p12len, 0600) != 0 ||
-	    key_to_pem(k, &pem) != 0)
+	    key_to_pem(k, &pem) != 0) {
 		goto out;
+	}
 	snprintf(path, sizeof(path), "%s/%s.key", fl->dir, addr);
-	if (fs_write_atomic(path, pem.data, pem.len, 0600) != 0)
+	if (fs_write_atomic(path, pem.data, pem.len, 0600) != 0) {
 		goto out;
+	}
 	t[3] += now() - t0;
 	rc = 0;
 out:
@@ -116,8 +122,9 @@ out:
 	free(csr);
 	free(p12);
 	gnutls_free(d.data);
-	if (crt != NULL)
+	if (crt != NULL) {
 		gnutls_x509_crt_deinit(crt);
+	}
 	cert_chain_free(&chain);
 	key_free(k);
 	return rc;
@@ -135,10 +142,12 @@ worker(void *arg)
 		pthread_mutex_lock(&fl->mu);
 		i = fl->next++;
 		pthread_mutex_unlock(&fl->mu);
-		if (i >= fl->n)
+		if (i >= fl->n) {
 			break;
-		if (one(fl, i, t) != 0)
+		}
+		if (one(fl, i, t) != 0) {
 			failed++;
+		}
 	}
 	pthread_mutex_lock(&fl->mu);
 	fl->keygen += t[0];
@@ -173,19 +182,23 @@ main(int argc, char **argv)
 		fprintf(stderr, "crypto-floor: bad key type or thread count\n");
 		return 64;
 	}
-	if (gnutls_global_init() < 0 || fs_mkdirs(fl.dir, 0700) != 0)
+	if (gnutls_global_init() < 0 || fs_mkdirs(fl.dir, 0700) != 0) {
 		return 71;
+	}
 	pthread_mutex_init(&fl.mu, NULL);
 	fl.ca_key = key_generate(KEY_EC256);
 	if (fl.ca_key == NULL ||
 	    (fl.ca_crt = make_crt(fl.ca_key, fl.ca_key, NULL, "floor CA", 1)) ==
-		NULL)
+		NULL) {
 		return 70;
+	}
 	t0 = now();
-	for (i = 0; i < nth; i++)
+	for (i = 0; i < nth; i++) {
 		pthread_create(&th[i], NULL, worker, &fl);
-	for (i = 0; i < nth; i++)
+	}
+	for (i = 0; i < nth; i++) {
 		pthread_join(th[i], NULL);
+	}
 	wall = now() - t0;
 	printf("crypto-floor: key=%s n=%u threads=%u wall_s=%.2f keygen_s=%.2f "
 	       "csr_s=%.2f p12_s=%.2f write_s=%.2f failed=%d\n",

@@ -98,8 +98,8 @@ drop_to(const char *user)
 		fprintf(stderr, "refmilter: no user %s\n", user);
 		return -1;
 	}
-	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1) {
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
 		perror("refmilter: cannot drop privileges");
 		return -1;
 	}
@@ -115,7 +115,7 @@ main(int argc, char **argv)
 	FILE *f;
 	int c;
 
-	while ((c = getopt(argc, argv, "p:u:P:")) != -1) {
+	while ((c = getopt(argc, argv, "p:u:P:")) >= 0) {
 		switch (c) {
 		case 'p':
 			sock = optarg;
@@ -130,8 +130,9 @@ main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (sock == NULL || optind != argc)
+	if (sock == NULL || optind != argc) {
 		goto usage;
+	}
 
 	memset(&desc, 0, sizeof(desc));
 	desc.xxfi_name = name;
@@ -147,16 +148,18 @@ main(int argc, char **argv)
 	desc.xxfi_eom = ref_eom;
 
 	umask(0);
-	if (strncmp(sock, "local:", 6) == 0 || strncmp(sock, "unix:", 5) == 0)
+	if (strncmp(sock, "local:", 6) == 0 || strncmp(sock, "unix:", 5) == 0) {
 		(void)unlink(strchr(sock, ':') + 1);
+	}
 	if (smfi_setconn((char *)sock) == MI_FAILURE ||
 	    smfi_register(desc) == MI_FAILURE ||
 	    smfi_opensocket(1) == MI_FAILURE) {
 		fprintf(stderr, "refmilter: cannot listen on %s\n", sock);
 		return 1;
 	}
-	if (user != NULL && drop_to(user) == -1)
+	if (user != NULL && drop_to(user) < 0) {
 		return 1;
+	}
 	if (pidfile != NULL) {
 		f = fopen(pidfile, "w");
 		if (f != NULL) {

@@ -77,13 +77,15 @@ test_decode(void **state)
 		errno = 0;
 		d = b64url_decode(v[i].in, strlen(v[i].in), &n);
 		if (v[i].out == NULL) {
-			if (d != NULL)
+			if (d != NULL) {
 				fail_msg("accepted %s", v[i].in);
+			}
 			assert_int_equal(errno, EINVAL);
 			continue;
 		}
-		if (d == NULL)
+		if (d == NULL) {
 			fail_msg("refused %s", v[i].in);
+		}
 		assert_int_equal(n, v[i].outlen);
 		assert_memory_equal(d, v[i].out, n);
 		free(d);

@@ -58,8 +58,9 @@ test_vectors(void **state)
 		    challenge_response(vectors[i].p1, vectors[i].p2,
 			vectors[i].thumb, vectors[i].rule, out),
 		    0);
-		if (strcmp(out, vectors[i].want) != 0)
+		if (strcmp(out, vectors[i].want) != 0) {
 			fail_msg("vector %s: got %s", vectors[i].name, out);
+		}
 	}
 }
 
@@ -142,14 +143,16 @@ test_subjects(void **state)
 		rc = challenge_parse_subject(
 		    subjects[i].subject, tok, sizeof(tok), &why);
 		if (subjects[i].want == NULL) {
-			if (rc != -1)
+			if (rc >= 0) {
 				fail_msg(
 				    "subject %s: accepted", subjects[i].name);
+			}
 			assert_non_null(why);
 		} else {
-			if (rc != 0)
+			if (rc != 0) {
 				fail_msg("subject %s: refused: %s",
 				    subjects[i].name, why);
+			}
 			assert_string_equal(tok, subjects[i].want);
 		}
 	}
@@ -190,13 +193,15 @@ test_mailboxes(void **state)
 		rc = challenge_parse_mailbox(
 		    mailboxes[i].value, out, sizeof(out), &why);
 		if (mailboxes[i].want == NULL) {
-			if (rc != -1)
+			if (rc >= 0) {
 				fail_msg("mailbox %s: accepted as %s",
 				    mailboxes[i].name, out);
+			}
 		} else {
-			if (rc != 0)
+			if (rc != 0) {
 				fail_msg(
 				    "mailbox %s: %s", mailboxes[i].name, why);
+			}
 			assert_string_equal(out, mailboxes[i].want);
 		}
 	}

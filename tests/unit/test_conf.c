@@ -47,8 +47,9 @@ capture_err(const char *text, struct config **out)
 	dup2(saved, 2);
 	close(saved);
 	f = fopen(errpath, "r");
-	if (fread(buf, 1, 4095, f) == 0)
+	if (fread(buf, 1, 4095, f) == 0) {
 		buf[0] = '\0';
+	}
 	fclose(f);
 	close(fd);
 	unlink(errpath);
@@ -140,9 +141,10 @@ test_errors(void **state)
 		err = capture_err(v[i].text, &c);
 		assert_null(c);
 		if (strstr(err, v[i].want) == NULL ||
-		    strstr(err, "/tmp/smime-acme-conf.") == NULL)
+		    strstr(err, "/tmp/smime-acme-conf.") == NULL) {
 			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err,
 			    v[i].want);
+		}
 		free(err);
 	}
 }
@@ -187,9 +189,10 @@ test_is_set(void **state)
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		err = capture_err(v[i].text, &c);
 		assert_non_null(c);
-		if (conf_is_set(c, v[i].key) != v[i].want)
+		if (conf_is_set(c, v[i].key) != v[i].want) {
 			fail_msg("case %zu: %s: want %s", i, v[i].key,
 			    v[i].want ? "set" : "not set");
+		}
 		conf_free(c);
 		free(err);
 	}
@@ -209,8 +212,9 @@ test_key_names(void **state)
 	size_t n = 0;
 
 	(void)state;
-	for (; k[n] != NULL; n++)
+	for (; k[n] != NULL; n++) {
 		assert_true(strlen(k[n]) > 0);
+	}
 	assert_true(n >= 25);
 }
 

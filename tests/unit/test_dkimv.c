@@ -54,8 +54,9 @@ verify(struct dkimv_lib *lib, const char *msg, const char *from_domain,
 		eol = p;
 		for (;;) {
 			eol = strstr(eol, "\r\n");
-			if (eol[2] != ' ' && eol[2] != '\t')
+			if (eol[2] != ' ' && eol[2] != '\t') {
 				break;
+			}
 			eol += 2;
 		}
 		colon = memchr(p, ':', (size_t)(eol - p));
@@ -129,8 +130,9 @@ test_sign_shape(void **state)
 	assert_non_null(strstr(sig, "s=test"));
 	/* CRLF only: no bare LF anywhere */
 	for (i = 0; mail[i] != '\0'; i++) {
-		if (mail[i] == '\n')
+		if (mail[i] == '\n') {
 			assert_int_equal(mail[i - 1], '\r');
+		}
 	}
 	free(mail);
 }
@@ -144,15 +146,17 @@ test_sign_oversigns(void **state)
 	char *h = strstr(mail, " h="), *end, htag[2048];
 	size_t i, n = 0;
 
-	if (h == NULL)
+	if (h == NULL) {
 		h = strstr(mail, "\th=");
+	}
 	assert_non_null(h);
 	h += 3;
 	end = strchr(h, ';');
 	assert_non_null(end);
 	for (; h < end && n + 1 < sizeof(htag); h++) {
-		if (*h != ' ' && *h != '\t' && *h != '\r' && *h != '\n')
+		if (*h != ' ' && *h != '\t' && *h != '\r' && *h != '\n') {
 			htag[n++] = *h;
+		}
 	}
 	htag[n] = '\0';
 	for (i = 0; challenge_reply_sign_headers[i] != NULL; i++) {
@@ -166,19 +170,22 @@ test_sign_oversigns(void **state)
 		    strcmp(name, "subject") == 0 || strcmp(name, "date") == 0 ||
 		    strcmp(name, "message-id") == 0 ||
 		    strcmp(name, "auto-submitted") == 0 ||
-		    strcmp(name, "content-type") == 0)
+		    strcmp(name, "content-type") == 0) {
 			want = 2;
+		}
 		while (*p != '\0') {
 			const char *e = strchr(p, ':');
 			size_t l = e != NULL ? (size_t)(e - p) : strlen(p);
 
-			if (l == nl && strncasecmp(p, name, l) == 0)
+			if (l == nl && strncasecmp(p, name, l) == 0) {
 				got++;
+			}
 			p += l + (e != NULL);
 		}
-		if (got != want)
+		if (got != want) {
 			fail_msg("%s listed %zu times in h=%s, want %zu", name,
 			    got, htag, want);
+		}
 	}
 	free(mail);
 }

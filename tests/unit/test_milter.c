@@ -270,9 +270,10 @@ test_sockspec(void **state)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		int rc = sockspec_parse(t[i].spec, &s, &why);
 
-		if (rc != t[i].rc)
+		if (rc != t[i].rc) {
 			fail_msg("%s: rc %d, want %d", t[i].spec, rc, t[i].rc);
-		if (rc == -1) {
+		}
+		if (rc < 0) {
 			assert_non_null(why);
 			continue;
 		}

@@ -100,8 +100,9 @@ test_is_signed(void **state)
 	(void)state;
 	assert_false(smime_is_signed(NULL));
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		if (smime_is_signed(v[i].ct) != v[i].yes)
+		if (smime_is_signed(v[i].ct) != v[i].yes) {
 			fail_msg("case %zu: %s", i, v[i].ct);
+		}
 	}
 }
 
@@ -158,9 +159,10 @@ test_refusals(void **state)
 			strlen(v[i].body), &m, &r),
 		    0);
 		assert_false(r.pass);
-		if (strncmp(r.reason, v[i].reason, strlen(v[i].reason)) != 0)
+		if (strncmp(r.reason, v[i].reason, strlen(v[i].reason)) != 0) {
 			fail_msg("case %zu: reason '%s', want '%s'", i,
 			    r.reason, v[i].reason);
+		}
 	}
 	trust_close(t, dir);
 }
@@ -210,13 +212,16 @@ mkcrt(const struct crtspec *sp, gnutls_x509_privkey_t k,
 	    (unsigned)strlen(sp->cn));
 	assert_int_equal(gnutls_x509_crt_set_key(c, k), 0);
 	gnutls_x509_crt_set_basic_constraints(c, sp->ca, -1);
-	if (sp->ca)
+	if (sp->ca) {
 		gnutls_x509_crt_set_key_usage(c, GNUTLS_KEY_KEY_CERT_SIGN);
-	if (sp->eku != NULL)
+	}
+	if (sp->eku != NULL) {
 		gnutls_x509_crt_set_key_purpose_oid(c, sp->eku, 0);
-	if (sp->email != NULL)
+	}
+	if (sp->email != NULL) {
 		gnutls_x509_crt_set_subject_alt_name(c, GNUTLS_SAN_RFC822NAME,
 		    sp->email, (unsigned)strlen(sp->email), GNUTLS_FSAN_APPEND);
+	}
 	if (sp->utf8mbox != NULL) {
 		/* otherName value: a DER UTF8String */
 		n = strlen(sp->utf8mbox);
@@ -245,7 +250,7 @@ write_pem(gnutls_x509_crt_t c, char *path)
 	assert_int_equal(
 	    gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_PEM, &pem), 0);
 	fd = mkstemp(path);
-	assert_true(fd != -1);
+	assert_true(fd >= 0);
 	assert_int_equal(write(fd, pem.data, pem.size), (ssize_t)pem.size);
 	close(fd);
 	gnutls_free(pem.data);
@@ -281,8 +286,9 @@ mkbody(gnutls_x509_crt_t signer, gnutls_x509_privkey_t k,
 		GNUTLS_DIG_SHA256,
 		GNUTLS_PKCS7_EMBED_DATA | GNUTLS_PKCS7_INCLUDE_CERT),
 	    0);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		assert_int_equal(gnutls_pkcs7_set_crt(p7, extra[i]), 0);
+	}
 	assert_int_equal(
 	    gnutls_pkcs7_export2(p7, GNUTLS_X509_FMT_DER, &der), 0);
 	assert_int_equal(gnutls_base64_encode2(&der, &b64), 0);
@@ -382,10 +388,12 @@ pki_teardown(void **state)
 
 	(void)state;
 	smime_trust_close(pk.t);
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		gnutls_x509_crt_deinit(*c[i]);
-	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+	}
+	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
 		gnutls_x509_privkey_deinit(*k[i]);
+	}
 	return 0;
 }
 
@@ -398,8 +406,9 @@ test_valid(void **state)
 
 	(void)state;
 	verify(pk.t, body, &r);
-	if (!r.pass)
+	if (!r.pass) {
 		fail_msg("valid signer refused: %s", r.reason);
+	}
 	free(body);
 }
 
@@ -412,8 +421,9 @@ test_utf8_san(void **state)
 
 	(void)state;
 	verify(pk.t, body, &r);
-	if (!r.pass)
+	if (!r.pass) {
 		fail_msg("SmtpUTF8Mailbox signer refused: %s", r.reason);
+	}
 	free(body);
 }
 
@@ -444,8 +454,9 @@ test_decoy(void **state)
 
 	(void)state;
 	verify(pk.t, body, &r);
-	if (r.pass)
+	if (r.pass) {
 		fail_msg("decoy certificate accepted");
+	}
 	assert_string_equal(
 	    r.reason, "S/MIME: more than one certificate matches the signer");
 	free(body);
@@ -467,9 +478,10 @@ test_loop(void **state)
 	alarm(0);
 	assert_true(time(NULL) - t0 < 10);
 	assert_false(r.pass);
-	if (strncmp(
-		r.reason, "S/MIME: signer certificate is not trusted", 41) != 0)
+	if (strncmp(r.reason, "S/MIME: signer certificate is not trusted",
+		41) != 0) {
 		fail_msg("reason: %s", r.reason);
+	}
 	free(body);
 }
 

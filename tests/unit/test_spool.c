@@ -69,13 +69,15 @@ rm_tree(const char *d)
 		dd = opendir(p);
 		while (dd != NULL && (de = readdir(dd)) != NULL) {
 			if (de->d_name[0] == '.' &&
-			    (de->d_name[1] == '\0' || de->d_name[1] == '.'))
+			    (de->d_name[1] == '\0' || de->d_name[1] == '.')) {
 				continue;
+			}
 			snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
 			unlink(f);
 		}
-		if (dd != NULL)
+		if (dd != NULL) {
 			closedir(dd);
+		}
 		rmdir(p);
 	}
 	rmdir(d);
@@ -133,8 +135,9 @@ test_parse_errors(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (spool_parse(bad[i], strlen(bad[i]), &e, &why) != -1)
+		if (spool_parse(bad[i], strlen(bad[i]), &e, &why) >= 0) {
 			fail_msg("accepted case %zu", i);
+		}
 		assert_non_null(why);
 	}
 	/* an incomplete entry needs only mailbox and state */
@@ -231,10 +234,11 @@ test_group(void **state)
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", top, subs[i]);
 		assert_int_equal(stat(path, &st), 0);
-		if (st.st_gid != gid || (st.st_mode & 07777) != 02770)
+		if (st.st_gid != gid || (st.st_mode & 07777) != 02770) {
 			fail_msg("%s: gid %lu mode %04o, want %lu 2770", path,
 			    (unsigned long)st.st_gid,
 			    (unsigned)(st.st_mode & 07777), (unsigned long)gid);
+		}
 	}
 	fill(&e, "bob@example.test");
 	assert_int_equal(spool_write(sp, &e), 0);
@@ -260,7 +264,7 @@ capture_log(void (*fn)(void *), void *arg)
 	char *buf = calloc(1, 4096);
 	ssize_t n;
 
-	assert_true(fd != -1 && saved != -1 && buf != NULL);
+	assert_true(fd >= 0 && saved >= 0 && buf != NULL);
 	log_init("test_spool", false, 0, true);
 	dup2(fd, 2);
 	fn(arg);
@@ -328,8 +332,9 @@ test_fifo(void **state)
 	assert_int_equal(r.foreach, 0);
 	assert_int_equal(r.seen, 1); /* alice's entry, not the FIFO */
 	if (strstr(log, ": cannot read spool entry: not a regular file") ==
-	    NULL)
+	    NULL) {
 		fail_msg("log: %s", log);
+	}
 	free(log);
 	/* the claim put the FIFO back where it was */
 	assert_true(spool_has(r.sp, "mallory@example.test"));
@@ -372,8 +377,9 @@ test_complete_full(void **state)
 	assert_int_equal(rc, -1);
 	spool_key("alice@example.test", k);
 	snprintf(path, sizeof(path), "%s/work/%s", dir, k);
-	if (stat(path, &st) == 0)
+	if (stat(path, &st) == 0) {
 		fail_msg("%s left behind after a failed write", path);
+	}
 	/* and no temporary copy either: entries/ is empty */
 	assert_int_equal(spool_lookup(sp, "alice@example.test", &e), 1);
 	snprintf(path, sizeof(path), "%s/entries", dir);
@@ -381,8 +387,9 @@ test_complete_full(void **state)
 	assert_non_null(dd);
 	while ((de = readdir(dd)) != NULL) {
 		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
+		    strcmp(de->d_name, "..") != 0) {
 			fail_msg("entries/%s left behind", de->d_name);
+		}
 	}
 	closedir(dd);
 	spool_close(sp);
