@@ -135,6 +135,11 @@ static const struct flow_rule flow_rules[] = {
 	/* our own failures, and an ACME failure without a problem */
 	{ NULL, 0, EX_TEMPFAIL, FLOW_RETRY, NULL, false, false, "timeout",
 	    "the challenge mail was not answered or the CA did not decide in time (is the milter running?); run the batch again to resume the same order" },
+	/* the same exit code, named by flow_fail_kind */
+	{ NULL, 0, EX_TEMPFAIL, FLOW_RETRY, NULL, false, false, "mail",
+	    "the reply to the challenge mail could not be sent (SMTP); run again to resume the same order" },
+	{ NULL, 0, EX_TEMPFAIL, FLOW_RETRY, NULL, false, false, "processing",
+	    "the challenge was valid but the CA had not issued the certificate by the deadline; run again to resume the same order" },
 	{ NULL, 0, EX_UNAVAILABLE, FLOW_FINAL, NULL, false, false,
 	    "unavailable",
 	    "the challenge could not be completed (the milter could not answer it, or the CA gave up on the order)" },
@@ -216,6 +221,23 @@ flow_fail(struct flow *f, int ex)
 {
 	flow_outcome_set(f, flow_rule_find(NULL, ex), ex, NULL);
 	return -1;
+}
+
+int
+flow_fail_kind(struct flow *f, const char *kind)
+{
+	const struct flow_rule *r;
+	size_t i;
+
+	for (i = 0; i < FLOW_NRULES; i++) {
+		r = &flow_rules[i];
+		if (r->type == NULL && r->kind != NULL &&
+		    strcmp(r->kind, kind) == 0) {
+			flow_outcome_set(f, r, r->ex, NULL);
+			return -1;
+		}
+	}
+	return flow_fail(f, EX_SOFTWARE);
 }
 
 int
@@ -307,6 +329,23 @@ dup_trim(const char *s)
 		d[--n] = '\0';
 	}
 	return d;
+}
+
+static void
+no_responder(void)
+{
+	log_err(
+	    "no way to answer the challenge mail without a terminal: use --spool DIR (milter), --imap, --file-validate or --tb");
+}
+
+int
+flow_responder_ready(struct flow *f)
+{
+	if (f->set->responder != RESP_AUTO) {
+		return 0;
+	}
+	no_responder();
+	return flow_fail(f, EX_USAGE);
 }
 
 int
@@ -422,12 +461,11 @@ flow_settings_init(
 			st->responder = RESP_SPOOL;
 		} else if (st->interactive) {
 			st->responder = RESP_INTERACTIVE;
-		} else if (c->cmd == CMD_CERT || c->cmd == CMD_RENEW ||
-		    c->cmd == CMD_BATCH) {
-			log_err(
-			    "no way to answer the challenge mail without a terminal: use --spool DIR (milter), --imap, --file-validate or --tb");
+		} else if (c->cmd == CMD_CERT || c->cmd == CMD_BATCH) {
+			no_responder();
 			return EX_USAGE;
 		}
+		/* renew: refused once a set is due (flow_responder_ready) */
 	}
 	if (st->responder == RESP_IMAP && c->password == NULL &&
 	    c->oauth2_token == NULL && !c->dry_run) {
@@ -485,6 +523,15 @@ flow_session_free(struct flow_session *ses)
 	memset(ses, 0, sizeof(*ses));
 }
 
+void
+flow_warn_insecure(const struct flow *f)
+{
+	if (f->set->cli->no_verify_ssl) {
+		log_warn(
+		    "--no-verify-ssl: the ACME server's certificate is not checked");
+	}
+}
+
 int
 flow_connect(struct flow *f)
 {
@@ -495,9 +542,8 @@ flow_connect(struct flow *f)
 	o.directory_url = s->server;
 	o.http.ca_bundle = s->ca_bundle;
 	o.http.insecure = s->cli->no_verify_ssl;
-	if (s->cli->no_verify_ssl) {
-		log_warn(
-		    "--no-verify-ssl: the ACME server's certificate is not checked");
+	if (!f->renewing) {
+		flow_warn_insecure(f);
 	}
 	f->ses->ac = acme_new(&o);
 	if (f->ses->ac == NULL) {

@@ -41,7 +41,7 @@ struct flow_settings {
 	gid_t spool_gid; /* SpoolGroup of spool dirs we make, (gid_t)-1 */
 	char *ca_bundle;
 	enum token_rule rule;
-	enum cli_responder responder; /* resolved (never RESP_AUTO) */
+	enum cli_responder responder; /* RESP_AUTO: none (renew only) */
 	int finalize_delay;
 	int post_after;   /* seconds before POSTing anyway */
 	int timeout;      /* seconds per authorization */
@@ -105,6 +105,10 @@ void flow_session_free(struct flow_session *ses);
 /* Create the session's ACME client and fetch the directory.  0 / -1
  * (f->out). */
 int flow_connect(struct flow *f);
+
+/* The --no-verify-ssl warning; flow_connect gives it, except for renew,
+ * which gives it once a set is due (nothing due: silence for cron). */
+void flow_warn_insecure(const struct flow *f);
 /*
  * Load the account for the server (or, with create, register one: a new
  * ES256 key, stored 0600 unless --dry-run).  Sets the client's account
@@ -117,11 +121,13 @@ int flow_account(struct flow *f, bool create);
  * session's last problem decides exit code, retry and words, and the one
  * error line "what: ...: type: detail" is logged here.  flow_fail: our own
  * failure with exit code ex (its line was logged by the caller); the
- * words come from the same table.  The first failure wins f->out.
- * Both return -1.
+ * words come from the same table.  flow_fail_kind: our own failure named
+ * by its row's kind (for rows sharing an exit code).  The first failure
+ * wins f->out.  All return -1.
  */
 int flow_acme_fail(struct flow *f, const char *what);
 int flow_fail(struct flow *f, int ex);
+int flow_fail_kind(struct flow *f, const char *kind);
 /* Forget the outcome (renew goes on with the next set). */
 void flow_outcome_clear(struct flow *f);
 
@@ -150,6 +156,10 @@ int flow_cmd_revoke(struct flow *f);
 int flow_cmd_retire(struct flow *f); /* in flow_revoke.c */
 int flow_cmd_account(struct flow *f);
 int flow_cmd_spool(struct flow *f);
+
+/* A responder is set (renew decides only once a set is due): 0, or -1
+ * (logged, f->out EX_USAGE). */
+int flow_responder_ready(struct flow *f);
 
 /* Make sure the PKCS#12 passphrase is settled before ordering: given,
  * asked twice on a terminal, or --no-passphrase.  0 / -1 (f->out). */

@@ -8,6 +8,7 @@
  * fetched and armed, answered and polled, a pause after "ready",
  * finalize, download, and the certificate set published atomically.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,7 +534,13 @@ finalize(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 		if (order_wait(f->ses->ac, url, ACME_ST_VALID,
 			time(NULL) + f->set->timeout, ord) != 0 ||
 		    ord->certificate == NULL) {
-			flow_acme_fail(f, "order");
+			/* a slow CA is not a refusal: 75, resume later */
+			if (errno == ETIMEDOUT &&
+			    ord->status == ACME_ST_PROCESSING) {
+				flow_fail_kind(f, "processing");
+			} else {
+				flow_acme_fail(f, "order");
+			}
 			goto out;
 		}
 	}

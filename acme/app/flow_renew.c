@@ -10,9 +10,9 @@
  * what to do instead.  -e limits renewal to sets holding
  * that address.  Exit 0 when everything due was renewed (or nothing was
  * due).  Made for timers: with nothing due it prints nothing at all (no
- * connection is made without any stored set, and the passphrase is
- * settled only once a set is due); otherwise one line per renewed set
- * (issuance progress only with -v), then the sets not due.
+ * connection is made without any stored set, and the responder and the
+ * passphrase are settled only once a set is due); otherwise one line per
+ * renewed set (issuance progress only with -v), then the sets not due.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,7 +176,9 @@ renew_one(const struct store_lineage *l, void *arg)
 	flow_say(f, "%s: renewing", l->name);
 	if (!st->pp_settled) {
 		/* only now: a timer run with nothing due needs no decision */
-		if (flow_cert_passphrase(f) != 0) {
+		flow_warn_insecure(f);
+		if (flow_responder_ready(f) != 0 ||
+		    flow_cert_passphrase(f) != 0) {
 			goto out;
 		}
 		st->pp_settled = true;

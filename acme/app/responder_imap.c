@@ -44,6 +44,16 @@ on_data(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* Without a write callback libcurl copies what the server sends to stdout
+ * (the untagged FETCH that answers a STORE): every handle gets one. */
+static size_t
+on_discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
 static const char *
 mail_user(const struct flow *f)
 {
@@ -88,10 +98,9 @@ handle(const struct flow *f, const char *url, bool smtp, struct buf *out)
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (out != NULL) {
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-	}
+	curl_easy_setopt(
+	    h, CURLOPT_WRITEFUNCTION, out != NULL ? on_data : on_discard);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
 	if (f->set->cli->verbose >= 3) {
 		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	}
@@ -249,7 +258,8 @@ handle_uid(struct responder_job *j, struct imap_state *st, unsigned long uid)
 	flow_say(j->f, "%s: challenge found (UID %lu); replying to %s", j->addr,
 	    uid, to);
 	if (smtp_send(j, to, &reply) != 0) {
-		flow_fail(j->f, EX_UNAVAILABLE);
+		/* ours, not the CA's: 75, the stored order kept to resume */
+		flow_fail_kind(j->f, "mail");
 		goto out;
 	}
 	snprintf(

@@ -179,6 +179,30 @@ p12_add_crt(struct cert_chain *chain, gnutls_x509_crt_t crt)
 	return rc;
 }
 
+/*
+ * No passphrase has two spellings in PKCS#12: no password at all (the
+ * KDF gets zero octets) and the empty one (the KDF gets the BMPString
+ * terminator).  p12_build with "" writes the second; Python's
+ * cryptography with NoEncryption (the seed client) the first; OpenSSL
+ * reads both.  Without a passphrase, or with "", accept either and leave
+ * in *passphrase the one the MAC verifies with.
+ */
+static int
+p12_mac_pass(gnutls_pkcs12_t p12, const char **passphrase)
+{
+	if (gnutls_pkcs12_verify_mac(p12, *passphrase) >= 0) {
+		return 0;
+	}
+	if (*passphrase != NULL && **passphrase != '\0') {
+		return -1;
+	}
+	*passphrase = *passphrase == NULL ? "" : NULL;
+	if (gnutls_pkcs12_verify_mac(p12, *passphrase) < 0) {
+		return -1;
+	}
+	return 0;
+}
+
 int
 p12_read(const void *data, size_t len, const char *passphrase, struct key **key,
     struct cert_chain *chain)
@@ -206,7 +230,7 @@ p12_read(const void *data, size_t len, const char *passphrase, struct key **key,
 		log_err("p12: not a PKCS#12 file: %s", gnutls_strerror(rc));
 		goto out;
 	}
-	if ((rc = gnutls_pkcs12_verify_mac(p12, passphrase)) < 0) {
+	if (p12_mac_pass(p12, &passphrase) < 0) {
 		log_err("p12: wrong passphrase (MAC does not verify)");
 		err = EACCES;
 		goto out;

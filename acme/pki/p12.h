@@ -36,7 +36,9 @@ int p12_build(const struct key *k, const struct cert_chain *chain,
     unsigned char **der, size_t *len);
 
 /*
- * Parse a PKCS#12 (DER or PEM-armoured) with passphrase (NULL = none).
+ * Parse a PKCS#12 (DER or PEM-armoured) with passphrase (NULL or "" =
+ * none: a MAC made with no password and one made with the empty password
+ * are both accepted).
  * On success *key is the private key (free with key_free), chain the
  * certificates with the one matching the key first.  Returns 0, or -1
  * with errno EACCES when the MAC does not verify (wrong or missing

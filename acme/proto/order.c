@@ -160,14 +160,19 @@ out:
 }
 
 /*
- * Seconds to wait before the next poll, or -1 if the next poll would
- * come after limit.
+ * Seconds to wait before the next poll, or -1 once limit has come.  A
+ * wait that would pass limit (a Retry-After longer than the time left) is
+ * cut to end at limit, so the object is polled once more there.
  */
 static long
 order_next_poll(struct acme_client *c, long retry_after, time_t limit)
 {
+	time_t now = acme_now(c);
 	unsigned wait;
 
+	if (now >= limit) {
+		return -1;
+	}
 	if (retry_after > ORDER_POLL_MAX) {
 		retry_after = ORDER_POLL_MAX;
 	}
@@ -175,8 +180,8 @@ order_next_poll(struct acme_client *c, long retry_after, time_t limit)
 	if (wait == 0) {
 		wait = 1;
 	}
-	if (acme_now(c) + (time_t)wait > limit) {
-		return -1;
+	if (now + (time_t)wait > limit) {
+		wait = (unsigned)(limit - now);
 	}
 	return (long)wait;
 }
@@ -278,6 +283,7 @@ order_wait(struct acme_client *c, const char *url, enum acme_status want,
 		if (wait < 0) {
 			log_err("acme: order %s: still %s at the deadline", url,
 			    json_status_name(out->status));
+			errno = ETIMEDOUT;
 			return -1;
 		}
 		acme_sleep(c, (unsigned)wait);

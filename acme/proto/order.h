@@ -77,7 +77,8 @@ int order_authz_wait(struct acme_client *c, const char *url, time_t deadline,
  * (0 = one hour) or its expires.  want is the status to stop at
  * (ACME_ST_READY or ACME_ST_VALID).  0 when out->status == want (or
  * valid when ready was wanted), -1 otherwise (invalid: the order error
- * is kept in acme_last_problem).
+ * is kept in acme_last_problem; errno ETIMEDOUT: still pending or
+ * processing at the deadline, out->status says which).
  */
 int order_wait(struct acme_client *c, const char *url, enum acme_status want,
     time_t deadline, struct acme_order *out);

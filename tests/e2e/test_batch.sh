@@ -11,6 +11,8 @@
 #    and the results file lists every address;
 #  - batch-ratelimit: a 429 storm (the CA refuses the next 40 newOrder
 #    requests) slows the batch but does not fail it;
+#  - batch-slow-ca: an order the CA leaves processing past the deadline
+#    fails as a slow CA (75, kind processing), not blaming the milter;
 #  - batch-syntax: a bad line is refused with its line number, nothing is
 #    ordered.
 set -u
@@ -213,6 +215,32 @@ if [ -z "$why" ]; then
 else
 	fail batch-ratelimit "${why#; }"
 	sed 's/^/    | /' "$T/rl.out" | tail -12
+fi
+
+# ------------------------------------------------------------ batch-slow-ca
+# The CA keeps the order processing past --spool-timeout: the line fails
+# as a slow CA (kind "processing", to be resumed), not as the milter's
+# failure (the defect: "unavailable", "the milter could not answer it").
+why=""
+printf 'slowb@example.test key=ec\n' >"$T/slow.txt"
+ca_cfg '{"processing_time": 3600}'
+"$SA" "${COMMON[@]}" -c "$T/cfg-slow" batch "$T/slow.txt" --spool-timeout 4 \
+	--results "$T/slow-results.txt" >"$T/slow.out" 2>&1
+rc=$?
+ca_cfg '{"processing_time": 0.3}'
+[ "$rc" = 75 ] || why="$why; exit $rc, want 75"
+row=$(grep '^slowb@example.test' "$T/slow-results.txt" 2>/dev/null)
+[ "$(printf '%s' "$row" | cut -f5)" = processing ] ||
+	why="$why; error '$(printf '%s' "$row" | cut -f5)', want processing"
+printf '%s' "$row" | cut -f6 | grep -qi milter &&
+	why="$why; the reason blames the milter: $(printf '%s' "$row" | cut -f6)"
+[ -n "$(ls -A "$T/cfg-slow/orders" 2>/dev/null)" ] ||
+	why="$why; the order state was deleted"
+if [ -z "$why" ]; then
+	pass batch-slow-ca
+else
+	fail batch-slow-ca "${why#; }"
+	sed 's/^/    | /' "$T/slow.out" | tail -6
 fi
 
 # ------------------------------------------------------------ batch-syntax

@@ -9,9 +9,10 @@
 #    stored, the exit status is reported on stderr, the run exits 0;
 #  - renew with one set due (revoked by the CA: RFC 9773 says now) and one
 #    not: only the due one is renewed, one line for it, the hook runs once
-#    with SMIME_ACME_EVENT=renewed;
+#    with SMIME_ACME_EVENT=renewed, and --no-verify-ssl warns;
 #  - renew with nothing due prints nothing at all and exits 0, also
-#    without -q and without a passphrase decision; with no set at all it
+#    without -q, with --no-verify-ssl (no warning: nothing is ordered)
+#    and without a passphrase decision; with no set at all it
 #    does not even create an account.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -145,8 +146,9 @@ grep -q '^revoked:' "$(certdir "$C1" hank@example.test)/lineage.info" &&
 [ "$rc" = 0 ] || why="$why; revoke hank: rc $rc"
 rm -f "$T/hookenv"
 sa renew "${COMMON[@]}" -c "$C1" --passphrase-env SMIME_TEST_PP \
-	--delivery-hook "$HOOK"
+	--delivery-hook "$HOOK" --no-verify-ssl
 [ "$rc" = 0 ] || why="$why; renew rc $rc"
+grep -q -- '--no-verify-ssl' "$T/out" || why="$why; no --no-verify-ssl warning"
 [ "$(serial "$C1" hank@example.test)" != "$h_old" ] || why="$why; hank (due) not renewed"
 [ "$(serial "$C1" ivy@example.test)" = "$i_old" ] || why="$why; ivy (not due) renewed"
 if [ ! -s "$E" ]; then
@@ -175,6 +177,11 @@ sa renew "${COMMON[@]}" -c "$C1" --delivery-hook "$HOOK"
 [ -e "$T/hookenv" ] && why="$why; the hook ran"
 [ "$(serial "$C1" ivy@example.test)" = "$i_old" ] || why="$why; ivy renewed"
 verdict renew-hook-nothing-due-silent
+# the defect: --no-verify-ssl warned every night with nothing due
+sa renew "${COMMON[@]}" -c "$C1" --no-verify-ssl
+[ "$rc" = 0 ] || why="rc $rc"
+[ -s "$T/out" ] && why="$why; printed: $(head -3 "$T/out" | tr '\n' '|')"
+verdict renew-hook-nothing-due-insecure-silent
 sa renew -n --conf "$CONF" -c "$T/empty"
 [ "$rc" = 0 ] || why="empty config dir: rc $rc"
 [ -s "$T/out" ] && why="$why; printed: $(head -3 "$T/out" | tr '\n' '|')"

@@ -7,7 +7,10 @@
 #    its passphrase and carries the chain, a wrong token rule fails with the
 #    CA's problem shown;
 #  - the file responder (--file-validate), the interactive responder driven
-#    through a pseudo-terminal, IMAP + SMTP against Dovecot (plain and TLS);
+#    through a pseudo-terminal, IMAP + SMTP against Dovecot (plain and TLS;
+#    --json output that parses; SMTP down: 75, the rerun resumes);
+#  - a CA slow to issue: 75 and resumed; a Retry-After longer than the
+#    time left is cut to the deadline and polled again;
 #  - --dry-run writes nothing; a run killed with SIGKILL mid-order is
 #    resumed without a second order, also when it was killed before the
 #    order's URL was stored (found in the account's orders list); badNonce, 429 + Retry-After and a 500
@@ -236,6 +239,35 @@ if [ "$HAVE_MILTER" = 1 ]; then
 	has "$(cat "$T/out")" "asking the CA to proceed" || why="$why; did not POST early"
 	verdict requester-spool-send-on-post
 	ca_cfg '{"send_on":"authz"}'
+
+	# -------------------------------------------------- slow CA
+	# The order stays processing past --spool-timeout: a slow server, 75,
+	# the order kept; once the CA issues, the rerun resumes it (the
+	# defect: 69 and the order state deleted, so the rerun ordered again).
+	ca_cfg '{"processing_time":3600}'
+	sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
+		--spool-timeout 20
+	n1=$(ca_orders)
+	[ "$rc" = 75 ] || why="rc $rc"
+	[ -n "$(ls -A "$T/c10/orders" 2>/dev/null)" ] ||
+		why="$why; the order state was deleted"
+	has "$(cat "$T/out")" "still processing" || why="$why; no 'still processing'"
+	ca_cfg '{"processing_time":0.3}'
+	sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
+		--spool-timeout 20
+	[ "$rc" = 0 ] || why="$why; rerun: rc $rc"
+	[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
+	[ -s "$(certdir "$T/c10" slow@example.test)/cert.pem" ] || why="$why; no certificate"
+	verdict requester-slow-ca-resumes
+	# Retry-After 60 with 20 s left: poll once more at the deadline, by
+	# which time the order is valid (the defect: gave up at the first poll)
+	ca_cfg '{"order_retry_after":60,"processing_time":5}'
+	sa cert "${COMMON[@]}" -c "$T/c11" -e patient@example.test \
+		--no-passphrase --spool-timeout 20
+	[ "$rc" = 0 ] || why="rc $rc"
+	[ -s "$(certdir "$T/c11" patient@example.test)/cert.pem" ] || why="$why; no certificate"
+	ca_cfg '{"order_retry_after":1,"processing_time":0.3}'
+	verdict requester-long-retry-after
 
 	# -------------------------------------------------- renew and revoke
 	sa cert "${COMMON[@]}" -c "$C1" -e ivan@example.test --no-passphrase
@@ -518,11 +550,19 @@ imap_case() { # NAME ADDR ARGS...
 	local name=$1 a=$2
 	shift 2
 	printf '%s\n' "$MAIL_PASSWORD" >"$T/mailpw"
-	sa cert "${COMMON[@]}" -c "$T/$name" -e "$a" --no-passphrase --imap \
-		--login "$a" --password-file "$T/mailpw" --host 127.0.0.1 \
-		--smtp-host 127.0.0.1 --dkim-keys "$DKIM_KEYS" --spool-timeout 60 "$@"
+	# --json: stdout must be the one JSON result (the defect: libcurl
+	# wrote the IMAP server's "* 1 FETCH ..." line there)
+	rc=0
+	"$SA" --allow-root cert "${COMMON[@]}" -c "$T/$name" -e "$a" \
+		--no-passphrase --imap --login "$a" --password-file "$T/mailpw" \
+		--host 127.0.0.1 --smtp-host 127.0.0.1 --dkim-keys "$DKIM_KEYS" \
+		--spool-timeout 60 --json "$@" >"$T/$name.json" 2>"$T/out" || rc=$?
 	[ "$rc" = 0 ] || why="rc $rc"
 	[ -s "$(certdir "$T/$name" "$a")/cert.pem" ] || why="$why; no certificate"
+	python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(r.get("status") != "issued")' "$T/$name.json" 2>/dev/null ||
+		why="$why; --json output: $(head -c 200 "$T/$name.json" | tr '\n' '|')"
 	verdict "requester-$name"
 }
 if "$SA" --help | grep -q -- '--imap'; then
@@ -530,6 +570,27 @@ if "$SA" --help | grep -q -- '--imap'; then
 		--smtp-method plain --smtp-port "$SUBMIT_PORT"
 	imap_case imap-tls iris@example.test --port "$IMAPS_PORT" --ssl \
 		--smtp-method plain --smtp-port "$SUBMIT_PORT" --mail-ca-bundle "$IMAP_TLS_CA"
+	# the reply cannot be sent (nothing listens on port 1): ours, not the
+	# CA's refusal: 75 with the order kept, and the rerun resumes it (the
+	# defect: 69 and the order state deleted, so the rerun ordered again)
+	a=isla@example.test
+	imap_run() { # SMTP-PORT
+		sa cert "${COMMON[@]}" -c "$T/imap-smtp" -e "$a" --no-passphrase \
+			--imap --login "$a" --password-file "$T/mailpw" \
+			--host 127.0.0.1 --port "$IMAP_PORT" --smtp-host 127.0.0.1 \
+			--smtp-method plain --smtp-port "$1" --dkim-keys "$DKIM_KEYS" \
+			--spool-timeout 60
+	}
+	imap_run 1
+	n1=$(ca_orders)
+	[ "$rc" = 75 ] || why="SMTP down: rc $rc"
+	[ -n "$(ls -A "$T/imap-smtp/orders" 2>/dev/null)" ] ||
+		why="$why; the order state was deleted"
+	imap_run "$SUBMIT_PORT"
+	[ "$rc" = 0 ] || why="$why; rerun: rc $rc"
+	[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
+	[ -s "$(certdir "$T/imap-smtp" "$a")/cert.pem" ] || why="$why; no certificate"
+	verdict requester-imap-smtp-down-resumes
 fi
 
 e2e_finish

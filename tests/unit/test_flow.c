@@ -185,6 +185,23 @@ test_own_failures(void **state)
 		assert_int_equal(f.out.ex, 0);
 		flow_session_free(&ses);
 	}
+	/* a row named by kind: an SMTP failure is ours, resumable */
+	flow_begin(&f, &s, &ses);
+	assert_int_equal(flow_fail_kind(&f, "mail"), -1);
+	assert_int_equal(f.out.ex, EX_TEMPFAIL);
+	assert_int_equal(f.out.retry, FLOW_RETRY);
+	assert_string_equal(f.out.kind, "mail");
+	assert_non_null(strstr(f.out.detail, "SMTP"));
+	flow_session_free(&ses);
+	/* an order still processing at the deadline: a slow CA, resumable,
+	 * and batch's reason does not blame the milter */
+	flow_begin(&f, &s, &ses);
+	assert_int_equal(flow_fail_kind(&f, "processing"), -1);
+	assert_int_equal(f.out.ex, EX_TEMPFAIL);
+	assert_int_equal(f.out.retry, FLOW_RETRY);
+	assert_string_equal(f.out.kind, "processing");
+	assert_null(strstr(f.out.detail, "milter"));
+	flow_session_free(&ses);
 	/* an ACME failure without a session or problem: refused, final */
 	flow_begin(&f, &s, &ses);
 	assert_int_equal(flow_acme_fail(&f, "account"), -1);
@@ -192,6 +209,53 @@ test_own_failures(void **state)
 	assert_int_equal(f.out.retry, FLOW_FINAL);
 	assert_string_equal(f.out.kind, "unavailable");
 	flow_session_free(&ses);
+	flow_settings_free(&s);
+	cli_free(&c);
+	conf_free(conf);
+}
+
+/* "smime-acme CMD -n -c DIR --work-dir DIR --server URL -e ADDR" (no
+ * responder); getopt permutes argv, so a fresh one each time */
+static int
+parse_bare(struct fixture *fx, const char *cmd, struct cli *c)
+{
+	char *argv[] = { (char *)"smime-acme", (char *)cmd, (char *)"-n",
+		(char *)"-c", fx->dir, (char *)"--work-dir", fx->dir,
+		(char *)"--server", (char *)"https://127.0.0.1:1/dir",
+		(char *)"-e", (char *)"alice@example.test", NULL };
+
+	return cli_parse(c, 11, argv);
+}
+
+/*
+ * renew from a timer with no responder given: nothing stored means
+ * nothing due, so exit 0 without contacting the CA (smime-acme(1)); the
+ * defect refused it with 64 before looking.  cert still refuses at once.
+ */
+static void
+test_renew_without_responder(void **state)
+{
+	struct fixture *fx = *state;
+	struct flow_settings s;
+	struct flow_session ses;
+	struct config *conf = load(fx, NULL);
+	struct flow f;
+	struct cli c;
+
+	assert_int_equal(parse_bare(fx, "renew", &c), 0);
+	assert_int_equal(flow_settings_init(&s, &c, conf), 0);
+	assert_int_equal(s.responder, RESP_AUTO);
+	flow_begin(&f, &s, &ses);
+	assert_int_equal(flow_cmd_renew(&f), 0);
+	assert_null(ses.ac); /* no connection */
+	/* a set due without a responder: refused then, as cert is now */
+	assert_int_equal(flow_responder_ready(&f), -1);
+	assert_int_equal(f.out.ex, EX_USAGE);
+	flow_session_free(&ses);
+	flow_settings_free(&s);
+	cli_free(&c);
+	assert_int_equal(parse_bare(fx, "cert", &c), 0);
+	assert_int_equal(flow_settings_init(&s, &c, conf), EX_USAGE);
 	flow_settings_free(&s);
 	cli_free(&c);
 	conf_free(conf);
@@ -205,6 +269,8 @@ main(void)
 		    test_spool_timing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_own_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_renew_without_responder, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

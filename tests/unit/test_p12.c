@@ -3,7 +3,8 @@
  * with p12_read: key, certificate and chain present, SHA-256 MAC, PBES2
  * AES-256 bags, P12_ITER_MIN iterations for the key bag, the certificate
  * bag and the MAC; refused without or with a wrong passphrase (EACCES);
- * unencrypted only on request.  Also the cert.c helpers on the same
+ * unencrypted only on request; no passphrase read back in both PKCS#12
+ * spellings (none, empty).  Also the cert.c helpers on the same
  * certificates (PEM chain, SANs, serial, AKI, certID).
  */
 #include <errno.h>
@@ -211,6 +212,79 @@ test_unencrypted(void **state)
 	    p12_build(ca_key, &chain, NULL, "pw", false, &der, &len), -1);
 }
 
+/* MAC the DER again with pass (NULL: no password at all) */
+static void
+remac(unsigned char **der, size_t *len, const char *pass)
+{
+	gnutls_pkcs12_t p12;
+	gnutls_datum_t d = { *der, (unsigned)*len }, out;
+
+	assert_int_equal(gnutls_pkcs12_init(&p12), 0);
+	assert_int_equal(
+	    gnutls_pkcs12_import(p12, &d, GNUTLS_X509_FMT_DER, 0), 0);
+	assert_int_equal(
+	    gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256, pass), 0);
+	assert_int_equal(
+	    gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, &out), 0);
+	gnutls_pkcs12_deinit(p12);
+	free(*der);
+	*der = malloc(out.size);
+	assert_non_null(*der);
+	memcpy(*der, out.data, out.size);
+	*len = out.size;
+	gnutls_free(out.data);
+}
+
+static void
+read_ok(const unsigned char *der, size_t len, const char *pass)
+{
+	struct key *k = NULL;
+	struct cert_chain cc;
+
+	assert_int_equal(p12_read(der, len, pass, &k, &cc), 0);
+	assert_true(key_equal_public(k, leaf_key));
+	assert_int_equal(cc.n, 2);
+	key_free(k);
+	cert_chain_free(&cc);
+}
+
+/*
+ * --no-passphrase: flow_cert builds with "" and unencrypted bags; revoke
+ * reads with no passphrase (NULL).  A MAC made with no password at all
+ * (other writers) reads back too, with NULL or "", and a real passphrase
+ * still refuses both.
+ */
+static void
+test_no_passphrase(void **state)
+{
+	unsigned char *der;
+	size_t len;
+	struct key *k;
+	struct cert_chain cc;
+
+	(void)state;
+	assert_int_equal(
+	    p12_build(leaf_key, &chain, NULL, "", true, &der, &len), 0);
+	read_ok(der, len, NULL);
+	read_ok(der, len, "");
+	errno = 0;
+	assert_int_equal(p12_read(der, len, "pw", &k, &cc), -1);
+	assert_int_equal(errno, EACCES);
+	remac(&der, &len, NULL);
+	read_ok(der, len, NULL);
+	read_ok(der, len, "");
+	errno = 0;
+	assert_int_equal(p12_read(der, len, "pw", &k, &cc), -1);
+	assert_int_equal(errno, EACCES);
+	free(der);
+	/* encrypted with "": the bags decrypt with the spelling that MACs */
+	assert_int_equal(
+	    p12_build(leaf_key, &chain, NULL, "", false, &der, &len), 0);
+	read_ok(der, len, NULL);
+	read_ok(der, len, "");
+	free(der);
+}
+
 static void
 test_cert_helpers(void **state)
 {
@@ -267,6 +341,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build_parse),
 		cmocka_unit_test(test_unencrypted),
+		cmocka_unit_test(test_no_passphrase),
 		cmocka_unit_test(test_cert_helpers),
 	};
 

@@ -28,7 +28,6 @@ log = logging.getLogger("smime-test-ca")
 REVOCATION_REASONS = {0, 1, 3, 4, 5}
 AUTHZ_LIFETIME = 24 * 3600
 ORDER_LIFETIME = 24 * 3600
-PROCESSING_TIME = 0.3
 
 
 class AcmeHandler(Handler):
@@ -471,7 +470,7 @@ class AcmeHandler(Handler):
             doc = ca.order_json(o)
         hdr = {"Location": ca.url("/order/" + oid)}
         if doc["status"] in ("pending", "processing"):
-            hdr["Retry-After"] = "1"
+            hdr["Retry-After"] = str(ca.config["order_retry_after"])
         self.send(200, doc, headers=hdr)
 
     def h_authz(self, azid):
@@ -626,12 +625,13 @@ class AcmeHandler(Handler):
             ca.counts["certificates"] += 1
             o["cert"] = cid
             o["status"] = "processing"
-            o["ready_at"] = time.time() + PROCESSING_TIME
+            o["finalized_at"] = time.time()
             doc = ca.order_json(o)
+            retry_after = str(ca.config["order_retry_after"])
         log.info("order %s: issued certificate serial %x", oid,
                  cert.serial_number)
         self.send(200, doc, headers={"Location": ca.url("/order/" + oid),
-                                     "Retry-After": "1"})
+                                     "Retry-After": retry_after})
 
     def h_cert(self, cid, alt):
         ca = self.ca

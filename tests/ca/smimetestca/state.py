@@ -55,6 +55,8 @@ class Ca:
             "ratelimit_count": 0,
             "finalize_500_once": args.finalize_500_once,
             "unsigned": False,
+            "processing_time": 0.3,  # s a finalized order stays processing
+            "order_retry_after": 1,
         }
         self.eab = None
         if args.eab_required:
@@ -96,7 +98,8 @@ class Ca:
 
     def refresh_order(self, o):
         if o["status"] == "processing" and o.get("cert") and \
-                time.time() >= o["ready_at"]:
+                time.time() >= o["finalized_at"] + \
+                self.config["processing_time"]:
             o["status"] = "valid"
         if o["status"] in ("pending", "ready") and time.time() > \
                 o["expires"]:
@@ -315,7 +318,11 @@ class Ca:
                 "send_on": lambda v: v if v in ("authz", "post")
                 else _bad("send_on must be authz or post"),
                 "mail_delay": lambda v: float(v) if float(v) >= 0
-                else _bad("mail_delay must be >= 0")}
+                else _bad("mail_delay must be >= 0"),
+                "processing_time": lambda v: float(v) if float(v) >= 0
+                else _bad("processing_time must be >= 0"),
+                "order_retry_after": lambda v: int(v) if int(v) >= 0
+                else _bad("order_retry_after must be >= 0")}
         with self.lock:
             for k, v in req.items():
                 if k not in conv:
