@@ -88,7 +88,10 @@ file_helper() {
 		sleep 0.2
 	done
 	if [ -n "${3:-}" ]; then
-		grep -i '^Subject:' "$w/$a.challenge.tmp" >"$w/$a.challenge"
+		# written aside and renamed: the requester must never read it
+		# half written
+		grep -i '^Subject:' "$w/$a.challenge.tmp" >"$w/$a.subject.tmp"
+		mv "$w/$a.subject.tmp" "$w/$a.challenge"
 		rm -f "$w/$a.challenge.tmp"
 	else
 		mv "$w/$a.challenge.tmp" "$w/$a.challenge"
