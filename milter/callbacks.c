@@ -501,8 +501,7 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 		explicit_bzero(&e, sizeof(e));
 		buf_free_secret(&msg);
 		return refuse(c, rcpt,
-		    "the reply could not be made or sent (the milter's log "
-		    "says why)");
+		    "reply could not be sent (the milter's log says why)");
 	}
 	buf_free_secret(&msg);
 	e.state = SPOOL_ANSWERED;

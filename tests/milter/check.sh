@@ -138,6 +138,12 @@ mkmail() {
 # newcase NAME [CONF-LINES]: fresh directory, spool, capture script, conf
 newcase() {
 	C=$T/$1
+	# a directory used twice would mix two cases' milters, pid files and
+	# replies
+	if [ -e "$C" ]; then
+		echo "FAIL: newcase-$1: case directory used twice"
+		exit 1
+	fi
 	mkdir -p "$C/spool/entries" "$C/spool/work" "$C/spool/tmp" "$C/replies"
 	chmod 755 "$C"
 	chmod 770 "$C/spool" "$C/spool/entries" "$C/spool/work" "$C/spool/tmp"
@@ -739,7 +745,7 @@ AllowSMIME no"; write_entry "$C" "$ADDR" awaiting "$EXP"
 	openssl x509 -req -in "$P/loopb.csr" -CA "$P/loopa.pem" -CAkey "$P/loopa.key" \
 	    -CAcreateserial -days 2 -extfile "$P/loopb.ext" -out "$P/loopb2.pem" 2>/dev/null
 	chmod 644 "$P"/*
-	newcase smime-loop "$SM
+	newcase smime-loop-next "$SM
 VerifyTimeout 2"; write_entry "$C" "$ADDR" awaiting "$EXP"
 	mkmail "$C/raw"; tool smime signed "$P/loopa.pem" "$P/loopa.key" "$P/loopb2.pem" "$C/raw" "$C/mail"
 	mkmail "$C/raw2"; tool smime signed "$P/signer.pem" "$P/signer.key" "$P/root.pem" "$C/raw2" "$C/mail2"
