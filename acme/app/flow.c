@@ -532,6 +532,35 @@ flow_warn_insecure(const struct flow *f)
 	}
 }
 
+/*
+ * The client's sleep (polling, Retry-After waits): as the library's own,
+ * plus a progress line every FLOW_PROGRESS_S seconds of one wait, so a CA
+ * that takes minutes to check a reply or issue is never a silent pause.
+ * Sleeps less than 5 s apart belong to the same wait.
+ */
+static void
+flow_clock_sleep(void *arg, unsigned seconds)
+{
+	struct flow *f = arg;
+	struct timespec ts;
+	time_t now = time(NULL);
+
+	if (f->wait_last == 0 || now - f->wait_last > 5) {
+		f->wait_since = now;
+		f->wait_said = now;
+	} else if (now - f->wait_said >= FLOW_PROGRESS_S) {
+		f->wait_said = now;
+		flow_say(f, "still waiting for the CA (%ld s)",
+		    (long)(now - f->wait_since));
+	}
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = 0;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+		continue;
+	}
+	f->wait_last = time(NULL);
+}
+
 int
 flow_connect(struct flow *f)
 {
@@ -539,6 +568,8 @@ flow_connect(struct flow *f)
 	struct acme_opts o;
 
 	memset(&o, 0, sizeof(o));
+	o.clock.sleep = flow_clock_sleep;
+	o.clock.arg = f;
 	o.directory_url = s->server;
 	o.http.ca_bundle = s->ca_bundle;
 	o.http.insecure = s->cli->no_verify_ssl;

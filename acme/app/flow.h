@@ -28,6 +28,7 @@
 #define FLOW_SPOOL_POLL_MS  200
 #define FLOW_FINALIZE_TRIES 3  /* finalize attempts on a 5xx */
 #define FLOW_HOOK_TIMEOUT   60 /* seconds for the delivery hook */
+#define FLOW_PROGRESS_S     15 /* a "still waiting" line this often */
 
 /* Built once by flow_settings_init(); read only afterwards (batch workers
  * share one). */
@@ -86,6 +87,7 @@ struct flow {
 	bool renewing; /* renew: the hook's SMIME_ACME_EVENT is renewed */
 	bool terse;    /* renew: progress lines only with -v */
 	time_t stored_not_after; /* of the set flow_issue stored last */
+	time_t wait_since, wait_said, wait_last; /* the client's waits */
 };
 
 /* Resolve settings from c and conf (not NULL: smime-acme.conf or

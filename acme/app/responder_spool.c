@@ -172,7 +172,7 @@ sp_wait(struct responder_job *j)
 			flow_fail(f, EX_TEMPFAIL);
 			break;
 		}
-		if (now - said >= 30) {
+		if (now - said >= FLOW_PROGRESS_S) {
 			said = now;
 			flow_say(f,
 			    "%s: still waiting for the challenge mail (%ld s)",

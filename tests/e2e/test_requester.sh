@@ -255,6 +255,9 @@ if [ "$HAVE_MILTER" = 1 ]; then
 	[ -n "$(ls -A "$T/c10/orders" 2>/dev/null)" ] ||
 		why="$why; the order state was deleted"
 	has "$(cat "$T/out")" "still processing" || why="$why; no 'still processing'"
+	# the 20 s wait for the CA is never a silent pause (issue 11)
+	has "$(cat "$T/out")" "still waiting for the CA (1" ||
+		why="$why; no progress line while waiting for the CA"
 	ca_cfg '{"processing_time":0.3}'
 	sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
 		--spool-timeout 20
