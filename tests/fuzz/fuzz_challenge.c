@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/challenge.h"
+#include "common/mailhdr.h"
 #include "common/log.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -37,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_CHECK(why != NULL);
 	}
-	if ((dec = challenge_decode_header(s)) != NULL) {
+	if ((dec = mailhdr_decode(s)) != NULL) {
 		free(dec);
 	}
 	why = NULL;
