@@ -162,6 +162,35 @@ world_up() {
 	return 0
 }
 
+# requester_world NAME SUB: the world with $MILTER in front of its MX on
+# an inet port, a spool, one smime-acme.conf for both programs (SpoolPostAfter
+# 60, SpoolTimeout 120) and the milter started; sets MPORT, T
+# ($WORLD_DIR/SUB), SPOOL, CONF and MILTER_PID, and stops everything at exit.
+# Non-zero (after a FAIL line NAME-world-up or NAME-milter) if a part does
+# not come up.
+requester_world() {
+	MPORT=$(free_port)
+	if ! world_up --milter "inet:127.0.0.1:$MPORT"; then
+		fail "$1-world-up" "world.sh up failed"
+		return 1
+	fi
+	MILTER_PID=
+	trap 'milter_stop; world_down' EXIT
+	T=$WORLD_DIR/$2
+	mkdir -p "$T"
+	chmod 755 "$WORLD_DIR" "$T"
+	SPOOL=$T/spool
+	spool_setup "$SPOOL"
+	CONF=$T/smime-acme.conf
+	conf_write "$CONF" "$MPORT" "$SPOOL" "IncompleteWait 5" \
+		"SpoolPostAfter 60" "SpoolTimeout 120"
+	if ! milter_start "$CONF" "$MPORT" "$T/milter.log"; then
+		sed 's/^/    milter: /' "$T/milter.log"
+		fail "$1-milter" "the milter did not start"
+		return 1
+	fi
+}
+
 # world_down: stop the world started by world_up (idempotent)
 world_down() {
 	local dir=${WORLD_DIR:-$E2E_WORLD_TMP}

@@ -19,27 +19,7 @@ if [ ! -x "$SA" ] || [ ! -x "$MILTER" ]; then
 	exit 0
 fi
 
-MPORT=$(free_port)
-if ! world_up --milter "inet:127.0.0.1:$MPORT"; then
-	fail refusal-world-up "world.sh up failed"
-	e2e_finish
-fi
-MILTER_PID=
-trap 'milter_stop; world_down' EXIT
-
-T=$WORLD_DIR/rf
-mkdir -p "$T"
-chmod 755 "$WORLD_DIR" "$T"
-SPOOL=$T/spool
-spool_setup "$SPOOL"
-CONF=$T/smime-acme.conf
-conf_write "$CONF" "$MPORT" "$SPOOL" "IncompleteWait 5" "SpoolPostAfter 60" \
-	"SpoolTimeout 120"
-if ! milter_start "$CONF" "$MPORT" "$T/milter.log"; then
-	sed 's/^/    milter: /' "$T/milter.log"
-	fail refusal-milter "the milter did not start"
-	e2e_finish
-fi
+requester_world refusal rf || e2e_finish
 ca_cfg '{"unsigned": true}'
 
 why=""
