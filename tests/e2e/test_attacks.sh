@@ -282,6 +282,10 @@ want_not_answered() { # want_not_answered ADDR WHAT [REASON-TEXT]
 		why="$why; $2: not one 'not answered: ...${3:-}' log line"
 }
 want_alive() { milter_alive || why="$why; $1: the milter is gone"; }
+want_deferred() { # want_deferred ADDR WHAT: Postfix logged the milter's 451
+	grep -F 'milter-reject: END-OF-MESSAGE' "$POSTFIX_LOG" | grep -F "to=<$1>" |
+		grep -qF ' 4.7.1 ' || why="$why; $2: no 4.7.1 milter-reject in Postfix's log"
+}
 res() {
 	if [ -z "$why" ]; then
 		pass "$1"
@@ -366,6 +370,7 @@ tool sign "$KEY" "$CAD" "$T/4.raw" "$T/4.eml"
 Z_SEL=servfail zone
 smtp "$T/4.eml" "$A"
 want_code 4 "key SERVFAIL"
+want_deferred "$A" "key SERVFAIL"
 [ "$(state_of "$A")" = awaiting ] || why="$why; key SERVFAIL: entry '$(state_of "$A")'"
 [ "$(nreplies "$A")" = 0 ] || why="$why; key SERVFAIL: a reply was sent"
 [ "$(logged "$A" "not answered yet: DKIM key for d=$CAD temporarily unavailable, tempfail")" = 1 ] ||
@@ -424,6 +429,7 @@ Z_SEL=drop zone
 smtp "$T/2s.eml" "$A"
 zone
 want_code 4 "unanswered key lookup"
+want_deferred "$A" "unanswered key lookup"
 [ "$secs" -ge $((VT - 1)) ] && [ "$secs" -le $((VT + 6)) ] ||
 	why="$why; took $secs s, want about VerifyTimeout ($VT s)"
 [ "$(logged "$A" "verification worker killed after $VT s (VerifyTimeout)")" = 1 ] ||
