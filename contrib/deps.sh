@@ -30,6 +30,7 @@ pebble
 python3
 python3-cryptography
 python3-dkim
+python3-dnspython
 openssl
 curl
 mandoc
