@@ -528,7 +528,10 @@ flow_warn_insecure(const struct flow *f)
 {
 	if (f->set->cli->no_verify_ssl) {
 		log_warn(
-		    "--no-verify-ssl: the ACME server's certificate is not checked");
+		    "--no-verify-ssl: the ACME server's certificate is not checked%s",
+		    f->set->responder == RESP_IMAP
+			? ", nor the IMAP and SMTP servers'"
+			: "");
 	}
 }
 

@@ -249,6 +249,18 @@ test_values(void **state)
 	assert_false(c.token_rule_set);
 	cli_free(&c);
 
+	/* argparse (the seed) reads "-e=a@x" as a@x; "--email=a@x" too */
+	assert_int_equal(parse(&c,
+			     "cert -e=a@example.org -c=/tmp/c "
+			     "--email=b@example.org -e c=d@example.org"),
+	    0);
+	assert_int_equal(c.n_emails, 3);
+	assert_string_equal(c.emails[0], "a@example.org");
+	assert_string_equal(c.emails[1], "b@example.org");
+	assert_string_equal(c.emails[2], "c=d@example.org");
+	assert_string_equal(c.config_dir, "/tmp/c");
+	cli_free(&c);
+
 	assert_int_equal(
 	    parse(&c, "revoke --cert-path x --reason KeyCompromise"), 0);
 	assert_int_equal(c.reason, 1);
