@@ -582,7 +582,7 @@ if "$SA" --help | grep -q -- '--imap'; then
 		--smtp-method plain --smtp-port "$SUBMIT_PORT" --mail-ca-bundle "$IMAP_TLS_CA"
 	# --no-verify-ssl covers IMAP (and SMTP) as in the seed: no
 	# --mail-ca-bundle, the server's certificate is not trusted
-	imap_case imap-tls-noverify ivy@example.test --port "$IMAPS_PORT" --ssl \
+	imap_case imap-tls-noverify iona@example.test --port "$IMAPS_PORT" --ssl \
 		--smtp-method plain --smtp-port "$SUBMIT_PORT" --no-verify-ssl
 	# the reply cannot be sent (nothing listens on port 1): ours, not the
 	# CA's refusal: 75 with the order kept, and the rerun resumes it (the
