@@ -356,6 +356,46 @@ test_addresses(void **state)
 	assert_false(cli_valid_address("a@example.org.", &why));
 }
 
+/* The seed README's IMAP example, word for word after "python3 cli.py". */
+#define SEED_IMAP_HEAD                                                         \
+	"cert --config-dir . --work-dir . --logs-dir . -e address@domain.com " \
+	"--contact contact@anotherdomain.com --imap --login imap_user "        \
+	"--password imap_password --host imap.domain.com --ssl "               \
+	"--smtp-method STARTTLS --smtp-port "
+#define SEED_IMAP_TAIL " --smtp-host smtp.domain.com"
+
+/* smime-acme(1) shows it unchanged (it was edited: --password-file, a
+ * port number), and with its placeholders filled in it parses. */
+static void
+test_seed_example(void **state)
+{
+	static const char *const man[] = { "acme/smime-acme.1",
+		"../acme/smime-acme.1", "../../acme/smime-acme.1" };
+	char *text = NULL;
+	size_t i, n = 0;
+	FILE *fp = NULL;
+	struct cli c;
+
+	(void)state;
+	for (i = 0; fp == NULL && i < sizeof(man) / sizeof(man[0]); i++) {
+		fp = fopen(man[i], "r");
+	}
+	assert_non_null(fp);
+	text = calloc(1, 256 * 1024);
+	assert_non_null(text);
+	n = fread(text, 1, 256 * 1024 - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	assert_non_null(strstr(text,
+	    "$ smime-acme " SEED_IMAP_HEAD "smtp_port" SEED_IMAP_TAIL "\n"));
+	free(text);
+
+	assert_int_equal(parse(&c, SEED_IMAP_HEAD "587" SEED_IMAP_TAIL), 0);
+	assert_int_equal(c.smtp_port, 587);
+	assert_string_equal(c.password, "imap_password");
+	cli_free(&c);
+}
+
 int
 main(void)
 {
@@ -365,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_seed_example),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
