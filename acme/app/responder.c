@@ -91,7 +91,12 @@ responder_parse_subject(
 		s = skip_wsp(s + 8);
 	}
 	/* the first line, without its end and trailing white space */
-	snprintf(line, sizeof(line), "%.*s", (int)strcspn(s, "\r\n"), s);
+	n = strcspn(s, "\r\n");
+	if (n >= sizeof(line)) {
+		*why = "Subject line too long";
+		return -1;
+	}
+	snprintf(line, sizeof(line), "%.*s", (int)n, s);
 	for (n = strlen(line); n > 0 && strchr(" \t", line[n - 1]) != NULL;
 	     n--) {
 		line[n - 1] = '\0';

@@ -207,7 +207,7 @@ cp "$d/cert.pem" "$T/archive/cert1.pem"
 cp "$d/privkey.pem" "$T/archive/privkey1.pem"
 ln -sf ../archive/cert1.pem "$T/live/cert.pem"
 ln -sf ../archive/privkey1.pem "$T/live/privkey.pem"
-"$SA" revoke -n --conf "$T/conf.link" -c "$T/pc-none" --reason superseded \
+"$SA" revoke -n --conf "$CONF" -c "$T/pc-none" --reason superseded \
 	--cert-path "$T/live/cert.pem" --key-path "$T/live/privkey.pem" \
 	>"$T/out" 2>&1
 rc=$?

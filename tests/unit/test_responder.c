@@ -269,7 +269,7 @@ test_parse_subject(void **state)
 		"not a token",
 		"AQID",
 	};
-	char part1[CHALLENGE_TOKEN_MAX + 1];
+	char part1[CHALLENGE_TOKEN_MAX + 1], big[3000];
 	const char *why;
 	size_t i;
 
@@ -290,6 +290,12 @@ test_parse_subject(void **state)
 		}
 		assert_non_null(why);
 	}
+	/* over the cap: refused, never cut to a shorter token */
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "ACME: ", 6);
+	assert_int_equal(
+	    responder_parse_subject(big, part1, sizeof(part1), &why), -1);
 }
 
 int
