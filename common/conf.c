@@ -288,7 +288,7 @@ conf_load(const char *path, bool missing_ok)
 	if (path == NULL) {
 		return conf_defaults();
 	}
-	text = fs_read_file(path, CONF_FILE_MAX, &len);
+	text = fs_read_user_file(path, CONF_FILE_MAX, &len);
 	if (text == NULL) {
 		if (errno == ENOENT && missing_ok) {
 			return conf_defaults();

@@ -118,8 +118,8 @@ out:
 	return rc;
 }
 
-char *
-fs_read_file(const char *path, size_t max, size_t *lenp)
+static char *
+read_file(const char *path, size_t max, size_t *lenp, bool follow)
 {
 	struct stat st;
 	char *data = NULL;
@@ -130,7 +130,8 @@ fs_read_file(const char *path, size_t max, size_t *lenp)
 	/* O_NONBLOCK: opening a FIFO planted where a file is expected must
 	 * not block; the type is checked on the open descriptor, then
 	 * blocking reads are restored for the regular file */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd = open(path,
+	    O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
 	if (fd < 0) {
 		return NULL;
 	}
@@ -183,6 +184,18 @@ fail:
 	close(fd);
 	errno = saved;
 	return NULL;
+}
+
+char *
+fs_read_file(const char *path, size_t max, size_t *lenp)
+{
+	return read_file(path, max, lenp, false);
+}
+
+char *
+fs_read_user_file(const char *path, size_t max, size_t *lenp)
+{
+	return read_file(path, max, lenp, true);
 }
 
 int

@@ -20,6 +20,11 @@ int fs_write_atomic(
  * EINVAL if path is not a regular file: a FIFO, device or directory is
  * refused without blocking). */
 char *fs_read_file(const char *path, size_t max, size_t *len);
+/* The same for a path the user names (--conf, --cert-path, --key-path):
+ * a symbolic link is followed (certbot's live/ files are links); the
+ * target must still be a regular file.  O_NOFOLLOW stays for the files
+ * the programs create in their own directories (fs_read_file). */
+char *fs_read_user_file(const char *path, size_t max, size_t *len);
 /* mkdir -p with the given mode for directories it creates.  0 / -1. */
 int fs_mkdirs(const char *path, mode_t mode);
 /*

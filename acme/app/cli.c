@@ -78,6 +78,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_DKIM_KEYS,
 	OPT_MAIL_CA_BUNDLE,
+	OPT_PREFERRED_CHAIN,
 	OPT_RENEW_WITHIN,
 	OPT_ROTATE_KEY,
 	OPT_ROLLOVER,
@@ -158,6 +159,7 @@ static const struct option long_opts[] = { { "help", no_argument, NULL, 'h' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "dkim-keys", required_argument, NULL, OPT_DKIM_KEYS },
 	{ "mail-ca-bundle", required_argument, NULL, OPT_MAIL_CA_BUNDLE },
+	{ "preferred-chain", required_argument, NULL, OPT_PREFERRED_CHAIN },
 	{ "renew-within", required_argument, NULL, OPT_RENEW_WITHIN },
 	{ "rotate-key", no_argument, NULL, OPT_ROTATE_KEY },
 	{ "rollover", no_argument, NULL, OPT_ROLLOVER },
@@ -508,6 +510,8 @@ handle(struct cli *c, int ch, char *arg, const char *opt)
 		return add_usage(c, arg);
 	case OPT_CERT_PATH:
 		return set_nonempty(c, opt, arg, &c->cert_path);
+	case OPT_PREFERRED_CHAIN:
+		return set_nonempty(c, opt, arg, &c->preferred_chain);
 	case OPT_REASON:
 		return set_reason(c, arg);
 	case OPT_KEY_PATH:
@@ -814,6 +818,12 @@ cli_parse(struct cli *c, int argc, char **argv)
 		if (ch == ':') {
 			return cli_fail(c, EX_USAGE,
 			    "option '%s' needs a value", argv[optind - 1]);
+		}
+		/* "-e=a@x" is "a@x", as argparse (the seed client) reads a
+		 * short option's attached value */
+		if (idx < 0 && optarg != NULL && optarg[0] == '=' &&
+		    optind > 0 && optarg == argv[optind - 1] + 2) {
+			optarg++;
 		}
 		rc = handle(c, ch, optarg, opt_name(ch, idx, tmp, sizeof(tmp)));
 		if (rc != 0) {

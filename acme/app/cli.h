@@ -115,6 +115,7 @@ struct cli {
 	enum cli_key_type key_type;
 	int key_size; /* 0 = default (RSA 2048, EC 256) */
 	const char *key_path;
+	const char *preferred_chain; /* issuer CN of the chain's top */
 	const char *cert_path;
 	int reason; /* RFC 5280 CRLReason, -1 = not given */
 	bool force;

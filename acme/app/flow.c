@@ -331,6 +331,17 @@ dup_trim(const char *s)
 	return d;
 }
 
+/* Standard input a pipe and -n not given: the interactive responder reads
+ * the Subject from it (a script, as the seed's interactive mode allows). */
+static bool
+stdin_is_pipe(const struct cli *c)
+{
+	struct stat st;
+
+	return !c->non_interactive && fstat(STDIN_FILENO, &st) == 0 &&
+	    S_ISFIFO(st.st_mode);
+}
+
 static void
 no_responder(void)
 {
@@ -459,7 +470,7 @@ flow_settings_init(
 	if (st->responder == RESP_AUTO) {
 		if (st->spool_dir != NULL) {
 			st->responder = RESP_SPOOL;
-		} else if (st->interactive) {
+		} else if (st->interactive || stdin_is_pipe(c)) {
 			st->responder = RESP_INTERACTIVE;
 		} else if (c->cmd == CMD_CERT || c->cmd == CMD_BATCH) {
 			no_responder();
@@ -528,7 +539,10 @@ flow_warn_insecure(const struct flow *f)
 {
 	if (f->set->cli->no_verify_ssl) {
 		log_warn(
-		    "--no-verify-ssl: the ACME server's certificate is not checked");
+		    "--no-verify-ssl: the ACME server's certificate is not checked%s",
+		    f->set->responder == RESP_IMAP
+			? ", nor the IMAP and SMTP servers'"
+			: "");
 	}
 }
 

@@ -363,9 +363,10 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	struct store_certset s;
 	unsigned char *p12 = NULL;
 	size_t p12_len = 0;
+	const char *pref = f->set->cli->preferred_chain;
 	char *dir = NULL;
 	time_t na = 0;
-	int rc = -1;
+	int idx, rc = -1;
 
 	memset(&ch, 0, sizeof(ch));
 	memset(&chain, 0, sizeof(chain));
@@ -374,12 +375,24 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	buf_init(&full, 0);
 	buf_init(&kpem, 0);
 	flow_say(f, "downloading the certificate");
-	if (order_download(f->ses->ac, cert_url, false, &ch) != 0 ||
+	/* the alternates (Link rel="alternate") only when a chain is
+	 * preferred, as certbot */
+	if (order_download(f->ses->ac, cert_url, pref != NULL, &ch) != 0 ||
 	    ch.n == 0) {
 		flow_acme_fail(f, "certificate download");
 		goto out;
 	}
-	if (cert_chain_parse_pem(ch.pem[0], strlen(ch.pem[0]), &chain) != 0) {
+	if ((idx = order_select_chain(&ch, pref)) < 0) {
+		log_err("the CA's certificate chains do not parse");
+		flow_fail(f, EX_PROTOCOL);
+		goto out;
+	}
+	if (idx > 0) {
+		log_info("using the alternate chain %s (issuer \"%s\")",
+		    ch.url[idx], pref);
+	}
+	if (cert_chain_parse_pem(ch.pem[idx], strlen(ch.pem[idx]), &chain) !=
+	    0) {
 		flow_fail(f, EX_PROTOCOL);
 		goto out;
 	}
@@ -591,7 +604,7 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	/* a batch worker's key is in the order state (batch.c) */
 	if (key == NULL && so.key == NULL) {
 		if (c->key_path != NULL && !f->worker) {
-			so.key = key_load_file(c->key_path);
+			so.key = key_load_user_file(c->key_path);
 			if (so.key == NULL) {
 				log_err("%s: cannot load the private key",
 				    c->key_path);

@@ -58,7 +58,7 @@ load_cert(struct flow *f, struct cert_chain *chain, struct key **key)
 	size_t len = 0;
 	int rc = -1;
 
-	data = fs_read_file(c->cert_path, CERT_FILE_MAX, &len);
+	data = fs_read_user_file(c->cert_path, CERT_FILE_MAX, &len);
 	if (data == NULL) {
 		log_err_errno("%s: cannot read the certificate", c->cert_path);
 		return flow_fail(f, EX_NOINPUT);
@@ -186,7 +186,7 @@ flow_cmd_revoke(struct flow *f)
 	}
 	if (c->key_path != NULL) {
 		key_free(ckey);
-		ckey = key_load_file(c->key_path);
+		ckey = key_load_user_file(c->key_path);
 		if (ckey == NULL) {
 			log_err("%s: cannot load the private key", c->key_path);
 			flow_fail(f, EX_NOINPUT);

@@ -1,7 +1,6 @@
 /*
  * smime-acme: the requester.  Parses the command line (cli.c), loads
- * smime-acme.conf, refuses root without --allow-root, sets up logging and
- * runs one command (flow_*.c).  Only main() exits; the exit status is a
+ * smime-acme.conf, sets up logging and runs one command (flow_*.c).  Only main() exits; the exit status is a
  * sysexits(3) code, listed in smime-acme(1).
  */
 #include <errno.h>
@@ -106,12 +105,6 @@ main(int argc, char **argv)
 	log_set_level(lvl);
 	if (c.syslog) {
 		log_init("smime-acme", true, LOG_USER, true);
-	}
-	if (geteuid() == 0 && !c.allow_root) {
-		fprintf(stderr,
-		    "smime-acme: refusing to run as root (it never needs it); use --allow-root to insist\n");
-		rc = EX_NOPERM;
-		goto out;
 	}
 	rc = cli_resolve_secrets(&c);
 	if (rc != 0) {

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 
 #include "acme/proto/order.h"
@@ -67,4 +68,44 @@ responder_block(const char *digest, struct buf *out)
 	return buf_printf(out,
 	    "-----BEGIN ACME RESPONSE-----\n%s\n-----END ACME RESPONSE-----\n",
 	    digest);
+}
+
+static const char *
+skip_wsp(const char *s)
+{
+	while (*s == ' ' || *s == '\t') {
+		s++;
+	}
+	return s;
+}
+
+int
+responder_parse_subject(
+    const char *text, char *part1, size_t len, const char **why)
+{
+	char line[2048], tok[2048 + 8];
+	const char *s = skip_wsp(text);
+	size_t n;
+
+	if (strncasecmp(s, "Subject:", 8) == 0) {
+		s = skip_wsp(s + 8);
+	}
+	/* the first line, without its end and trailing white space */
+	n = strcspn(s, "\r\n");
+	if (n >= sizeof(line)) {
+		*why = "Subject line too long";
+		return -1;
+	}
+	snprintf(line, sizeof(line), "%.*s", (int)n, s);
+	for (n = strlen(line); n > 0 && strchr(" \t", line[n - 1]) != NULL;
+	     n--) {
+		line[n - 1] = '\0';
+	}
+	s = line;
+	if (strncmp(s, "ACME:", 5) == 0 || s[strcspn(s, " \t")] != '\0') {
+		return challenge_parse_subject(s, part1, len, why);
+	}
+	/* one word: token-part1 alone */
+	snprintf(tok, sizeof(tok), "ACME: %s", s);
+	return challenge_parse_subject(tok, part1, len, why);
 }

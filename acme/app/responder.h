@@ -49,6 +49,15 @@ int responder_post(struct responder_job *j);
 int responder_digest(const struct responder_job *j, const char *part1,
     char out[CHALLENGE_DIGEST_LEN + 1]);
 
+/*
+ * token-part1 from what a person pastes or an automation writes: the
+ * challenge Subject ("ACME: <token>", optionally after "Subject:") or the
+ * token alone; only the first line counts.  0 / -1 (*why set, the token
+ * never in it) as challenge_parse_subject.
+ */
+int responder_parse_subject(
+    const char *text, char *part1, size_t len, const char **why);
+
 /* The -----BEGIN ACME RESPONSE----- block for display or files. */
 int responder_block(const char *digest, struct buf *out);
 

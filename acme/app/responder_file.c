@@ -1,6 +1,23 @@
 /*
- * responder_file: the file hand-off for automation (--file-validate),
- * documented in smime-acme(1).  In WORK (the -w directory), per address:
+ * responder_file: the file hand-offs for automation (--file-validate),
+ * documented in smime-acme(1).  Two protocols run side by side; the
+ * automation uses either.
+ *
+ * The seed client's (certbot_castle/plugins/file.py), in CONFIG/tmp:
+ *
+ *   resp_ADDR_subject.txt  created empty by us; the automation writes the
+ *                          challenge mail's Subject into it ("ACME: ..."
+ *                          or the token alone)
+ *   resp_ADDR_body.txt     created empty by us; we write the response
+ *                          block into it, then POST the challenge; the
+ *                          automation replies to the challenge mail with
+ *                          it at the top of the body
+ *
+ * Both are left in place, as the seed leaves them; the next run for ADDR
+ * empties them again.
+ *
+ * Ours, in WORK (the -w directory), which adds the judgement of a whole
+ * challenge mail and a reply ready for "sendmail -t":
  *
  *   ADDR.request    written by us: To, From (the CA's sender), Expires
  *   ADDR.challenge  written by the automation: the challenge mail (whole
@@ -15,15 +32,16 @@
  * (sent) or created ADDR.sent.  All four files are removed at the end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "acme/app/responder.h"
 #include "acme/app/responder_mail.h"
 #include "acme/app/store.h"
 #include "common/fsutil.h"
@@ -39,13 +57,65 @@ work_file(const struct responder_job *j, const char *ext)
 	return store_path(j->f->set->work_dir, name);
 }
 
+/* The seed's CONFIG/tmp/resp_ADDR_WHAT.txt */
+static char *
+seed_file(const struct responder_job *j, const char *what)
+{
+	char name[CHALLENGE_ADDR_MAX + 32];
+	char *dir = store_path(j->f->set->config_dir, "tmp"), *p;
+
+	snprintf(name, sizeof(name), "resp_%s_%s.txt", j->addr, what);
+	p = dir != NULL ? store_path(dir, name) : NULL;
+	free(dir);
+	return p;
+}
+
 static int
 fl_prepare(struct responder_job *j)
 {
+	char *tmp = store_path(j->f->set->config_dir, "tmp");
+	int rc = -1;
+
+	if (strchr(j->addr, '/') != NULL) {
+		log_err("%s: an address with '/' cannot name a hand-off file; "
+			"use another responder",
+		    j->addr);
+		rc = flow_fail(j->f, EX_USAGE);
+		goto out;
+	}
+	if (tmp == NULL) {
+		rc = flow_fail(j->f, EX_OSERR);
+		goto out;
+	}
 	if (fs_mkdirs(j->f->set->work_dir, 0700) != 0) {
 		log_err_errno("%s: cannot create", j->f->set->work_dir);
-		return flow_fail(j->f, EX_CANTCREAT);
+		rc = flow_fail(j->f, EX_CANTCREAT);
+		goto out;
 	}
+	if (fs_mkdirs(tmp, 0700) != 0) {
+		log_err_errno("%s: cannot create", tmp);
+		rc = flow_fail(j->f, EX_CANTCREAT);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(tmp);
+	return rc;
+}
+
+/* Create or empty one of the seed's files (ours: no link followed). */
+static int
+seed_empty(const char *path)
+{
+	int fd = open(path,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+	    0600);
+
+	if (fd < 0) {
+		log_err_errno("%s: cannot create", path);
+		return -1;
+	}
+	(void)close(fd);
 	return 0;
 }
 
@@ -53,6 +123,7 @@ static int
 fl_arm(struct responder_job *j)
 {
 	char *p = work_file(j, "request");
+	char *subj = seed_file(j, "subject"), *body = seed_file(j, "body");
 	struct buf b;
 	int rc = -1;
 
@@ -67,9 +138,21 @@ fl_arm(struct responder_job *j)
 		flow_fail(j->f, EX_CANTCREAT);
 		goto out;
 	}
+	if (subj == NULL || body == NULL) {
+		flow_fail(j->f, EX_OSERR);
+		goto out;
+	}
+	/* the body first: an automation that sees the empty Subject file
+	 * finds an empty body file, never the last run's */
+	if (seed_empty(body) != 0 || seed_empty(subj) != 0) {
+		flow_fail(j->f, EX_CANTCREAT);
+		goto out;
+	}
 	rc = 0;
 out:
 	buf_free(&b);
+	free(body);
+	free(subj);
 	free(p);
 	return rc;
 }
@@ -106,7 +189,6 @@ read_challenge(struct responder_job *j, const char *text, size_t len,
     struct challenge_mail *m)
 {
 	const char *why = NULL, *s = text;
-	char line[2048];
 
 	memset(m, 0, sizeof(*m));
 	if (is_whole_mail(text, len)) {
@@ -118,18 +200,7 @@ read_challenge(struct responder_job *j, const char *text, size_t len,
 		}
 		return 0;
 	}
-	while (*s == ' ' || *s == '\t') {
-		s++;
-	}
-	if (strncasecmp(s, "Subject:", 8) == 0) {
-		s += 8;
-	}
-	snprintf(line, sizeof(line), "%.*s", (int)strcspn(s, "\r\n"), s);
-	s = line;
-	while (*s == ' ' || *s == '\t') {
-		s++;
-	}
-	if (challenge_parse_subject(s, m->token1, sizeof(m->token1), &why) !=
+	if (responder_parse_subject(s, m->token1, sizeof(m->token1), &why) !=
 	    0) {
 		log_err("%s: the challenge file holds no challenge Subject: %s",
 		    j->addr, why);
@@ -146,45 +217,68 @@ read_challenge(struct responder_job *j, const char *text, size_t len,
 	return 0;
 }
 
+/*
+ * The seed's hand-off: the Subject file has held the same text for one
+ * poll (so a half-written Subject is not taken); write the response block
+ * to the body file, as the seed's file.py does (a leading empty line,
+ * then the block), and let the flow POST the challenge.
+ */
 static int
-fl_wait(struct responder_job *j)
+seed_answer(struct responder_job *j, const char *text, const char *body)
+{
+	char part1[CHALLENGE_TOKEN_MAX + 1];
+	char digest[CHALLENGE_DIGEST_LEN + 1];
+	const char *why = NULL;
+	struct buf block;
+	int rc = -1;
+
+	buf_init(&block, 0);
+	if (responder_parse_subject(text, part1, sizeof(part1), &why) != 0) {
+		log_err("%s: the Subject file holds no challenge Subject: %s",
+		    j->addr, why != NULL ? why : "malformed");
+		flow_fail(j->f, EX_DATAERR);
+		goto out;
+	}
+	if (responder_digest(j, part1, digest) != 0) {
+		goto out;
+	}
+	if (buf_puts(&block, "\n") != 0 ||
+	    responder_block(digest, &block) != 0) {
+		flow_fail(j->f, EX_OSERR);
+		goto out;
+	}
+	if (fs_write_atomic(body, block.data, block.len, 0600) != 0) {
+		flow_fail(j->f, EX_CANTCREAT);
+		goto out;
+	}
+	flow_say(j->f,
+	    "wrote %s: reply to the challenge mail (to %s) with it at the top of the body",
+	    body, j->from);
+	rc = 0;
+out:
+	explicit_bzero(digest, sizeof(digest));
+	explicit_bzero(part1, sizeof(part1));
+	buf_free_secret(&block);
+	return rc;
+}
+
+/* Ours: the challenge file is there; write ADDR.response and wait until
+ * it has been sent. */
+static int
+own_answer(struct responder_job *j, const char *text, size_t len, time_t start)
 {
 	struct flow *f = j->f;
-	char *chal = work_file(j, "challenge"),
-	     *resp = work_file(j, "response");
-	char *sent = work_file(j, "sent");
+	char *resp = work_file(j, "response"), *sent = work_file(j, "sent");
 	char to[CHALLENGE_ADDR_MAX + 1];
-	char *text = NULL;
 	struct challenge_mail m;
 	struct buf mail;
-	size_t len;
-	time_t start = time(NULL);
 	int rc = -1;
 
 	memset(&m, 0, sizeof(m));
 	buf_init(&mail, 0);
-	if (chal == NULL || resp == NULL || sent == NULL) {
+	if (resp == NULL || sent == NULL) {
 		flow_fail(f, EX_OSERR);
 		goto out;
-	}
-	flow_say(f, "waiting for %s (the challenge mail to %s from %s)", chal,
-	    j->addr, j->from);
-	while ((text = fs_read_file(chal, 1024 * 1024, &len)) == NULL) {
-		if (errno != ENOENT) {
-			log_err_errno("%s", chal);
-			flow_fail(f, EX_NOINPUT);
-			goto out;
-		}
-		if (time(NULL) - start >= f->set->timeout) {
-			log_err("%s: no challenge file within %d s", j->addr,
-			    f->set->timeout);
-			flow_fail(f, EX_TEMPFAIL);
-			goto out;
-		}
-		if (!flow_sleep_ms(FLOW_SPOOL_POLL_MS)) {
-			flow_fail(f, EX_TEMPFAIL);
-			goto out;
-		}
 	}
 	if (read_challenge(j, text, len, &m) != 0) {
 		flow_fail(f, EX_DATAERR);
@@ -216,9 +310,74 @@ fl_wait(struct responder_job *j)
 out:
 	explicit_bzero(&m, sizeof(m));
 	buf_free(&mail);
-	free(text);
 	free(sent);
 	free(resp);
+	return rc;
+}
+
+static int
+fl_wait(struct responder_job *j)
+{
+	struct flow *f = j->f;
+	char *chal = work_file(j, "challenge");
+	char *subj = seed_file(j, "subject"), *body = seed_file(j, "body");
+	char *text = NULL, *seen = NULL;
+	size_t len;
+	time_t start = time(NULL);
+	int rc = -1;
+
+	if (chal == NULL || subj == NULL || body == NULL) {
+		flow_fail(f, EX_OSERR);
+		goto out;
+	}
+	flow_say(f,
+	    "waiting for the challenge mail to %s from %s: its Subject in %s, or the mail in %s",
+	    j->addr, j->from, subj, chal);
+	for (;;) {
+		text = fs_read_file(chal, 1024 * 1024, &len);
+		if (text != NULL) {
+			rc = own_answer(j, text, len, start);
+			goto out;
+		}
+		if (errno != ENOENT) {
+			log_err_errno("%s", chal);
+			flow_fail(f, EX_NOINPUT);
+			goto out;
+		}
+		text = fs_read_file(subj, 64 * 1024, &len);
+		if (text == NULL && errno != ENOENT) {
+			log_err_errno("%s", subj);
+			flow_fail(f, EX_NOINPUT);
+			goto out;
+		}
+		if (text != NULL && len > 0 && seen != NULL &&
+		    strcmp(text, seen) == 0) {
+			rc = seed_answer(j, text, body);
+			goto out;
+		}
+		free(seen);
+		seen = text != NULL && len > 0 ? text : NULL;
+		if (seen == NULL) {
+			free(text);
+		}
+		text = NULL;
+		if (time(NULL) - start >= f->set->timeout) {
+			log_err(
+			    "%s: no challenge Subject in %s (nor a challenge file) within %d s",
+			    j->addr, subj, f->set->timeout);
+			flow_fail(f, EX_TEMPFAIL);
+			goto out;
+		}
+		if (!flow_sleep_ms(FLOW_SPOOL_POLL_MS)) {
+			flow_fail(f, EX_TEMPFAIL);
+			goto out;
+		}
+	}
+out:
+	free(seen);
+	free(text);
+	free(body);
+	free(subj);
 	free(chal);
 	return rc;
 }

@@ -91,6 +91,11 @@ handle(const struct flow *f, const char *url, bool smtp, struct buf *out)
 	if (c->mail_ca_bundle != NULL) {
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->mail_ca_bundle);
 	}
+	if (c->no_verify_ssl) {
+		/* as the seed: --no-verify-ssl covers IMAP and SMTP too */
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	if (smtp &&
 	    (c->smtp_method == SMTP_STARTTLS || c->smtp_method == SMTP_AUTO)) {
 		curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);

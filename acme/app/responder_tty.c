@@ -1,12 +1,14 @@
 /*
  * responder_tty: the seed's interactive responder.  Tells the user which
- * mail to expect, reads the pasted Subject line ("ACME: ..."), prints the
- * reply block and where to send it, and lets the flow POST the challenge
- * once the user confirms with Enter that the reply has been sent.
+ * mail to expect, reads the pasted Subject line ("ACME: ...") or the token
+ * alone, prints the reply block and where to send it, and lets the flow
+ * POST the challenge once the user confirms with Enter that the reply has
+ * been sent.  Standard input may also be a pipe (a script feeding the
+ * Subject, as the seed allows): then there is nobody to confirm, and the
+ * challenge is POSTed at once, as the seed does.
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -34,7 +36,7 @@ tty_wait(struct responder_job *j)
 {
 	char line[2048], part1[CHALLENGE_TOKEN_MAX + 1];
 	char digest[CHALLENGE_DIGEST_LEN + 1];
-	const char *why = NULL, *s;
+	const char *why = NULL;
 	struct buf block;
 	int tries, rc = -1;
 
@@ -42,7 +44,8 @@ tty_wait(struct responder_job *j)
 	fprintf(stderr,
 	    "\nThe CA is sending a mail to %s from %s with a Subject like\n"
 	    "  ACME: <a long token>\n"
-	    "Copy the whole Subject (including \"ACME:\") here and press Enter.\n",
+	    "Copy the whole Subject (including \"ACME:\") or only the token here\n"
+	    "and press Enter.\n",
 	    j->addr, j->from);
 	for (tries = 0; tries < TTY_TRIES; tries++) {
 		fprintf(stderr, "Subject: ");
@@ -52,18 +55,7 @@ tty_wait(struct responder_job *j)
 			flow_fail(j->f, EX_NOINPUT);
 			goto out;
 		}
-		line[strcspn(line, "\r\n")] = '\0';
-		s = line;
-		while (*s == ' ' || *s == '\t') {
-			s++;
-		}
-		if (strncasecmp(s, "Subject:", 8) == 0) {
-			s += 8;
-			while (*s == ' ' || *s == '\t') {
-				s++;
-			}
-		}
-		if (challenge_parse_subject(s, part1, sizeof(part1), &why) ==
+		if (responder_parse_subject(line, part1, sizeof(part1), &why) ==
 		    0) {
 			break;
 		}
@@ -94,6 +86,13 @@ tty_wait(struct responder_job *j)
 	}
 	if (j->f->set->cli->json || !isatty(STDOUT_FILENO)) {
 		fputs(block.data, stderr);
+	}
+	if (!isatty(STDIN_FILENO)) {
+		/* fed by a script: nobody to confirm; the CA checks the
+		 * reply whenever it arrives */
+		fflush(stdout);
+		rc = 0;
+		goto out;
 	}
 	fprintf(stderr,
 	    "\nPress Enter once the reply has been sent (the CA checks it then).\n");

@@ -282,6 +282,28 @@ cert_subject_dn(const struct cert *c)
 	return cert_dn(c, false);
 }
 
+char *
+cert_issuer_cn(const struct cert *c)
+{
+	gnutls_x509_crt_t crt = cert_import(c);
+	char cn[1024];
+	size_t n = sizeof(cn);
+	char *r = NULL;
+
+	if (crt == NULL) {
+		return NULL;
+	}
+	/* the first CN as a string (raw_flag 0): as certbot compares it */
+	if (gnutls_x509_crt_get_issuer_dn_by_oid(
+		crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &n) >= 0 &&
+	    n < sizeof(cn) && memchr(cn, '\0', n) == NULL) {
+		cn[n] = '\0';
+		r = strdup(cn);
+	}
+	gnutls_x509_crt_deinit(crt);
+	return r;
+}
+
 bool
 cert_matches_key(const struct cert *c, const struct key *k)
 {

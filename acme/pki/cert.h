@@ -62,6 +62,9 @@ void cert_strings_free(char **v, size_t n);
 /* RFC 4514 issuer / subject DN ("CN=...,O=..."), malloc'ed or NULL. */
 char *cert_issuer_dn(const struct cert *c);
 char *cert_subject_dn(const struct cert *c);
+/* The issuer's Common Name (the first CN attribute, as a string),
+ * malloc'ed; NULL if it has none or on error. */
+char *cert_issuer_cn(const struct cert *c);
 /* true if the certificate's public key is k's public key. */
 bool cert_matches_key(const struct cert *c, const struct key *k);
 /* Append c as one PEM block to out.  0 / -1. */

@@ -288,14 +288,16 @@ key_load_der(const void *der, size_t len)
 	return key_load(der, len, GNUTLS_X509_FMT_DER);
 }
 
-struct key *
-key_load_file(const char *path)
+static struct key *
+load_file(const char *path, bool follow)
 {
 	struct key *k = NULL;
 	char *data;
 	size_t len = 0;
 
-	if ((data = fs_read_file(path, KEY_FILE_MAX, &len)) == NULL) {
+	data = follow ? fs_read_user_file(path, KEY_FILE_MAX, &len)
+		      : fs_read_file(path, KEY_FILE_MAX, &len);
+	if (data == NULL) {
 		log_err_errno("%s: cannot read key", path);
 		return NULL;
 	}
@@ -306,6 +308,18 @@ key_load_file(const char *path)
 		log_err("%s: not a usable private key", path);
 	}
 	return k;
+}
+
+struct key *
+key_load_file(const char *path)
+{
+	return load_file(path, false);
+}
+
+struct key *
+key_load_user_file(const char *path)
+{
+	return load_file(path, true);
 }
 
 static struct key *

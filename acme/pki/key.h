@@ -49,6 +49,9 @@ struct key *key_load_pem(const void *pem, size_t len);
 struct key *key_load_der(const void *der, size_t len);
 /* Read and load a PEM file (at most 64 KiB); NULL on failure. */
 struct key *key_load_file(const char *path);
+/* The same for a path the user names (--key-path): follows a symbolic
+ * link (fs_read_user_file). */
+struct key *key_load_user_file(const char *path);
 /* Public-only keys from raw parameters (big-endian octets): RSA n, e;
  * EC curve (KEY_EC256/KEY_EC384) and x, y.  NULL on failure. */
 struct key *key_from_rsa_public(

@@ -417,25 +417,11 @@ out:
 	return ret;
 }
 
-/* Case-insensitive substring test. */
-static bool
-order_contains(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	for (; hay != NULL && *hay != '\0'; hay++) {
-		if (strncasecmp(hay, needle, n) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
 int
 order_select_chain(const struct order_chains *ch, const char *issuer)
 {
 	struct cert_chain cc;
-	char *idn, *sdn;
+	char *cn;
 	size_t i;
 	bool hit;
 
@@ -450,19 +436,17 @@ order_select_chain(const struct order_chains *ch, const char *issuer)
 		    0) {
 			return -1;
 		}
-		idn = cert_issuer_dn(&cc.certs[cc.n - 1]);
-		sdn = cert_subject_dn(&cc.certs[cc.n - 1]);
-		hit =
-		    order_contains(idn, issuer) || order_contains(sdn, issuer);
-		free(idn);
-		free(sdn);
+		cn = cc.n > 0 ? cert_issuer_cn(&cc.certs[cc.n - 1]) : NULL;
+		hit = cn != NULL && strcmp(cn, issuer) == 0;
+		free(cn);
 		cert_chain_free(&cc);
 		if (hit) {
 			return (int)i;
 		}
 	}
-	log_warn(
-	    "acme: no chain with issuer \"%s\"; using the default", issuer);
+	log_warn("acme: the CA offers no chain whose top certificate is "
+		 "issued by \"%s\"; using the default chain",
+	    issuer);
 	return 0;
 }
 

@@ -108,10 +108,11 @@ int order_download(struct acme_client *c, const char *cert_url, bool alternates,
 void order_chains_free(struct order_chains *ch);
 
 /*
- * Choose a chain: the first whose topmost certificate's issuer DN or
- * subject DN contains issuer (case-insensitive substring, e.g. a CN),
- * else the default (index 0, with a warning when issuer was given).
- * Returns the index, or -1 if ch is empty or a chain does not parse.
+ * Choose a chain as certbot's --preferred-chain does: the first whose
+ * topmost certificate (the last in the chain) has an issuer Common Name
+ * equal to issuer, else the default (index 0, with a warning when issuer
+ * was given).  Returns the index, or -1 if ch is empty or a chain does
+ * not parse.
  */
 int order_select_chain(const struct order_chains *ch, const char *issuer);
 

@@ -532,6 +532,14 @@ def t_issue_octet(w):
     check(ok, "alternate chain verify: %s" % out)
     ok, _ = w.openssl_verify(alt, w.env["CA_ROOT"], "octet-alt-wrong")
     check(not ok, "alternate chain verifies against the main root")
+    # the knob: chains 1 offers the default chain only
+    w.post_config(chains=1)
+    try:
+        one, alts = c.download(f["final"]["certificate"])
+        check(one == f["chain"] and alts == [],
+              "chains 1: %d alternates" % len(alts))
+    finally:
+        w.post_config(chains=2)
     w.issued = (c, f)
 
 

@@ -319,14 +319,11 @@ main(int argc, char **argv)
 			if (cert_chain_parse_pem(chains.pem[1],
 				strlen(chains.pem[1]), &alt) == 0) {
 				alt_root =
-				    cert_issuer_dn(&alt.certs[alt.n - 1]);
+				    cert_issuer_cn(&alt.certs[alt.n - 1]);
 				cert_chain_free(&alt);
 			}
 			idx = alt_root != NULL
-			    ? order_select_chain(&chains,
-				  strstr(alt_root, "CN=") != NULL
-				      ? strstr(alt_root, "CN=") + 3
-				      : alt_root)
+			    ? order_select_chain(&chains, alt_root)
 			    : -1;
 			check("alternate-chain-select", idx == 1,
 			    "index %d for issuer %s", idx,

@@ -249,6 +249,18 @@ test_values(void **state)
 	assert_false(c.token_rule_set);
 	cli_free(&c);
 
+	/* argparse (the seed) reads "-e=a@x" as a@x; "--email=a@x" too */
+	assert_int_equal(parse(&c,
+			     "cert -e=a@example.org -c=/tmp/c "
+			     "--email=b@example.org -e c=d@example.org"),
+	    0);
+	assert_int_equal(c.n_emails, 3);
+	assert_string_equal(c.emails[0], "a@example.org");
+	assert_string_equal(c.emails[1], "b@example.org");
+	assert_string_equal(c.emails[2], "c=d@example.org");
+	assert_string_equal(c.config_dir, "/tmp/c");
+	cli_free(&c);
+
 	assert_int_equal(
 	    parse(&c, "revoke --cert-path x --reason KeyCompromise"), 0);
 	assert_int_equal(c.reason, 1);
@@ -344,6 +356,46 @@ test_addresses(void **state)
 	assert_false(cli_valid_address("a@example.org.", &why));
 }
 
+/* The seed README's IMAP example, word for word after "python3 cli.py". */
+#define SEED_IMAP_HEAD                                                         \
+	"cert --config-dir . --work-dir . --logs-dir . -e address@domain.com " \
+	"--contact contact@anotherdomain.com --imap --login imap_user "        \
+	"--password imap_password --host imap.domain.com --ssl "               \
+	"--smtp-method STARTTLS --smtp-port "
+#define SEED_IMAP_TAIL " --smtp-host smtp.domain.com"
+
+/* smime-acme(1) shows it unchanged (it was edited: --password-file, a
+ * port number), and with its placeholders filled in it parses. */
+static void
+test_seed_example(void **state)
+{
+	static const char *const man[] = { "acme/smime-acme.1",
+		"../acme/smime-acme.1", "../../acme/smime-acme.1" };
+	char *text = NULL;
+	size_t i, n = 0;
+	FILE *fp = NULL;
+	struct cli c;
+
+	(void)state;
+	for (i = 0; fp == NULL && i < sizeof(man) / sizeof(man[0]); i++) {
+		fp = fopen(man[i], "r");
+	}
+	assert_non_null(fp);
+	text = calloc(1, 256 * 1024);
+	assert_non_null(text);
+	n = fread(text, 1, 256 * 1024 - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	assert_non_null(strstr(text,
+	    "$ smime-acme " SEED_IMAP_HEAD "smtp_port" SEED_IMAP_TAIL "\n"));
+	free(text);
+
+	assert_int_equal(parse(&c, SEED_IMAP_HEAD "587" SEED_IMAP_TAIL), 0);
+	assert_int_equal(c.smtp_port, 587);
+	assert_string_equal(c.password, "imap_password");
+	cli_free(&c);
+}
+
 int
 main(void)
 {
@@ -353,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_seed_example),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -163,6 +163,26 @@ test_missing(void **state)
 	log_init("test_conf", false, 0, true);
 }
 
+/* --conf and the default file may be symbolic links (a certbot-style
+ * live/ tree, /etc managed by a configuration tool). */
+static void
+test_symlink(void **state)
+{
+	char link[80];
+	struct config *c;
+
+	(void)state;
+	write_conf("Server https://ca.example/dir\n");
+	snprintf(link, sizeof(link), "%s.link", path);
+	assert_int_equal(symlink(path, link), 0);
+	c = conf_load(link, false);
+	assert_non_null(c);
+	assert_string_equal(c->server, "https://ca.example/dir");
+	conf_free(c);
+	unlink(link);
+	unlink(path);
+}
+
 /* conf_parse: the text ends at its length (no NUL needed) or at a NUL,
  * and errors name the path given. */
 static void
@@ -249,6 +269,7 @@ main(void)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_symlink),
 		cmocka_unit_test(test_parse_buffer),
 		cmocka_unit_test(test_is_set),
 		cmocka_unit_test(test_key_names),

@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -158,6 +160,39 @@ test_pem_roundtrip(void **state)
 	key_free(k2);
 }
 
+/* --key-path may be a symbolic link (certbot's live/privkey.pem is);
+ * the store's own files are still opened with O_NOFOLLOW. */
+static void
+test_load_user_file(void **state)
+{
+	struct key *k = key_generate(KEY_EC256), *k2;
+	char dir[] = "/tmp/smime-acme-key.XXXXXX", file[64], link[64];
+	struct buf pem;
+	FILE *fp;
+
+	(void)state;
+	buf_init(&pem, 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/privkey1.pem", dir);
+	snprintf(link, sizeof(link), "%s/privkey.pem", dir);
+	assert_int_equal(key_to_pem(k, &pem), 0);
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(pem.data, 1, pem.len, fp), pem.len);
+	fclose(fp);
+	assert_int_equal(symlink("privkey1.pem", link), 0);
+	k2 = key_load_user_file(link);
+	assert_non_null(k2);
+	assert_true(key_equal_public(k, k2));
+	key_free(k2);
+	assert_null(key_load_file(link));
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+	buf_free_secret(&pem);
+	key_free(k);
+}
+
 static void
 test_type_names(void **state)
 {
@@ -178,6 +213,7 @@ main(void)
 		cmocka_unit_test(test_thumbprint_ec),
 		cmocka_unit_test(test_generate_sign_verify),
 		cmocka_unit_test(test_pem_roundtrip),
+		cmocka_unit_test(test_load_user_file),
 		cmocka_unit_test(test_type_names),
 	};
 

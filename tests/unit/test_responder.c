@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "acme/app/flow.h"
+#include "acme/app/responder.h"
 #include "acme/app/responder_mail.h"
 #include "common/log.h"
 
@@ -244,12 +245,66 @@ test_threading(void **state)
 	buf_free(&out);
 }
 
+/* What a person pastes or a seed automation writes into the Subject file:
+ * the whole Subject (with or without "Subject:", a line end, trailing
+ * blanks) or the token alone (the seed takes the last word). */
+static void
+test_parse_subject(void **state)
+{
+	static const char *const good[] = {
+		"ACME: " TOK,
+		"  ACME: " TOK "\n",
+		"Subject: ACME: " TOK "\r\n",
+		"subject:ACME: " TOK " \t\n",
+		TOK,
+		TOK "\n",
+		"  " TOK "  \n\n",
+		"ACME: AQIDBAUGBwgJ CgsMDQ4PEA",
+	};
+	static const char *const bad[] = {
+		"",
+		"\n",
+		"Re: ACME: " TOK,
+		"ACME: not base64!",
+		"not a token",
+		"AQID",
+	};
+	char part1[CHALLENGE_TOKEN_MAX + 1], big[3000];
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		why = NULL;
+		if (responder_parse_subject(
+			good[i], part1, sizeof(part1), &why) != 0) {
+			fail_msg("\"%s\": %s", good[i], why ? why : "?");
+		}
+		assert_string_equal(part1, TOK);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		if (responder_parse_subject(
+			bad[i], part1, sizeof(part1), &why) == 0) {
+			fail_msg("\"%s\" accepted", bad[i]);
+		}
+		assert_non_null(why);
+	}
+	/* over the cap: refused, never cut to a shorter token */
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "ACME: ", 6);
+	assert_int_equal(
+	    responder_parse_subject(big, part1, sizeof(part1), &why), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_judge),
 		cmocka_unit_test(test_threading),
+		cmocka_unit_test(test_parse_subject),
 	};
 
 	log_init("test_responder", false, 0, true);

@@ -650,6 +650,12 @@ class AcmeHandler(Handler):
         chain = c["pem"] + (ca.pki.pem_intermediate_alt if alt
                             else ca.pki.pem_intermediate)
         other = ca.url("/cert/" + cid + ("" if alt else "/alt"))
+        if ca.config["chains"] == 1:
+            if alt:
+                raise AcmeError(ERR + "malformed", "no alternate chain "
+                                "offered (chains 1)", 404)
+            self.send(200, chain, "application/pem-certificate-chain")
+            return
         self.send(200, chain, "application/pem-certificate-chain",
                   {"Link": '<%s>;rel="alternate"' % other})
 

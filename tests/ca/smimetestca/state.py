@@ -57,6 +57,7 @@ class Ca:
             "unsigned": False,
             "processing_time": 0.3,  # s a finalized order stays processing
             "order_retry_after": 1,
+            "chains": 2,  # 2: a Link rel="alternate" chain; 1: none
         }
         self.eab = None
         if args.eab_required:
@@ -322,7 +323,9 @@ class Ca:
                 "processing_time": lambda v: float(v) if float(v) >= 0
                 else _bad("processing_time must be >= 0"),
                 "order_retry_after": lambda v: int(v) if int(v) >= 0
-                else _bad("order_retry_after must be >= 0")}
+                else _bad("order_retry_after must be >= 0"),
+                "chains": lambda v: int(v) if int(v) in (1, 2)
+                else _bad("chains must be 1 or 2")}
         with self.lock:
             for k, v in req.items():
                 if k not in conv:
