@@ -146,12 +146,11 @@ mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	 * over TCP the command waits for our delayed ACK: about 40 ms per
 	 * stage (doc/performance.md §1).  An empty list means no packet.
 	 * The queue id {i} is asked for where read_qid() runs: EOH and EOM,
-	 * and RCPT for its "too many pending recipients" line.  The connect
-	 * macros only for the debug line that shows them.  Without
+	 * which ordinary mail never reaches (it is accepted at DATA); every
+	 * line that names the message is logged there, so the stages
+	 * ordinary mail passes (connect, RCPT, DATA) ask for nothing.  The
+	 * connect macros only for the debug line that shows them.  Without
 	 * SMFIF_SETSYMLIST (an old MTA) the MTA sends its own defaults.
-	 * XXX: {i} at RCPT still costs ordinary mail one stall on inet
-	 * sockets under Sendmail; logging that rare line at EOH instead
-	 * would let RCPT ask for nothing.
 	 */
 	static const struct {
 		int stage;
@@ -160,7 +159,7 @@ mlt_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		{ SMFIM_CONNECT, "" },
 		{ SMFIM_HELO, "" },
 		{ SMFIM_ENVFROM, "" },
-		{ SMFIM_ENVRCPT, "i" },
+		{ SMFIM_ENVRCPT, "" },
 		{ SMFIM_DATA, "" },
 		{ SMFIM_EOH, "i" },
 		{ SMFIM_EOM, "i" },
@@ -313,11 +312,9 @@ mlt_envrcpt(SMFICTX *ctx, char **argv)
 	if (envelope_addr(argv[0], addr, sizeof(addr)) < 0) {
 		return SMFIS_CONTINUE;
 	}
-	if (spool_has(c->app->spool, addr) && ctx_add_rcpt(c, addr) < 0) {
-		read_qid(ctx, c);
-		log_warn("%s: rcpt: %s: too many pending recipients in one "
-			 "message, ignored",
-		    c->qid, addr);
+	/* one too many is logged at EOH, where the queue id is known */
+	if (spool_has(c->app->spool, addr)) {
+		(void)ctx_add_rcpt(c, addr);
 	}
 	return SMFIS_CONTINUE;
 }
@@ -365,6 +362,11 @@ mlt_eoh(SMFICTX *ctx)
 		return msg_accept(c);
 	}
 	read_qid(ctx, c);
+	if (c->n_rcpt_over > 0) {
+		log_warn("%s: eoh: %s: too many pending recipients in one "
+			 "message, ignored (%zu beyond the first %d)",
+		    c->qid, c->rcpt_over, c->n_rcpt_over, CTX_RCPT_MAX);
+	}
 	if (c->hdr_problem == NULL) {
 		if (challenge_mail_is_own_reply(&c->hdr)) {
 			if (c->app->cfg->log_why) {

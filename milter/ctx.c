@@ -34,6 +34,8 @@ ctx_reset_msg(struct mctx *c)
 	mailhdrs_free(&c->hdr);
 	c->hdr_problem = NULL;
 	c->n_rcpt = 0;
+	c->n_rcpt_over = 0;
+	c->rcpt_over[0] = '\0';
 	c->candidate = false;
 	c->body_bytes = 0;
 	c->smime = false;
@@ -83,6 +85,9 @@ ctx_add_rcpt(struct mctx *c, const char *addr)
 		}
 	}
 	if (c->n_rcpt >= CTX_RCPT_MAX) {
+		if (c->n_rcpt_over++ == 0) {
+			memcpy(c->rcpt_over, addr, len + 1);
+		}
 		return -1;
 	}
 	memcpy(c->rcpt[c->n_rcpt], addr, len + 1);

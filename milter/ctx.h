@@ -43,6 +43,9 @@ struct mctx {
 	char qid[CTX_QID_MAX];
 	char rcpt[CTX_RCPT_MAX][CHALLENGE_ADDR_MAX + 1]; /* with an entry */
 	size_t n_rcpt;
+	/* recipients with an entry beyond CTX_RCPT_MAX: logged at EOH */
+	char rcpt_over[CHALLENGE_ADDR_MAX + 1]; /* the first of them */
+	size_t n_rcpt_over;
 	struct mailhdrs hdr;     /* as libmilter gave them */
 	const char *hdr_problem; /* static reason a header is unusable */
 	bool candidate;          /* decided at EOH */
@@ -59,7 +62,7 @@ void ctx_reset_msg(struct mctx *c);
 void ctx_free(struct mctx *c);
 
 /* Remember a recipient that has a spool entry; extra ones are dropped
- * (returns -1). */
+ * (returns -1), counted in n_rcpt_over, the first kept in rcpt_over. */
 int ctx_add_rcpt(struct mctx *c, const char *addr);
 /*
  * Keep a header of a candidate (mailhdrs_add()).  A header longer than

@@ -3,9 +3,13 @@
 # Sendmail world (tests/e2e/world/sendmail.sh), with smime-acme-milter on an
 # inet socket (MX daemon), on a unix socket (a second world) and with no
 # filter (PLAIN daemon of the same Sendmail), N transactions each,
-# interleaved; medians.  A measurement for reading, not a test.
+# interleaved; medians.  A measurement for reading, not a test.  With
+# BASE_BIN (another build of the milter, e.g. the parent commit's), a third
+# world runs that one on an inet socket ("base-inet"), interleaved with the
+# others: a before/after comparison in the same run.
 #
-#   tests/bench/sendmail-txn.sh   Environment: N (200), B (build), MILTER_BIN
+#   tests/bench/sendmail-txn.sh
+#   Environment: N (200), B (build), MILTER_BIN, BASE_BIN
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -21,6 +25,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	"$top/tests/e2e/world/sendmail.sh" down "$W/inet" >/dev/null 2>&1
 	"$top/tests/e2e/world/sendmail.sh" down "$W/unix" >/dev/null 2>&1
+	"$top/tests/e2e/world/sendmail.sh" down "$W/base" >/dev/null 2>&1
 	rm -rf "$W" "$SOCKD"
 }
 trap cleanup EXIT
@@ -38,5 +43,15 @@ PLAIN=$(. "$W/inet/world.env" && echo "$PLAIN_PORT")
 INET=$(. "$W/inet/world.env" && echo "$MX_PORT")
 "$top/tests/e2e/world/sendmail.sh" up "$W/unix" --no-ca --no-dkim-signer --milter "local:$SOCKD/milter.sock" >/dev/null || exit 2
 UNIX=$(. "$W/unix/world.env" && echo "$MX_PORT")
+ports=(none="$PLAIN" acme-inet="$INET" acme-unix="$UNIX")
+if [ -n "${BASE_BIN:-}" ]; then
+	[ -x "$BASE_BIN" ] || { echo "sendmail-txn: $BASE_BIN not executable" >&2; exit 2; }
+	BPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'Socket inet:%s@127.0.0.1\nUserID nobody:nogroup\nSyslog no\nSpoolDirectory %s\n' "$BPORT" "$W/spool" >"$W/base.conf"
+	"$BASE_BIN" -f -c "$W/base.conf" 2>"$W/base.log" &
+	pids+=($!)
+	"$top/tests/e2e/world/sendmail.sh" up "$W/base" --no-ca --no-dkim-signer --milter "inet:$BPORT@127.0.0.1" >/dev/null || exit 2
+	ports+=(base-inet="$(. "$W/base/world.env" && echo "$MX_PORT")")
+fi
 echo "Sendmail $(basename "$(ls "$top"/build/cache/sendmail/sendmail-bin_*.deb)" .deb), N=$N, load $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 "$here/smtp-txn.py" "$N" none="$PLAIN" acme-inet="$INET" acme-unix="$UNIX"
+python3 "$here/smtp-txn.py" "$N" "${ports[@]}"

@@ -11,11 +11,16 @@
 #             through MX (milter) and PLAIN (no milter) is byte-identical;
 #             with the milter killed (F= empty) mail still flows.
 #   unix      OpenDKIM on the MSA signs, milter on a unix socket (the
-#             recommended setup), replies through the world's sendmail
-#             (SMTP to the MSA as the milter's user); a challenge certified.
-#             As root, the MSP hands local mail to the daemon over SMTP
-#             from 127.0.0.1: a challenge for an incomplete entry is
-#             tempfailed there and waits in the MSP queue.
+#             recommended setup) in the world's namespace (bin/in-world),
+#             replies through the real MSP (submit.cf) as the milter's
+#             user, trusted there: a challenge certified; a reply signed by
+#             the daemon's signer, without X-Authentication-Warning (one
+#             appears where the user is not trusted).  The MSP hands local
+#             mail to the daemon over SMTP from 127.0.0.1: a challenge for
+#             an incomplete entry is tempfailed there and waits in the MSP
+#             queue, and is answered at the queue run after the entry is
+#             complete.  The milter stopped (SIGSTOP, F= empty): mail flows
+#             after T=R.
 #
 # Environment: B (build directory, default build), KEEP=1 (keep on failure).
 set -u
@@ -42,6 +47,8 @@ for t in m4 unshare; do
 	fi
 done
 
+tool() { "$E2E_PY" "$E2E_TOP/tests/milter/tools.py" "$@"; }
+
 # milter_dir: $M with an empty spool (root:$RUNGRP 0770) and a log
 milter_dir() {
 	M=$WORLD_DIR/m
@@ -54,7 +61,7 @@ milter_dir() {
 }
 
 # start_milter SOCKET CONF-LINES...: the milter as root -> $RUNAS on SOCKET
-# (libmilter syntax); waits for its socket
+# (libmilter syntax), run by $MILTER_WRAP if set; waits for its socket
 start_milter() {
 	local sock=$1 i
 	shift
@@ -70,7 +77,7 @@ start_milter() {
 		echo "PidFile $M/run/pid"
 		printf '%s\n' "$@"
 	} >"$M/conf"
-	"$MILTER_BIN" -f -v -c "$M/conf" 2>>"$M/log" &
+	${MILTER_WRAP:+"$MILTER_WRAP"} "$MILTER_BIN" -f -v -c "$M/conf" 2>>"$M/log" &
 	MPID=$!
 	for ((i = 0; i < 100; i++)); do
 		case $sock in
@@ -196,28 +203,55 @@ if world_up --milter "local:$SOCK"; then
 	pass "$W-world-up"
 	mkdir -p "$WORLD_DIR/t"
 	milter_dir
-	if start_milter "unix:$SOCK" "SendmailPath $SENDMAIL"; then
+	# in the world's namespace, the milter's SendmailPath is the real MSP
+	if MILTER_WRAP=$WORLD_DIR/bin/in-world start_milter "unix:$SOCK" "SendmailPath $SENDMAIL"; then
 		flow octet carol@example.test
 		grep -qF 'milter=smime-acme, action=' "$SM_LOG" &&
 			grep -qF "Xsmime-acme, S=local:$SOCK," "$SM_CF" &&
 			pass "$W-socket-used" || fail "$W-socket-used" "no smime-acme action in $SM_LOG"
 
+		# The reply went through the real MSP as the milter's user (it
+		# runs in the world's namespace) and was signed by the MSA's
+		# OpenDKIM: the CA counts only a DKIM-signed reply.
+		grep -qE 'ctladdr=carol@example.test \(65534/65534\), .*mailer=relay, .*stat=Sent' "$SM_LOG" &&
+			pass "$W-reply-through-msp-as-milter-user" ||
+			fail "$W-reply-through-msp-as-milter-user" "no MSP relay of carol's reply in $SM_LOG"
+
 		# Local submission (the MSP, as root): over SMTP from 127.0.0.1,
 		# so a challenge meeting an incomplete entry gets 451 and waits
-		# in the MSP queue (unlike Postfix's non-SMTP path).
-		ADDR=erin@example.test SPOOL=$M/spool RUNGRP=$RUNGRP "$E2E_PY" - <<'EOF'
+		# in the MSP queue (unlike Postfix's non-SMTP path); once the
+		# entry is complete the next queue run delivers it and it is
+		# answered.  The challenge comes from acme@example.test, signed
+		# with the world's key, so that the reply is delivered here.
+		P1=$(tool rand 16) P2=$(tool rand 16) THUMB=$(tool rand 32)
+		local_entry() {  # local_entry STATE
+			ADDR=erin@example.test SPOOL=$M/spool RUNGRP=$RUNGRP STATE=$1 \
+				P2=$P2 THUMB=$THUMB "$E2E_PY" - <<'EOF'
 import grp, hashlib, os, time
 a = os.environ["ADDR"]; l, _, d = a.rpartition("@")
-p = os.path.join(os.environ["SPOOL"], "entries", hashlib.sha256((l + "@" + d.lower()).encode()).hexdigest())
-open(p, "w").write("smime-acme-spool 1\nmailbox: %s\nfrom: %s\nstate: incomplete\ncreated: %d\nexpires: %d\n"
-                   % (a, os.environ["CA_FROM"], time.time(), time.time() + 3600))
-os.chown(p, 0, grp.getgrnam(os.environ["RUNGRP"]).gr_gid)
-os.chmod(p, 0o640)
+k = hashlib.sha256((l + "@" + d.lower()).encode()).hexdigest()
+t = int(time.time())
+text = ("smime-acme-spool 1\nmailbox: %s\nfrom: acme@example.test\n"
+        "token2: %s\nthumbprint: %s\nrule: octet\nstate: %s\ncreated: %d\n"
+        "expires: %d\norder: https://ca.test/o/1\nauthz: https://ca.test/a/1\n"
+        "challenge: https://ca.test/c/1\nanswered-at: 0\n"
+        % (a, os.environ["P2"], os.environ["THUMB"], os.environ["STATE"], t, t + 3600))
+if os.environ["STATE"] == "incomplete":
+    text = "".join(x for x in text.splitlines(True)
+                   if not x.startswith(("token2", "thumbprint", "rule", "order", "authz", "challenge")))
+tmp = os.path.join(os.environ["SPOOL"], "tmp", "t." + k)
+open(tmp, "w").write(text)
+os.chown(tmp, 0, grp.getgrnam(os.environ["RUNGRP"]).gr_gid)
+os.chmod(tmp, 0o640)
+os.rename(tmp, os.path.join(os.environ["SPOOL"], "entries", k))
 EOF
-		printf 'From: %s\r\nTo: erin@example.test\r\nSubject: ACME: %s\r\nDate: Sat, 28 Nov 2026 18:43:16 +0000\r\nMessage-ID: <local-%s@ca.test>\r\nAuto-Submitted: auto-generated; type=acme\r\nX-Test-Tag: local-challenge\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nlocal\r\n' \
-			"$CA_FROM" "$("$E2E_PY" -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode())')" "$$" \
-			>"$WORLD_DIR/t/local-challenge.eml"
-		"$SENDMAIL" -i -f "$CA_FROM" -- erin@example.test <"$WORLD_DIR/t/local-challenge.eml"
+		}
+		local_entry incomplete
+		printf 'From: ACME <acme@example.test>\r\nTo: erin@example.test\r\nSubject: ACME: %s\r\nDate: Sat, 28 Nov 2026 18:43:16 +0000\r\nMessage-ID: <local-%s@example.test>\r\nAuto-Submitted: auto-generated; type=acme\r\nX-Test-Tag: local-challenge\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nlocal\r\n' \
+			"$P1" "$$" >"$WORLD_DIR/t/local-challenge.raw"
+		SIGN_SEL=$DKIM_SELECTOR tool sign "$DKIM_SIGN_KEY" example.test \
+			"$WORLD_DIR/t/local-challenge.raw" "$WORLD_DIR/t/local-challenge.eml"
+		"$SENDMAIL" -i -f acme@example.test -- erin@example.test <"$WORLD_DIR/t/local-challenge.eml"
 		for ((i = 0; i < 100; i++)); do
 			grep -q 'milter=smime-acme, reject=451 ' "$SM_LOG" && break
 			sleep 0.1
@@ -229,6 +263,77 @@ EOF
 		else
 			fail "$W-msp-incomplete-entry-tempfailed-and-queued" \
 				"queued '${queued:-no}'; $(grep -F 'erin@' "$SM_LOG" | tail -2 | tr '\n' ' ')"
+		fi
+		# complete; the MSP's next queue run (cron's sendmail -Ac -q)
+		local_entry awaiting
+		"$SENDMAIL" -q
+		for ((i = 0; i < 200; i++)); do
+			reply=$(grep -lF "Subject: Re: ACME: $P1" "$(maildir_of acme@example.test)"/new/* 2>/dev/null | head -1)
+			[ -n "$reply" ] && break
+			sleep 0.1
+		done
+		f=$(find_mail erin@example.test local-challenge)
+		want=$(tool digest "$P1" "$P2" "$THUMB" octet)
+		if [ -n "$reply" ] && [ -n "$f" ] && grep -q '^X-ACME-Challenge: ' "$f" &&
+			tr -d '\r' <"$reply" | grep -qxF -- "$want"; then
+			pass "$W-msp-queued-challenge-answered-once-complete"
+		else
+			fail "$W-msp-queued-challenge-answered-once-complete" \
+				"reply '${reply:-none}', delivered '${f:-no}'; $(grep -F 'erin@' "$M/log" | tail -2 | tr '\n' ' ')"
+		fi
+		# that reply: through the MSP as the milter's user, signed by the
+		# MSA's signer, and no X-Authentication-Warning for its -f since
+		# that user is trusted in submit.mc.  The world's MSP runs with -C,
+		# so it always adds "Processed by USER with -C" (a real MSP reads
+		# /etc/mail/submit.cf): that one shows the MSP ran as $RUNAS.
+		if [ -n "$reply" ]; then
+			v=$(dkim_verify "$reply" --d-is-from)
+			case $v in
+			"pass d=example.test"*) pass "$W-reply-signed-by-daemon-signer" ;;
+			*) fail "$W-reply-signed-by-daemon-signer" "$v" ;;
+			esac
+			grep -q "^X-Authentication-Warning: .*Processed by $RUNAS with -C" "$reply" &&
+				! grep -q '^X-Authentication-Warning: .*using -f' "$reply" &&
+				pass "$W-trusted-milter-user-no-authentication-warning" ||
+				fail "$W-trusted-milter-user-no-authentication-warning" \
+					"$(grep -vE '^[[:space:]]' "$reply" | head -12 | cut -c1-70 | tr '\n' '|')"
+		fi
+		# the same submission by the same user where it is not trusted
+		sed '/^Tnobody$/d' "$SM_SUBMIT_CF" >"$WORLD_DIR/t/untrusted.cf"
+		chmod 644 "$WORLD_DIR/t/untrusted.cf"
+		ordinary "$WORLD_DIR/t/untrusted.eml" untrusted-user
+		"$WORLD_DIR/bin/in-world" setpriv --reuid "$RUNAS" --regid "$RUNGRP" --clear-groups \
+			"$SM_ROOT/usr/libexec/sendmail/sendmail" -C "$WORLD_DIR/t/untrusted.cf" \
+			-i -f acme@example.test -- zoe@example.test <"$WORLD_DIR/t/untrusted.eml"
+		f=$(wait_mail_tagged zoe@example.test untrusted-user 200)
+		if [ -n "$f" ] && grep -q "^X-Authentication-Warning: .*$RUNAS set sender to acme@example.test using -f" "$f"; then
+			pass "$W-untrusted-user-gets-authentication-warning"
+		else
+			fail "$W-untrusted-user-gets-authentication-warning" "delivered '${f:-no}'"
+		fi
+
+		# A hung milter (SIGSTOP), F= empty: each connection waits for
+		# the negotiation reply for T=R (1m in the snippet), then Sendmail
+		# carries on without the filter and the mail flows.
+		kill -STOP "$MPID"
+		ordinary "$WORLD_DIR/t/hung.eml" milter-hung
+		t0=$(date +%s)
+		PORT=$MX_PORT MAIL=$WORLD_DIR/t/hung.eml "$E2E_PY" - <<'EOF' 2>"$WORLD_DIR/t/hung.err"
+import os, smtplib
+data = open(os.environ["MAIL"], "rb").read()
+with smtplib.SMTP("127.0.0.1", int(os.environ["PORT"]), timeout=150) as s:
+    s.sendmail("bob@elsewhere.test", ["zoe@example.test"], data)
+EOF
+		rc=$?
+		t1=$(date +%s)
+		kill -CONT "$MPID"
+		f=$(wait_mail_tagged zoe@example.test milter-hung)
+		if [ "$rc" = 0 ] && [ -n "$f" ] && [ $((t1 - t0)) -ge 55 ] &&
+			grep -q 'Milter (smime-acme): timeout' "$SM_LOG"; then
+			pass "$W-milter-stopped-mail-flows-after-R"
+		else
+			fail "$W-milter-stopped-mail-flows-after-R" \
+				"rc $rc after $((t1 - t0)) s, delivered '${f:-no}'; $(tail -1 "$WORLD_DIR/t/hung.err") $(grep -F 'Milter (smime-acme)' "$SM_LOG" | tail -1)"
 		fi
 	fi
 	world_end

@@ -524,6 +524,26 @@ expect_replies 0
 expect_state awaiting
 result own-reply-accepted
 
+# More pending recipients than the milter keeps: the ones beyond are
+# logged once, at end of headers with the queue id (RCPT asks the MTA for
+# no macros, doc/performance.md §1); the first ones are still answered.
+newcase too-many-rcpts
+write_entry "$C" "$ADDR" awaiting "$EXP"
+_more=
+for _i in 1 2 3 4 5 6 7 8 9; do
+	write_entry "$C" "u$_i@mail.example" awaiting "$EXP"
+	_more=$_more${_more:+,}u$_i@mail.example
+done
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "$ADDR" "$C/mail" -D rcpts="$_more" -D qid=7QID0RCPT
+expect "eoh: continue"
+expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_log "7QID0RCPT: eoh: u8@mail.example: too many pending recipients in one message, ignored (2 beyond the first 8)"
+_n=$(grep -c 'too many pending' "$C/log")
+[ "$_n" -eq 1 ] || why="$why; 'too many pending' logged $_n times"
+grep -q 'rcpt: .*too many' "$C/log" && why="$why; logged at RCPT"
+result too-many-pending-recipients-logged-once-at-eoh-with-queue-id
+
 newcase abort; write_entry "$C" "$ADDR" awaiting "$EXP"
 mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
 run "$ADDR" "$C/mail" -D abort=1

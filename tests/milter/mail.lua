@@ -5,7 +5,7 @@
 --
 --   miltertest -s mail.lua -D milter=BIN -D conf=FILE -D sock=SPEC
 --       -D msg=FILE -D rcpt=ADDR [-D host=NAME -D ip=ADDR -D qid=ID
---       -D nodata=1 -D abort=1 -D msg2=FILE -D hook=CMD]
+--       -D nodata=1 -D abort=1 -D msg2=FILE -D hook=CMD -D rcpts=A,B,...]
 --
 -- msg is a complete CRLF mail; its headers are sent one by one (folded
 -- values kept as received), its body in one chunk.  The transaction stops
@@ -13,7 +13,8 @@
 -- connection to the same filter then sends that mail to the same
 -- recipient; its lines are prefixed "next ".  With hook, the shell command
 -- CMD runs once the filter accepts connections (its startup checks are
--- done) and before the first transaction.
+-- done) and before the first transaction.  With rcpts, those recipients
+-- follow rcpt (one "rcpt: reply" line each).
 
 local names = {
 	[SMFIR_CONTINUE] = "continue", [SMFIR_ACCEPT] = "accept",
@@ -83,6 +84,11 @@ local function transaction(path)
 	err = mt.rcptto(conn, "<" .. rcpt .. ">")
 	if err ~= nil then fail("rcptto", err) end
 	if reply(conn, "rcpt") ~= SMFIR_CONTINUE then return end
+	for r in (rcpts or ""):gmatch("[^,]+") do
+		err = mt.rcptto(conn, "<" .. r .. ">")
+		if err ~= nil then fail("rcptto", err) end
+		if reply(conn, "rcpt") ~= SMFIR_CONTINUE then return end
+	end
 	if nodata == nil then
 		err = mt.data(conn)
 		if err ~= nil then fail("data", err) end

@@ -17,7 +17,14 @@
 #                Debian's port 25 seen by the MSP: our milter, the signer)
 #   PLAIN_PORT   daemon "PLAIN": no filter at all (the baseline)
 #   DIR/bin/sendmail   the MSP (submit.cf), relaying to SUBMIT_PORT;
-#                nobody is a trusted user there
+#                nobody is a trusted user there.  Run by root, or by anyone
+#                inside DIR/bin/in-world, it is the real MSP; otherwise
+#                (the MSP would see the host's /etc/hosts) an SMTP
+#                submission to the MSA, where the MSP would relay anyway
+#   DIR/bin/in-world CMD...   runs CMD (as root, e.g. the milter, which
+#                then drops privileges) in a mount namespace like the
+#                daemon's: the world's /etc/hosts, /dev/log read into
+#                $SM_LOG; its children (SendmailPath) run the real MSP
 #   delivery     example.test: maildir-deliver.py as user mail into
 #                DIR/mail/example.test/<user>/Maildir; all else: SMTP to the
 #                test CA (or its sink).  No DNS anywhere.
@@ -198,6 +205,36 @@ FEATURE(\`msp', \`[$HOST]')dnl
 EOF
 }
 
+# DIR/bin/in-world CMD...: CMD in a mount namespace with the daemon's view
+# (/etc/hosts, /dev with /dev/log read by a syslog sink into the maillog).
+# The sink is recorded in DIR/pids, so `down` stops it.
+write_in_world() {
+	local s=$DIR/sendmail
+	cat >"$DIR/bin/in-world" <<EOF
+#!/bin/sh
+# Runs CMD... in the test world's namespace ($DIR): see sendmail.sh.
+[ "\$(id -u)" = 0 ] || { echo "in-world: must run as root" >&2; exit 77; }
+[ \$# -gt 0 ] || { echo "usage: in-world CMD..." >&2; exit 64; }
+exec unshare -m --propagation private /bin/sh -c '
+set -e
+mount -t tmpfs -o mode=755 sm-dev /dev
+mknod -m 666 /dev/null c 1 3
+mknod -m 666 /dev/zero c 1 5
+mknod -m 666 /dev/full c 1 7
+mknod -m 666 /dev/random c 1 8
+mknod -m 666 /dev/urandom c 1 9
+ln -s /proc/self/fd /dev/fd
+mount --bind "$s/hosts" /etc/hosts
+setsid "$PY" "$SM_WORLD_HERE/syslog-sink.py" /dev/log "$s/maillog" \
+	</dev/null >>"$s/syslog-sink.log" 2>&1 &
+echo "syslog-sink-in-world \$!" >>"$DIR/pids"
+i=0
+while [ ! -S /dev/log ] && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i + 1)); done
+exec "\$@"' in-world "\$@"
+EOF
+	chmod 755 "$DIR/bin/in-world"
+}
+
 # The daemon in its own mount namespace: private /etc/hosts and /dev/log.
 sm_start() {
 	local s=$DIR/sendmail i pid=
@@ -310,6 +347,10 @@ sm_up() {
 #!/bin/sh
 # The test world's MSP (Debian's /usr/sbin/sendmail with submit.cf, relaying
 # over SMTP to the MSA daemon on port $SUBMIT_PORT, whose filter signs).
+# Inside bin/in-world /etc/hosts is already the world's.
+if cmp -s /etc/hosts '$s/hosts'; then
+	exec '$SM_ROOT/usr/libexec/sendmail/sendmail' -C '$s/submit.cf' "\$@"
+fi
 if [ "\$(id -u)" = 0 ]; then
 	exec unshare -m --propagation private /bin/sh -c \
 		'mount --bind "\$0" /etc/hosts && exec "\$@"' '$s/hosts' \
@@ -318,6 +359,7 @@ fi
 exec $PY '$DIR/bin/smtp-inject.py' --port $SUBMIT_PORT -- "\$@"
 EOF
 	chmod 755 "$DIR/bin/sendmail"
+	write_in_world
 	sm_start
 
 	: >"$DIR/dkim/all.keys"
