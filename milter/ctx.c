@@ -35,6 +35,7 @@ ctx_reset_msg(struct mctx *c)
 	c->hdr_problem = NULL;
 	c->n_rcpt = 0;
 	c->candidate = false;
+	c->late_acme = false;
 	c->body_bytes = 0;
 	c->smime = false;
 	buf_free(&c->body);
