@@ -528,6 +528,41 @@ check_reply octet
 expect_log "not answered yet: verification worker died without a verdict"
 result worker-crash-tempfail-next-answered
 
+# The seccomp filter (milter/verifier.c): a worker that makes a system
+# call off its allow-list (test hook: kill(2) of its parent) is killed by
+# the kernel; that mail gets 451, the milter and the server go on and the
+# next challenge is answered.  Without the filter the call is harmless
+# and the mail would be answered.
+newcase worker-syscall; write_entry "$C" "$ADDR" awaiting "$EXP"
+M_EXTRA="X-Test-Worker-Syscall: yes" mkmail "$C/raw"
+tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+mkmail "$C/raw2"; tool sign "$KEY" ca.example "$C/raw2" "$C/mail2"
+export SMIME_ACME_TEST_WORKER_SYSCALL=1
+run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+unset SMIME_ACME_TEST_WORKER_SYSCALL
+grep -qxE 'eom: (tempfail|replycode)' "$C/out" || why="$why; eom did not tempfail"
+expect "next eom: continue"
+expect "next eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_replies 1
+check_reply octet
+expect_log "not answered yet: verification worker died without a verdict"
+expect_log "killed by its seccomp filter"
+result worker-forbidden-syscall-killed-tempfail-next-answered
+
+# The verification server killed with its idle workers: the keeper
+# (ps name smime-acme-keep) forks a new one and the next challenge is
+# verified and answered; it used to get 451 until the milter restarted.
+newcase server-killed; write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "$ADDR" "$C/mail" -D hook="$PY $top/tests/milter/tools.py killverifier $C/pid $C/killed"
+[ -n "$(tr -d ' \n' <"$C/killed" 2>/dev/null)" ] || why="$why; no verification process found to kill"
+expect "eom: continue"
+expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_replies 1
+check_reply octet
+expect_log "starting a new one"
+result verification-server-killed-respawned-next-answered
+
 # The CA's DKIM key cannot be fetched now (the key file is unreadable for
 # the milter's user, as DNS timing out or SERVFAIL would be): 451, so the
 # CA's MTA retries, instead of a refusal that loses the challenge.
