@@ -440,6 +440,9 @@ static const int worker_syscalls[] = {
 #endif
 };
 
+/* open(2) flags a worker may not use: writing, creating, truncating */
+#define OPEN_MASK ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC))
+
 /* Load the worker's seccomp filter (kill the process on a violation).
  * 0 / -1. */
 static int
@@ -469,9 +472,9 @@ worker_seccomp(void)
 	}
 	/* files read only; signals only to itself (abort(), raise()) */
 	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-		SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY)) < 0 ||
+		SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_MASK, O_RDONLY)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-		SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_RDONLY)) < 0 ||
+		SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_MASK, O_RDONLY)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
