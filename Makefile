@@ -34,7 +34,7 @@ SYSCONFDIR ?= /etc
 DESTDIR  ?=
 
 CC       ?= cc
-PKGS      = gnutls libcurl jansson milter opendkim
+PKGS      = gnutls libcurl jansson milter opendkim libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/challenge_mail.h"
 
@@ -33,7 +34,13 @@ auto_submitted_is(const char *v, const char *want)
 bool
 challenge_mail_is_candidate(const struct mailhdrs *hs)
 {
-	const char *raw = mailhdrs_get(hs, "Subject", NULL);
+	return challenge_mail_subject_is_candidate(
+	    mailhdrs_get(hs, "Subject", NULL));
+}
+
+bool
+challenge_mail_subject_is_candidate(const char *raw)
+{
 	char *dec;
 	bool yes;
 
@@ -201,6 +208,10 @@ challenge_mail_parse(
 		*why = "more than one Sender header";
 		return -1;
 	}
+	/* RFC 5322: exactly one Date; a second could be one DKIM does
+	 * not cover (h= signs the last instance, we would read the first) */
+	v = mailhdrs_get(hs, "Date", &k);
+	m->date = k == 1 ? challenge_mail_parse_date(v) : 0;
 	copy_msgid(m->message_id, sizeof(m->message_id),
 	    mailhdrs_get(hs, "Message-ID", NULL));
 	copy_refs(m->references, sizeof(m->references),
@@ -230,7 +241,193 @@ challenge_mail_match(const struct challenge_mail *m,
 		*why = "spool entry expired";
 		return -1;
 	}
-	return challenge_mail_check(m, e->from, e->mailbox, why);
+	if (challenge_mail_check(m, e->from, e->mailbox, why) < 0) {
+		return -1;
+	}
+	return challenge_mail_fresh(m, (long long)e->created, why);
+}
+
+int
+challenge_mail_fresh(
+    const struct challenge_mail *m, long long created, const char **why)
+{
+	*why = NULL;
+	if (m->date == 0) {
+		*why = "no single valid Date header (the challenge's age "
+		       "cannot be checked)";
+		return -1;
+	}
+	if (created > 0 && m->date < created - CHALLENGE_DATE_SKEW) {
+		*why = "Date is before the order was recorded (an old "
+		       "challenge replayed)";
+		return -1;
+	}
+	return 0;
+}
+
+/* Skip white space, folding and (nested) comments. */
+static const char *
+skip_cfws(const char *p)
+{
+	int depth;
+
+	for (;;) {
+		p += strspn(p, " \t\r\n");
+		if (*p != '(') {
+			return p;
+		}
+		for (depth = 0; *p != '\0'; p++) {
+			if (*p == '\\' && p[1] != '\0') {
+				p++;
+			} else if (*p == '(') {
+				depth++;
+			} else if (*p == ')' && --depth == 0) {
+				p++;
+				break;
+			}
+		}
+		if (depth != 0) {
+			return p;
+		}
+	}
+}
+
+/* 1 to max digits at *pp as a number; -1 if none. */
+static long
+take_num(const char **pp, int max)
+{
+	const char *p = *pp;
+	long n = 0;
+	int i;
+
+	for (i = 0; i < max && p[i] >= '0' && p[i] <= '9'; i++) {
+		n = n * 10 + (p[i] - '0');
+	}
+	if (i == 0) {
+		return -1;
+	}
+	*pp = p + i;
+	return n;
+}
+
+long long
+challenge_mail_parse_date(const char *v)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static const char days[] = "MonTueWedThuFriSatSun";
+	static const struct {
+		const char *name;
+		int hours;
+	} zones[] = { { "UT", 0 }, { "GMT", 0 }, { "Z", 0 }, { "EST", -5 },
+		{ "EDT", -4 }, { "CST", -6 }, { "CDT", -5 }, { "MST", -7 },
+		{ "MDT", -6 }, { "PST", -8 }, { "PDT", -7 } };
+	struct tm tm;
+	const char *p, *mon;
+	long day, year, hh, mm, ss = 0, z = 0;
+	size_t i, n;
+	time_t t;
+
+	if (v == NULL) {
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	p = skip_cfws(v);
+	/* optional day of week */
+	if (!(*p >= '0' && *p <= '9')) {
+		for (mon = days; *mon != '\0'; mon += 3) {
+			if (strncasecmp(p, mon, 3) == 0) {
+				break;
+			}
+		}
+		p = skip_cfws(p + (*mon != '\0' ? 3 : 0));
+		if (*mon == '\0' || *p != ',') {
+			return 0;
+		}
+		p = skip_cfws(p + 1);
+	}
+	day = take_num(&p, 2);
+	p = skip_cfws(p);
+	for (mon = months; *mon != '\0'; mon += 3) {
+		if (strncasecmp(p, mon, 3) == 0) {
+			break;
+		}
+	}
+	if (day < 1 || day > 31 || *mon == '\0') {
+		return 0;
+	}
+	p = skip_cfws(p + 3);
+	n = strspn(p, "0123456789");
+	year = take_num(&p, 4);
+	if (year < 0 || n > 4) {
+		return 0;
+	}
+	/* RFC 5322 §4.3: obsolete two- and three-digit years */
+	if (n == 2) {
+		year += year < 50 ? 2000 : 1900;
+	} else if (n == 3) {
+		year += 1900;
+	}
+	p = skip_cfws(p);
+	hh = take_num(&p, 2);
+	if (hh < 0 || *p != ':') {
+		return 0;
+	}
+	p++;
+	mm = take_num(&p, 2);
+	if (mm < 0) {
+		return 0;
+	}
+	if (*p == ':') {
+		p++;
+		ss = take_num(&p, 2);
+	}
+	if (hh > 23 || mm > 59 || ss < 0 || ss > 60) {
+		return 0;
+	}
+	p = skip_cfws(p);
+	if (*p == '+' || *p == '-') {
+		n = strspn(p + 1, "0123456789");
+		if (n != 4) {
+			return 0;
+		}
+		z = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 +
+		    ((p[3] - '0') * 10 + (p[4] - '0')) * 60;
+		z = *p == '-' ? -z : z;
+		p += 5;
+	} else {
+		n = strspn(
+		    p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+		for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+			if (strlen(zones[i].name) == n &&
+			    strncasecmp(p, zones[i].name, n) == 0) {
+				break;
+			}
+		}
+		/* military zones (one letter) mean nothing sure: +0000 */
+		if (n == 0 ||
+		    (n > 1 && i == sizeof(zones) / sizeof(zones[0]))) {
+			return 0;
+		}
+		z = i < sizeof(zones) / sizeof(zones[0])
+		    ? (long)zones[i].hours * 3600
+		    : 0;
+		p += n;
+	}
+	if (*skip_cfws(p) != '\0') {
+		return 0;
+	}
+	tm.tm_year = (int)(year - 1900);
+	tm.tm_mon = (int)((mon - months) / 3);
+	tm.tm_mday = (int)day;
+	tm.tm_hour = (int)hh;
+	tm.tm_min = (int)mm;
+	tm.tm_sec = (int)(ss == 60 ? 59 : ss);
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != (int)day ||
+	    (long long)t - z <= 0) {
+		return 0;
+	}
+	return (long long)t - z;
 }
 
 int

@@ -11,8 +11,8 @@
  *                          reply's threading (unusable ones are dropped)
  *   challenge_mail_check   From == the CA's challenge sender, To == the
  *                          address being certified
- *   challenge_mail_match   the above against a spool entry, plus its state
- *                          and expiry (the milter)
+ *   challenge_mail_match   the above against a spool entry, plus its state,
+ *                          expiry and the Date's freshness (the milter)
  *   challenge_mail_reply_to  where the reply goes
  *   challenge_mail_compose   the reply's text (common/challenge.c)
  *
@@ -48,7 +48,19 @@ struct challenge_mail {
 	char token1[CHALLENGE_TOKEN_MAX + 1];
 	char message_id[CHALLENGE_MSGID_MAX]; /* "" if absent or unusable */
 	char references[CHALLENGE_REFS_MAX];  /* "" if absent or unusable */
+	long long date; /* the Date, seconds since the epoch; 0 if absent,
+			   repeated or not an RFC 5322 date-time */
 };
+
+/*
+ * Freshness (doc/protocol.md §2): a challenge must not be dated before its
+ * order.  The Date may be this much earlier than the spool entry's
+ * creation (clocks of the CA and of this host disagree a little); older
+ * is an old challenge replayed.  The Date is signed: DKIM's h= must list
+ * "date" (challenge_required_headers) and an S/MIME signature must
+ * protect the same Date (milter/smime.c).
+ */
+#define CHALLENGE_DATE_SKEW 600
 
 /*
  * Cheap test (the milter at end of headers): could this be a challenge
@@ -56,6 +68,9 @@ struct challenge_mail {
  * accepted.
  */
 bool challenge_mail_is_candidate(const struct mailhdrs *hs);
+/* The same test on one raw Subject value (the milter asks it of a Subject
+ * it could not keep because the mail went over a header cap). */
+bool challenge_mail_subject_is_candidate(const char *raw);
 
 /* Our own reply passing through non_smtpd_milters: Auto-Submitted:
  * auto-replied and a Subject "Re: ACME: ...". */
@@ -84,6 +99,21 @@ int challenge_mail_check(const struct challenge_mail *m, const char *ca_from,
  */
 int challenge_mail_match(const struct challenge_mail *m,
     const struct spool_entry *e, long now, const char **why);
+
+/*
+ * The freshness rule above: m->date present and not before created minus
+ * CHALLENGE_DATE_SKEW (created 0: an entry without a creation time, not
+ * checked).  0, or -1 with *why.  challenge_mail_match() applies it.
+ */
+int challenge_mail_fresh(
+    const struct challenge_mail *m, long long created, const char **why);
+
+/*
+ * An RFC 5322 date-time (day of week optional, seconds optional, numeric
+ * or obsolete zone, trailing comment) as seconds since the epoch; 0 if v
+ * is not one.
+ */
+long long challenge_mail_parse_date(const char *v);
 
 /* Where the reply goes: the Reply-To if it is in the domain of the CA's
  * from address (exactly, no subdomain), else the From. */

@@ -20,6 +20,7 @@ libcurl4-gnutls-dev
 libjansson-dev
 libmilter-dev
 libopendkim-dev
+libseccomp-dev
 libcmocka-dev
 miltertest
 opendkim

@@ -69,6 +69,18 @@ dkimv_lib_open(const char *test_keys)
 			goto fail;
 		}
 	}
+	/* a bounded wait for each key (the library's default is 10 s) */
+	if (test_keys == NULL) {
+		unsigned int to = DKIMV_DNS_TIMEOUT;
+
+		st = dkim_options(
+		    l->lib, DKIM_OP_SETOPT, DKIM_OPTS_TIMEOUT, &to, sizeof(to));
+		if (st != DKIM_STAT_OK) {
+			log_err("dkim: cannot set the DNS timeout: %s",
+			    dkim_getresultstr(st));
+			goto fail;
+		}
+	}
 	/* libopendkim takes char ** but does not write through it */
 	st = dkim_options(l->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS,
 	    (void *)challenge_reply_sign_headers, sizeof(char **));

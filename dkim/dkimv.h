@@ -16,6 +16,10 @@
 #define DKIMV_HTAG_MAX     1024
 #define DKIMV_REASON_MAX   640
 #define DKIMV_RSA_MIN_BITS 1024 /* RFC 8301 §3.2 */
+/* Seconds one key lookup may take (libopendkim's DKIM_OPTS_TIMEOUT; the
+ * verification worker bounds the stub resolver the same way, and the
+ * whole message by VerifyTimeout: doc/design.md §3, "DNS") */
+#define DKIMV_DNS_TIMEOUT 5
 
 struct dkimv_lib; /* opaque: the libopendkim library handle */
 struct dkimv;     /* opaque: one message being verified */

@@ -348,8 +348,13 @@ mlt_header(SMFICTX *ctx, char *name, char *value)
 		return msg_accept(c);
 	}
 	cfg = c->app->cfg;
-	/* a problem is remembered in c->hdr_problem and refused at EOM */
-	(void)ctx_add_header(c, name, value, cfg->max_header, cfg->max_message);
+	/* a problem is remembered in c->hdr_problem and refused at EOM, but
+	 * only for a candidate: a Subject past the cap still decides that */
+	if (ctx_add_header(c, name, value, cfg->max_header, cfg->max_message) <
+		0 &&
+	    !c->late_acme && strcasecmp(name, "Subject") == 0) {
+		c->late_acme = challenge_mail_subject_is_candidate(value);
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -367,7 +372,13 @@ mlt_eoh(SMFICTX *ctx)
 			 "message, ignored (%zu beyond the first %d)",
 		    c->qid, c->rcpt_over, c->n_rcpt_over, CTX_RCPT_MAX);
 	}
-	if (c->hdr_problem == NULL) {
+	if (c->hdr_problem != NULL) {
+		/* over a header cap: still ordinary mail (accepted, not
+		 * logged) unless a Subject claims ACME:, kept or not */
+		if (!c->late_acme && !challenge_mail_is_candidate(&c->hdr)) {
+			return msg_accept(c);
+		}
+	} else {
 		if (challenge_mail_is_own_reply(&c->hdr)) {
 			if (c->app->cfg->log_why) {
 				log_info(

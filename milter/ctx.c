@@ -37,6 +37,7 @@ ctx_reset_msg(struct mctx *c)
 	c->n_rcpt_over = 0;
 	c->rcpt_over[0] = '\0';
 	c->candidate = false;
+	c->late_acme = false;
 	c->body_bytes = 0;
 	c->smime = false;
 	buf_free(&c->body);

@@ -49,6 +49,7 @@ struct mctx {
 	struct mailhdrs hdr;     /* as libmilter gave them */
 	const char *hdr_problem; /* static reason a header is unusable */
 	bool candidate;          /* decided at EOH */
+	bool late_acme; /* a Subject not kept (past a cap) claims ACME: */
 	size_t body_bytes;
 	bool smime;      /* S/MIME-signed candidate */
 	struct buf body; /* a candidate's body, at most MaxMessageSize */

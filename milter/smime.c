@@ -397,7 +397,7 @@ bad:
 
 /*
  * Header protection: the signed entity is message/rfc822 and the inner
- * message's From, To and Subject are the outer ones.  0 / -1.
+ * message's From, To, Subject and Date are the outer ones.  0 / -1.
  */
 static int
 check_inner(struct span entity, const struct challenge_mail *m,
@@ -440,6 +440,12 @@ check_inner(struct span entity, const struct challenge_mail *m,
 	    strcmp(tok, m->token1) != 0) {
 		why(res, "S/MIME: signed Subject is not the outer Subject",
 		    NULL);
+		return -1;
+	}
+	/* the Date judged for freshness must be a signed one */
+	if (part_header(ih, "Date", v, sizeof(v)) < 0 || m->date == 0 ||
+	    challenge_mail_parse_date(v) != m->date) {
+		why(res, "S/MIME: signed Date is not the outer Date", NULL);
 		return -1;
 	}
 	return 0;

@@ -39,8 +39,8 @@ struct smime_result {
  * body exactly as received (CRLF).  Passes when the signature verifies
  * against the trust list (chain, key purpose emailProtection), the
  * signer certificate has an rfc822Name subjectAltName equal to m->from,
- * and the signed content is a message/rfc822 whose From, To and Subject
- * (token-part1) equal the outer ones (header protection).  Returns 0
+ * and the signed content is a message/rfc822 whose From, To, Subject
+ * (token-part1) and Date equal the outer ones (header protection).  Returns 0
  * when a judgement was made (res->pass), -1 on an internal error
  * (res->reason says which).
  */

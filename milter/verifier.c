@@ -1,11 +1,12 @@
 /*
  * verifier: privilege separation for DKIM and S/MIME verification.
  *
- * Three kinds of process.  The milter (threads, talks to the MTA) forks at
+ * Four kinds of process.  The milter (threads, talks to the MTA) forks at
  * startup, before smfi_main() starts any thread, one single-threaded
- * server; the server keeps WORKERS_IDLE workers forked ahead and never
- * reads a byte of mail itself.  Forking only from a single-threaded
- * process keeps the workers free of locks held by other threads.  A
+ * keeper, which forks the server and forks a new one whenever the server
+ * dies; the server keeps WORKERS_IDLE workers forked ahead and never
+ * reads a byte of mail itself.  Forking only from single-threaded
+ * processes keeps the workers free of locks held by other threads.  A
  * worker handles one candidate and exits: heap damage done by one mail
  * cannot reach the verdict of the next.
  *
@@ -30,12 +31,14 @@
  *   did in process; libopendkim and GnuTLS PKCS#7 never see mail bytes in
  *   the milter.  The milter trusts a verdict as it trusted those calls.
  *
- * XXX: no seccomp filter (Debian's libseccomp-dev is not a build
- * dependency yet); a worker has the milter's uid and could signal it on
- * kernels without Landlock scoping (ABI < 6).
+ * - Each worker loads a seccomp allow-list (worker_seccomp()) before it
+ *   receives a candidate: no kill(2) of other processes, no fork or exec,
+ *   no file opened for writing; a violation kills that worker only.
+ *   libseccomp is included here only.
  */
 #define _GNU_SOURCE /* O_PATH, close_range() */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -55,23 +58,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <seccomp.h>
+
 #include "common/buf.h"
 #include "common/log.h"
 #include "dkim/sigscreen.h"
 #include "milter/verifier.h"
 
-#define HELLO_MAGIC    0x53415648u /* "SAVH" */
-#define REQ_MAGIC      0x53415652u /* "SAVR" */
-#define VERDICT_MAGIC  0x53415656u /* "SAVV" */
-#define REQ_HDR_MAX    1024        /* headers per request (MAILHDR_COUNT_MAX) */
-#define REQ_STR_MAX    64          /* required header names per request */
-#define WORKER_FILES   16          /* RLIMIT_NOFILE: socket, DNS, key file */
-#define WORKER_MEMORY  (512ul * 1024 * 1024) /* RLIMIT_AS */
-#define WORKERS_IDLE   2  /* workers forked ahead of candidates */
-#define WORKERS_MAX    64 /* live workers (idle and busy) at most */
-#define WORKER_GONE    3  /* exit status: the milter closed the socket */
-#define TEST_CRASH_ENV "SMIME_ACME_TEST_WORKER_CRASH"
-#define TEST_CRASH_HDR "X-Test-Worker-Crash"
+#define HELLO_MAGIC      0x53415648u /* "SAVH" */
+#define REQ_MAGIC        0x53415652u /* "SAVR" */
+#define VERDICT_MAGIC    0x53415656u /* "SAVV" */
+#define REQ_HDR_MAX      1024 /* headers per request (MAILHDR_COUNT_MAX) */
+#define REQ_STR_MAX      64   /* required header names per request */
+#define WORKER_FILES     16   /* RLIMIT_NOFILE: socket, DNS, key file */
+#define WORKER_MEMORY    (512ul * 1024 * 1024) /* RLIMIT_AS */
+#define WORKERS_IDLE     2  /* workers forked ahead of candidates */
+#define WORKERS_MAX      64 /* live workers (idle and busy) at most */
+#define WORKER_GONE      3  /* exit status: the milter closed the socket */
+#define RESOLVER_OPTIONS "timeout:2 attempts:2" /* resolver_bound() */
+#define KEEPER_NAME      "smime-acme-keep"      /* ps(1) name of the keeper */
+#define SERVER_NAME      "smime-acme-vrfy"      /* of the server and workers */
+#define TEST_CRASH_ENV   "SMIME_ACME_TEST_WORKER_CRASH"
+#define TEST_CRASH_HDR   "X-Test-Worker-Crash"
+#define TEST_SYSCALL_ENV "SMIME_ACME_TEST_WORKER_SYSCALL"
+#define TEST_SYSCALL_HDR "X-Test-Worker-Syscall"
 
 /* Landlock ABI 6 ruleset attributes: scoping (older headers lack it). */
 struct ll_ruleset_attr6 {
@@ -85,7 +95,7 @@ struct ll_ruleset_attr6 {
 
 struct verifier {
 	int ctl;   /* SOCK_SEQPACKET to the server */
-	pid_t pid; /* the server */
+	pid_t pid; /* the keeper, the server's parent */
 	int timeout;
 	size_t max_req; /* largest request payload */
 };
@@ -97,7 +107,8 @@ struct worker_env {
 	const char *test_keys;
 	int timeout;
 	size_t max_req;
-	bool test_crash; /* tests only, see verifier_start() */
+	bool test_crash;   /* tests only, see verifier_start() */
+	bool test_syscall; /* tests only, see verifier_start() */
 };
 
 struct hello {
@@ -269,46 +280,24 @@ wait_fd(int fd, short events, long deadline)
 	}
 }
 
-/* Read exactly len bytes.  0, -1 (EOF or error), -2 (deadline). */
+/*
+ * Read (out false) or write (out true) exactly len bytes.  0, -1 (EOF,
+ * peer gone or error), -2 (deadline).
+ */
 static int
-read_full(int fd, void *p, size_t len, long deadline)
+io_full(int fd, bool out, void *p, size_t len, long deadline)
 {
 	char *q = p;
 	ssize_t n;
 	int w;
 
 	while (len > 0) {
-		w = wait_fd(fd, POLLIN, deadline);
+		w = wait_fd(fd, out ? POLLOUT : POLLIN, deadline);
 		if (w <= 0) {
 			return w == 0 ? -2 : -1;
 		}
-		n = recv(fd, q, len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-			continue;
-		}
-		if (n <= 0) {
-			return -1;
-		}
-		q += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Write exactly len bytes.  0, -1 (peer gone or error), -2 (deadline). */
-static int
-write_full(int fd, const void *p, size_t len, long deadline)
-{
-	const char *q = p;
-	ssize_t n;
-	int w;
-
-	while (len > 0) {
-		w = wait_fd(fd, POLLOUT, deadline);
-		if (w <= 0) {
-			return w == 0 ? -2 : -1;
-		}
-		n = send(fd, q, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = out ? send(fd, q, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+			: recv(fd, q, len, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
 			continue;
 		}
@@ -373,6 +362,131 @@ worker_limits(const struct worker_env *env)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/*
+ * The system calls a worker may make once it runs (doc/design.md §3):
+ * its sockets and pipe, memory, time, signals to itself, reading files
+ * (Landlock says which), and what libopendkim's resolver and syslog need
+ * (sockets of the unix and inet families).  Anything else kills the
+ * worker (SIGSYS); the milter sees no verdict and tempfails that mail.
+ * Sanitizer builds (SAN=1) need a few more for their run-time.
+ */
+static const int worker_syscalls[] = {
+	SCMP_SYS(read),
+	SCMP_SYS(write),
+	SCMP_SYS(readv),
+	SCMP_SYS(writev),
+	SCMP_SYS(pread64),
+	SCMP_SYS(close),
+	SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat),
+	SCMP_SYS(statx),
+	SCMP_SYS(stat),
+	SCMP_SYS(lseek),
+	SCMP_SYS(fcntl),
+	SCMP_SYS(dup),
+	SCMP_SYS(brk),
+	SCMP_SYS(mmap),
+	SCMP_SYS(munmap),
+	SCMP_SYS(mremap),
+	SCMP_SYS(madvise),
+	SCMP_SYS(mprotect),
+	SCMP_SYS(futex),
+	SCMP_SYS(rt_sigaction),
+	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(alarm),
+	SCMP_SYS(setitimer),
+	SCMP_SYS(getpid),
+	SCMP_SYS(gettid),
+	SCMP_SYS(getuid),
+	SCMP_SYS(geteuid),
+	SCMP_SYS(getgid),
+	SCMP_SYS(getegid),
+	SCMP_SYS(uname),
+	SCMP_SYS(getrandom),
+	SCMP_SYS(sched_yield),
+	SCMP_SYS(clock_gettime),
+	SCMP_SYS(gettimeofday),
+	SCMP_SYS(time),
+	SCMP_SYS(nanosleep),
+	SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(poll),
+	SCMP_SYS(ppoll),
+	SCMP_SYS(select),
+	SCMP_SYS(pselect6),
+	SCMP_SYS(connect),
+	SCMP_SYS(bind),
+	SCMP_SYS(sendto),
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(sendmmsg),
+	SCMP_SYS(recvfrom),
+	SCMP_SYS(recvmsg),
+	SCMP_SYS(setsockopt),
+	SCMP_SYS(getsockopt),
+	SCMP_SYS(getsockname),
+	SCMP_SYS(getpeername),
+	SCMP_SYS(shutdown),
+	SCMP_SYS(exit),
+	SCMP_SYS(exit_group),
+	SCMP_SYS(restart_syscall),
+#if defined(__SANITIZE_ADDRESS__)
+	SCMP_SYS(sigaltstack),
+	SCMP_SYS(prctl),
+	SCMP_SYS(readlink),
+	SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(getrlimit),
+	SCMP_SYS(prlimit64),
+	SCMP_SYS(getppid),
+#endif
+};
+
+/* open(2) flags a worker may not use: writing, creating, truncating */
+#define OPEN_MASK ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC))
+
+/* Load the worker's seccomp filter (kill the process on a violation).
+ * 0 / -1. */
+static int
+worker_seccomp(void)
+{
+	static const int families[] = { AF_UNIX, AF_INET, AF_INET6 };
+	scmp_filter_ctx f;
+	size_t i;
+	int rc = -1;
+
+	f = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (f == NULL) {
+		return -1;
+	}
+	for (i = 0; i < sizeof(worker_syscalls) / sizeof(worker_syscalls[0]);
+	     i++) {
+		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, worker_syscalls[i], 0) <
+		    0) {
+			goto out;
+		}
+	}
+	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+			SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i])) < 0) {
+			goto out;
+		}
+	}
+	/* files read only; signals only to itself (abort(), raise()) */
+	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+		SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_MASK, O_RDONLY)) < 0 ||
+	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+		SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_MASK, O_RDONLY)) < 0 ||
+	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0 ||
+	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FIONREAD)) < 0) {
+		goto out;
+	}
+	rc = seccomp_load(f) < 0 ? -1 : 0;
+out:
+	seccomp_release(f);
+	return rc;
+}
+
 /* Parse the payload and run the checks, as callbacks.c did in process. */
 static int
 worker_verify(const struct worker_env *env, const char *payload, size_t len,
@@ -426,6 +540,11 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 		}
 		if (env->test_crash && strcasecmp(name, TEST_CRASH_HDR) == 0) {
 			abort();
+		}
+		/* a system call off the allow-list (harmless without one) */
+		if (env->test_syscall &&
+		    strcasecmp(name, TEST_SYSCALL_HDR) == 0) {
+			(void)kill(getppid(), 0);
 		}
 		/* the library sees only signatures that can matter */
 		if (strcasecmp(name, "DKIM-Signature") == 0) {
@@ -498,6 +617,13 @@ worker_main(int ctl, int note, const struct worker_env *env)
 	int fd = -1, n;
 
 	worker_limits(env);
+	/* no_new_privs is set (sandbox_enter); without the filter the
+	 * worker still runs, as on a kernel without Landlock */
+	if (worker_seccomp() < 0) {
+		log_warn("verifier: worker %ld: cannot load the seccomp "
+			 "filter, going on without it",
+		    (long)getpid());
+	}
 	n = recv_fd(ctl, &fd);
 	close(ctl);
 	if (n <= 0 || fd < 0) {
@@ -606,41 +732,73 @@ out:
 	return rc;
 }
 
-/* Receive one descriptor.  1 got *fd, 0 the milter is gone, -1 error. */
-static int
-recv_fd(int ctl, int *fd)
-{
+/* One byte and room for one descriptor: the control socket's datagram. */
+struct fd_msg {
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} cb;
 	struct msghdr msg;
-	struct cmsghdr *cm;
 	struct iovec iov;
 	char byte;
+};
+
+static void
+fd_msg_init(struct fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->byte = 'V';
+	m->iov.iov_base = &m->byte;
+	m->iov.iov_len = 1;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->cb.b;
+	m->msg.msg_controllen = sizeof(m->cb.b);
+}
+
+/* Receive one descriptor.  1 got *fd, 0 the milter is gone, -1 error. */
+static int
+recv_fd(int ctl, int *fd)
+{
+	struct fd_msg m;
+	struct cmsghdr *cm;
 	ssize_t n;
 
 	*fd = -1;
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cb.b;
-	msg.msg_controllen = sizeof(cb.b);
+	fd_msg_init(&m);
 	do {
-		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(ctl, &m.msg, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		return n == 0 ? 0 : -1;
 	}
-	cm = CMSG_FIRSTHDR(&msg);
+	cm = CMSG_FIRSTHDR(&m.msg);
 	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
 	    cm->cmsg_type == SCM_RIGHTS &&
 	    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
 		memcpy(fd, CMSG_DATA(cm), sizeof(int));
 	}
 	return 1;
+}
+
+/* Hand fd to the server.  0 / -1. */
+static int
+send_fd(int ctl, int fd)
+{
+	struct fd_msg m;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	fd_msg_init(&m);
+	cm = CMSG_FIRSTHDR(&m.msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	do {
+		n = sendmsg(ctl, &m.msg, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : -1;
 }
 
 /* Fork one worker on the shared control socket.  0 / -1. */
@@ -657,6 +815,29 @@ spawn_worker(int ctl, const int note[2], const struct worker_env *env)
 		_exit(worker_main(ctl, note[1], env));
 	}
 	return 0;
+}
+
+/*
+ * Bound the glibc stub resolver libopendkim uses: RES_OPTIONS (read by
+ * res_ninit() in each worker) gets "timeout:2 attempts:2"
+ * after what the administrator set (the last wins), so that one key
+ * lookup takes at most about 4 s per name server whatever resolv.conf
+ * says.  0 / -1.
+ */
+static int
+resolver_bound(void)
+{
+	const char *old = getenv("RES_OPTIONS");
+	char v[256];
+	int n;
+
+	/* the last of repeated options wins: ours */
+	n = snprintf(
+	    v, sizeof(v), "%s %s", old != NULL ? old : "", RESOLVER_OPTIONS);
+	if (n < 0 || (size_t)n >= sizeof(v)) {
+		return -1;
+	}
+	return setenv("RES_OPTIONS", v, 1) < 0 ? -1 : 0;
 }
 
 /*
@@ -677,10 +858,16 @@ server_main(int ctl, const struct worker_env *env)
 	int note[2], st;
 
 	(void)signal(SIGPIPE, SIG_IGN);
+	(void)prctl(PR_SET_NAME, SERVER_NAME, 0, 0, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (pipe2(note, O_CLOEXEC) < 0) {
 		log_err_errno("verifier: pipe");
-		return;
+		_exit(1);
+	}
+	/* the stub resolver's share of the key lookup bound: each try
+	 * waits 2 s, twice per server; before anything initialises it */
+	if (resolver_bound() < 0) {
+		log_warn("verifier: cannot bound the resolver's timeouts");
 	}
 	/* before the fork of any worker: each finds the set-up done */
 	if (!dkimv_warm()) {
@@ -693,6 +880,13 @@ server_main(int ctl, const struct worker_env *env)
 	for (;;) {
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			live--;
+			if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) {
+				log_warn("verifier: worker %ld killed by its "
+					 "seccomp filter (a forbidden system "
+					 "call; the kernel's audit log names "
+					 "it)",
+				    (long)pid);
+			}
 			if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_GONE) {
 				return;
 			}
@@ -712,6 +906,64 @@ server_main(int ctl, const struct worker_env *env)
 		n = read(note[0], b, sizeof(b));
 		took = n > 0 ? (size_t)n : 0;
 		idle -= took < idle ? took : idle;
+	}
+}
+
+/*
+ * The keeper: the process the milter forks.  It forks the server and, if
+ * the server dies (killed, or a bug), forks a new one, so that one lost
+ * server does not cost every later challenge a tempfail until a restart.
+ * It holds the server's end of the control socket meanwhile, so the
+ * milter's handle stays valid and a request sent in the gap waits for the
+ * new server's workers.  It never reads mail, forks only from this single
+ * thread, reaps orphaned workers (a child subreaper) and ends with the
+ * milter (PR_SET_PDEATHSIG) or when the server ends normally.
+ */
+static void
+keeper_main(int ctl, const struct worker_env *env)
+{
+	long started, backoff = 0;
+	pid_t pid, w;
+	int st;
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)prctl(PR_SET_NAME, KEEPER_NAME, 0, 0, 0);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	for (;;) {
+		started = now_ms();
+		pid = fork();
+		if (pid < 0) {
+			log_err_errno("verifier: fork of the server");
+			sleep(1);
+			continue;
+		}
+		if (pid == 0) {
+			server_main(ctl, env);
+			_exit(0);
+		}
+		do {
+			w = waitpid(-1, &st, 0);
+		} while (w != pid && (w >= 0 || errno == EINTR));
+		if (w < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+			return;
+		}
+		if (WIFSIGNALED(st)) {
+			log_err("verifier: server %ld killed by signal %d, "
+				"starting a new one",
+			    (long)pid, WTERMSIG(st));
+		} else {
+			log_err("verifier: server %ld exited with status %d, "
+				"starting a new one",
+			    (long)pid, WEXITSTATUS(st));
+		}
+		/* a server that keeps dying at once is not forked in a loop */
+		backoff = now_ms() - started < 1000
+		    ? (backoff < 8 ? backoff * 2 + 1 : backoff)
+		    : 0;
+		if (backoff > 0) {
+			sleep((unsigned)backoff);
+		}
 	}
 }
 
@@ -748,6 +1000,10 @@ verifier_start(const struct milter_app *app)
 	 */
 	env.test_crash =
 	    app->cfg->test_dkim_keys != NULL && getenv(TEST_CRASH_ENV) != NULL;
+	/* and with this one it makes a system call the seccomp filter
+	 * forbids on a mail with an X-Test-Worker-Syscall header */
+	env.test_syscall = app->cfg->test_dkim_keys != NULL &&
+	    getenv(TEST_SYSCALL_ENV) != NULL;
 	pid = fork();
 	if (pid < 0) {
 		log_err_errno("verifier: fork");
@@ -763,7 +1019,7 @@ verifier_start(const struct milter_app *app)
 			(void)close_range(3, (unsigned)sv[1] - 1, 0);
 		}
 		(void)close_range((unsigned)sv[1] + 1, ~0u, 0);
-		server_main(sv[1], &env);
+		keeper_main(sv[1], &env);
 		_exit(0);
 	}
 	close(sv[1]);
@@ -782,39 +1038,6 @@ verifier_stop(struct verifier *v)
 	}
 	close(v->ctl);
 	free(v);
-}
-
-/* Hand fd to the server.  0 / -1. */
-static int
-send_fd(int ctl, int fd)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cb;
-	struct msghdr msg;
-	struct cmsghdr *cm;
-	struct iovec iov;
-	char byte = 'V';
-	ssize_t n;
-
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	memset(&msg, 0, sizeof(msg));
-	memset(&cb, 0, sizeof(cb));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cb.b;
-	msg.msg_controllen = sizeof(cb.b);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	do {
-		n = sendmsg(ctl, &msg, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	return n == 1 ? 0 : -1;
 }
 
 /* Terminate the strings of a verdict that came from another process. */
@@ -859,10 +1082,10 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	sv[1] = -1;
 	/* the request goes out at once: the socket buffer holds it until
 	 * a waiting worker takes the socket (one wakeup less) */
-	io = write_full(sv[0], req.data, req.len, deadline);
+	io = io_full(sv[0], true, req.data, req.len, deadline);
 	if (io >= 0) {
-		hio = read_full(
-		    sv[0], &h, sizeof(h), io == 0 ? deadline : now_ms() + 10);
+		hio = io_full(sv[0], false, &h, sizeof(h),
+		    io == 0 ? deadline : now_ms() + 10);
 	}
 	if (hio == 0 && (h.magic != HELLO_MAGIC || h.pid <= 1)) {
 		hio = io = -1;
@@ -873,7 +1096,7 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 		io = hio;
 	}
 	if (io == 0) {
-		io = read_full(sv[0], &vm, sizeof(vm), deadline);
+		io = io_full(sv[0], false, &vm, sizeof(vm), deadline);
 	}
 	if (io == -2) {
 		if (pid > 1) {

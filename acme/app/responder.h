@@ -25,9 +25,10 @@ struct responder_job {
 	char *authz_url;
 	char *challenge_url;
 	time_t expires;
-	bool armed;  /* challenge known (pending authorization) */
-	bool posted; /* challenge POSTed */
-	void *priv;  /* responder state */
+	time_t created; /* first spool write: the entry keeps it (freshness) */
+	bool armed;     /* challenge known (pending authorization) */
+	bool posted;    /* challenge POSTed */
+	void *priv;     /* responder state */
 };
 
 struct responder_ops {

@@ -27,7 +27,7 @@ copy(char *dst, size_t len, const char *src)
 }
 
 static void
-fill(const struct responder_job *j, struct spool_entry *e, enum spool_state st)
+fill(struct responder_job *j, struct spool_entry *e, enum spool_state st)
 {
 	time_t now = time(NULL);
 
@@ -39,7 +39,12 @@ fill(const struct responder_job *j, struct spool_entry *e, enum spool_state st)
 	copy(e->thumbprint, sizeof(e->thumbprint), j->f->ses->thumbprint);
 	e->rule = j->f->set->rule;
 	e->state = st;
-	e->created = now;
+	/* the first write, before the order exists: a challenge is never
+	 * dated much earlier (doc/protocol.md §2, check 8a) */
+	if (j->created == 0) {
+		j->created = now;
+	}
+	e->created = j->created;
 	e->expires = now + j->f->set->timeout;
 	if (j->expires != 0 && j->expires < e->expires) {
 		e->expires = j->expires;

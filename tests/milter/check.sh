@@ -121,7 +121,8 @@ mkmail() {
 		printf 'From: ACME CA <%s>\r\n' "${M_FROM:-$CA}"
 		printf 'To: %s\r\n' "${M_TO:-$ADDR}"
 		printf 'Subject: %s\r\n' "${M_SUBJECT:-ACME: $P1}"
-		printf 'Date: Sat, 28 Nov 2026 18:43:16 +0000\r\n'
+		# now: a challenge must not predate its entry (freshness)
+		printf 'Date: %s\r\n' "${M_DATE:-$(date -u -R)}"
 		printf 'Message-ID: <chal-%s@ca.example>\r\n' "$$"
 		[ "${M_AUTOSUB-x}" != "" ] &&
 		    printf 'Auto-Submitted: %s\r\n' "${M_AUTOSUB:-auto-generated; type=acme}"
@@ -269,7 +270,7 @@ grep -q '^answered-at: [1-9]' "$C/spool/entries/$(tool key "$ADDR")" || why="$wh
 grep -qxF "challenge-msgid: <chal-$$@ca.example>" "$C/spool/entries/$(tool key "$ADDR")" ||
     why="$why; challenge-msgid not recorded"
 grep -aqF "$(tool digest "$P1" "$P2" "$THUMB" octet)" "$C/log" "$C/spool/entries/"* && why="$why; digest leaked"
-grep -qF "$P2" "$C/log" && why="$why; token-part2 logged"
+grep -qF -- "$P2" "$C/log" && why="$why; token-part2 logged"
 expect_log "answered: challenge from $CA"
 result valid-dkim-challenge-answered
 
@@ -402,6 +403,76 @@ tool sign "$KEY" ca.example "$C/raw" "$C/mail"
 run "$ADDR" "$C/mail"
 refused oversized-header "oversized header"
 
+# Freshness: a challenge dated days before its entry was created (an
+# earlier order's challenge, still DKIM-valid, replayed from a mailbox or
+# an archive) is refused as a replay, noted for the requester, and the
+# entry still answers the real challenge; it used to be answered and
+# burn the order
+newcase replay-old; write_entry "$C" "$ADDR" awaiting "$EXP"
+M_DATE=$(date -u -R -d '3 days ago') mkmail "$C/raw"
+tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+mkmail "$C/raw2"; tool sign "$KEY" ca.example "$C/raw2" "$C/mail2"
+run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+expect "eom: continue"
+expect "next eom: continue"
+expect "next eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_replies 1
+check_reply octet
+expect_state answered
+expect_log "not answered: Date is before the order was recorded (an old challenge replayed)"
+[ -n "$(ls "$C/spool/notes" 2>/dev/null)" ] || why="$why; replay not noted"
+result replayed-old-challenge-refused-next-answered
+
+# within the documented skew (CHALLENGE_DATE_SKEW, 600 s): answered
+newcase replay-skew; write_entry "$C" "$ADDR" awaiting "$EXP"
+M_DATE=$(date -u -R -d '5 minutes ago') mkmail "$C/raw"
+tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "$ADDR" "$C/mail"
+expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_replies 1
+check_reply octet
+result challenge-within-date-skew-answered
+
+# no Date at all: its age cannot be checked, refused
+newcase no-date; write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"; grep -v '^Date:' "$C/raw" >"$C/raw.nd"
+tool sign "$KEY" ca.example "$C/raw.nd" "$C/mail"
+run "$ADDR" "$C/mail"
+refused challenge-without-date-refused "no single valid Date header"
+
+# Ordinary mail (no "ACME:" in the Subject) to a pending address over a
+# header cap is still ordinary mail: accepted at end of headers, neither
+# logged nor noted (smime-acme-milter(8), DESCRIPTION); it used to be
+# treated as a candidate and refused with a log line and a note
+ordinary_over_cap() {   # ordinary_over_cap NAME
+	expect "eoh: accept"
+	expect_not "eom: continue"
+	expect_replies 0
+	expect_state awaiting
+	grep -q 'not answered' "$C/log" && why="$why; logged as a candidate"
+	[ -z "$(ls "$C/spool/notes" 2>/dev/null)" ] || why="$why; refusal noted"
+	result "$1"
+}
+newcase ordinary-oversized "MaxHeaderSize 700"; write_entry "$C" "$ADDR" awaiting "$EXP"
+M_SUBJECT="Lunch on Friday" M_EXTRA="X-Padding: $(head -c 900 /dev/zero | tr '\0' 'a')" mkmail "$C/mail"
+run "$ADDR" "$C/mail"
+ordinary_over_cap ordinary-mail-oversized-header-not-candidate
+
+newcase ordinary-many; write_entry "$C" "$ADDR" awaiting "$EXP"
+M_SUBJECT="Lunch on Friday" M_EXTRA=$(i=0; while [ $i -lt 300 ]; do
+	printf 'X-Hop-%d: a\r\n' $i; i=$((i + 1)); done; printf 'X-End: z') mkmail "$C/mail"
+run "$ADDR" "$C/mail"
+ordinary_over_cap ordinary-mail-over-256-headers-not-candidate
+
+# the same over a cap with an ACME: Subject after the 256th header: a
+# candidate, refused with a reason
+newcase candidate-many; write_entry "$C" "$ADDR" awaiting "$EXP"
+M_EXTRA=$(i=0; while [ $i -lt 300 ]; do
+	printf 'X-Hop-%d: a\r\n' $i; i=$((i + 1)); done; printf 'Subject: ACME: %s' "$P1") \
+    M_SUBJECT="Lunch" mkmail "$C/mail"
+run "$ADDR" "$C/mail"
+refused candidate-over-256-headers-refused "too many or too large headers"
+
 # no pending entry: accepted at DATA, nothing else looked at; the MTA is
 # asked not to send HELO and MAIL at all (one round trip less each)
 newcase no-entry
@@ -456,6 +527,41 @@ expect_replies 1
 check_reply octet
 expect_log "not answered yet: verification worker died without a verdict"
 result worker-crash-tempfail-next-answered
+
+# The seccomp filter (milter/verifier.c): a worker that makes a system
+# call off its allow-list (test hook: kill(2) of its parent) is killed by
+# the kernel; that mail gets 451, the milter and the server go on and the
+# next challenge is answered.  Without the filter the call is harmless
+# and the mail would be answered.
+newcase worker-syscall; write_entry "$C" "$ADDR" awaiting "$EXP"
+M_EXTRA="X-Test-Worker-Syscall: yes" mkmail "$C/raw"
+tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+mkmail "$C/raw2"; tool sign "$KEY" ca.example "$C/raw2" "$C/mail2"
+export SMIME_ACME_TEST_WORKER_SYSCALL=1
+run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+unset SMIME_ACME_TEST_WORKER_SYSCALL
+grep -qxE 'eom: (tempfail|replycode)' "$C/out" || why="$why; eom did not tempfail"
+expect "next eom: continue"
+expect "next eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_replies 1
+check_reply octet
+expect_log "not answered yet: verification worker died without a verdict"
+expect_log "killed by its seccomp filter"
+result worker-forbidden-syscall-killed-tempfail-next-answered
+
+# The verification server killed with its idle workers: the keeper
+# (ps name smime-acme-keep) forks a new one and the next challenge is
+# verified and answered; it used to get 451 until the milter restarted.
+newcase server-killed; write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "$ADDR" "$C/mail" -D hook="$PY $top/tests/milter/tools.py killverifier $C/pid $C/killed"
+[ -n "$(tr -d ' \n' <"$C/killed" 2>/dev/null)" ] || why="$why; no verification process found to kill"
+expect "eom: continue"
+expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_replies 1
+check_reply octet
+expect_log "starting a new one"
+result verification-server-killed-respawned-next-answered
 
 # The CA's DKIM key cannot be fetched now (the key file is unreadable for
 # the milter's user, as DNS timing out or SERVFAIL would be): 451, so the

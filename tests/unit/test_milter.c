@@ -205,6 +205,71 @@ test_parse(void **state)
 }
 
 static void
+test_date_and_freshness(void **state)
+{
+	struct mailhdrs hs;
+	struct challenge_mail m;
+	struct spool_entry e;
+	const char *why;
+
+	(void)state;
+	/* 2026-11-28 18:43:16 UTC */
+	assert_int_equal(
+	    challenge_mail_parse_date(" Sat, 28 Nov 2026 18:43:16 +0000"),
+	    1795891396LL);
+	assert_int_equal(
+	    challenge_mail_parse_date(" Sat, 28 Nov 2026 19:43:16 +0100 (CET)"),
+	    1795891396LL);
+	assert_int_equal(
+	    challenge_mail_parse_date("28 nov 2026 13:43:16\r\n EST"),
+	    1795891396LL);
+	assert_int_equal(
+	    challenge_mail_parse_date(" 28 Nov 2026 18:43 GMT"), 1795891380LL);
+	assert_int_equal(challenge_mail_parse_date(" 28 Nov 26 18:43:16 +0000"),
+	    1795891396LL);
+	assert_int_equal(challenge_mail_parse_date(" yesterday"), 0);
+	assert_int_equal(
+	    challenge_mail_parse_date(" 31 Feb 2026 10:00 +0000"), 0);
+	assert_int_equal(challenge_mail_parse_date(" 28 Nov 2026 18:43:16"), 0);
+	assert_int_equal(
+	    challenge_mail_parse_date(" Sat, 28 Nov 2026 18:43:16 +0000 x"), 0);
+	assert_int_equal(
+	    challenge_mail_parse_date(" Foo, 28 Nov 2026 18:43 Z"), 0);
+
+	/* parse: one Date, else none */
+	base_headers(&hs);
+	hs.h[hs.n].name = (char *)"Date";
+	hs.h[hs.n].value = (char *)" Sat, 28 Nov 2026 18:43:16 +0000";
+	hs.n++;
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
+	assert_int_equal(m.date, 1795891396LL);
+	hs.h[hs.n].name = (char *)"Date";
+	hs.h[hs.n].value = (char *)" Wed, 2 Dec 2026 08:00:00 +0000";
+	hs.n++;
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
+	assert_int_equal(m.date, 0);
+
+	/* the rule: not before the entry's creation less the skew */
+	memset(&e, 0, sizeof(e));
+	snprintf(m.from, sizeof(m.from), "acme@ca.example");
+	snprintf(e.from, sizeof(e.from), "acme@ca.example");
+	snprintf(m.to, sizeof(m.to), "alice@mail.example");
+	snprintf(e.mailbox, sizeof(e.mailbox), "alice@mail.example");
+	e.state = SPOOL_AWAITING;
+	e.created = 1795891396;
+	m.date = 0;
+	assert_int_equal(challenge_mail_match(&m, &e, e.created, &why), -1);
+	assert_non_null(strstr(why, "no single valid Date"));
+	m.date = e.created - CHALLENGE_DATE_SKEW;
+	assert_int_equal(challenge_mail_match(&m, &e, e.created, &why), 0);
+	m.date = e.created - CHALLENGE_DATE_SKEW - 1;
+	assert_int_equal(challenge_mail_match(&m, &e, e.created, &why), -1);
+	assert_non_null(strstr(why, "replayed"));
+	assert_int_equal(challenge_mail_fresh(&m, e.created, &why), -1);
+	assert_int_equal(challenge_mail_fresh(&m, 0, &why), 0);
+}
+
+static void
 test_match_and_reply_to(void **state)
 {
 	struct challenge_mail m;
@@ -220,6 +285,8 @@ test_match_and_reply_to(void **state)
 	snprintf(e.mailbox, sizeof(e.mailbox), "alice@mail.example");
 	e.state = SPOOL_AWAITING;
 	e.expires = 2000;
+	e.created = 900;
+	m.date = 900;
 	assert_int_equal(challenge_mail_match(&m, &e, 1000, &why), 0);
 	assert_int_equal(challenge_mail_match(&m, &e, 2000, &why), -1);
 	assert_string_equal(why, "spool entry expired");
@@ -303,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_rcpts),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_match_and_reply_to),
+		cmocka_unit_test(test_date_and_freshness),
 		cmocka_unit_test(test_sockspec),
 	};
 

@@ -269,6 +269,7 @@ mkbody(gnutls_x509_crt_t signer, gnutls_x509_privkey_t k,
 				    "From: ACME <" CA_FROM ">\r\n"
 				    "To: " RCPT "\r\n"
 				    "Subject: ACME: " TOKEN1 "\r\n"
+				    "Date: Sat, 28 Nov 2026 18:43:16 +0000\r\n"
 				    "\r\nThis is an ACME challenge.\r\n";
 	gnutls_datum_t data = { (unsigned char *)(uintptr_t)inner,
 		sizeof(inner) - 1 };
@@ -302,12 +303,16 @@ mkbody(gnutls_x509_crt_t signer, gnutls_x509_privkey_t k,
 	return out;
 }
 
+#define SIGNED_DATE 1795891396LL /* the inner Date of mkbody() */
+
 static void
-verify(const struct smime_trust *t, const char *body, struct smime_result *r)
+verify_dated(const struct smime_trust *t, const char *body, long long date,
+    struct smime_result *r)
 {
 	struct challenge_mail m;
 
 	memset(&m, 0, sizeof(m));
+	m.date = date;
 	snprintf(m.from, sizeof(m.from), "%s", CA_FROM);
 	snprintf(m.to, sizeof(m.to), "%s", RCPT);
 	snprintf(m.token1, sizeof(m.token1), "%s", TOKEN1);
@@ -315,6 +320,12 @@ verify(const struct smime_trust *t, const char *body, struct smime_result *r)
 	    smime_verify(t, "application/pkcs7-mime; smime-type=signed-data",
 		(const unsigned char *)body, strlen(body), &m, r),
 	    0);
+}
+
+static void
+verify(const struct smime_trust *t, const char *body, struct smime_result *r)
+{
+	verify_dated(t, body, SIGNED_DATE, r);
 }
 
 /* The certificates of the signer tests, made once by pki_setup. */
@@ -412,6 +423,24 @@ test_valid(void **state)
 	free(body);
 }
 
+/* The outer Date (judged for freshness) must be the signed one: a replay
+ * cannot pass an old signed challenge under a fresh outer Date. */
+static void
+test_date_signed(void **state)
+{
+	struct smime_result r;
+	char *body = mkbody(pk.signer, pk.sk, NULL, 0);
+
+	(void)state;
+	verify_dated(pk.t, body, SIGNED_DATE + 86400, &r);
+	assert_false(r.pass);
+	assert_string_equal(
+	    r.reason, "S/MIME: signed Date is not the outer Date");
+	verify_dated(pk.t, body, 0, &r);
+	assert_false(r.pass);
+	free(body);
+}
+
 /* An SmtpUTF8Mailbox SAN equal to From passes (cert_emails' rule). */
 static void
 test_utf8_san(void **state)
@@ -494,6 +523,7 @@ main(void)
 	};
 	const struct CMUnitTest signers[] = {
 		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_date_signed),
 		cmocka_unit_test(test_utf8_san),
 		cmocka_unit_test(test_other_san),
 		cmocka_unit_test(test_decoy),
