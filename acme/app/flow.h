@@ -171,6 +171,23 @@ struct seed_lineage;
  */
 void flow_seed_cli(
     const struct cli *c, const struct seed_lineage *l, struct cli *out);
+/* A flow for seed lineage l: base's session, settings from flow_seed_cli,
+ * f.seed = l.  flow_seed_begin returns 0 or an exit code (printed);
+ * flow_seed_end (also after a failed or no begin, r zeroed) frees what the
+ * run made.  Used by cert and renew in a seed directory. */
+struct flow_seed_run {
+	struct cli lc;
+	struct flow_settings ls;
+	struct flow f;
+};
+int flow_seed_begin(const struct flow *base, const struct seed_lineage *l,
+    struct flow_seed_run *r);
+void flow_seed_end(struct flow_seed_run *r, const struct flow *base,
+    const struct seed_lineage *l);
+/* cert -c DIR for a seed directory: into the lineage of the first address
+ * (its next version), or a new lineage with its renewal file.  Returns
+ * the exit code. */
+int flow_seed_cert(struct flow *f);
 /*
  * Adopt the certbot account of the seed tree under the configuration
  * directory (id: a lineage's saved account id, or NULL) when we have none

@@ -744,6 +744,9 @@ flow_cmd_cert(struct flow *f)
 	const struct cli *c = f->set->cli;
 	const struct flow_outcome *out;
 
+	if (seed_is_tree(f->set->config_dir)) {
+		return flow_seed_cert(f); /* where and as the seed writes */
+	}
 	if (passphrase(f) != 0) {
 		return f->out.ex;
 	}

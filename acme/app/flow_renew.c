@@ -277,33 +277,26 @@ seed_due(struct renew_state *st, const struct seed_lineage *l, bool say)
 static void
 seed_renew_one(struct renew_state *st, struct seed_lineage *l)
 {
-	struct flow lf = *st->f;
-	struct flow_settings ls;
-	struct cli lc;
+	struct flow_seed_run r;
+	struct flow *lf = &r.f;
 	struct key *k = NULL;
 	char *path = NULL, real[PATH_MAX], day[16];
 	const char *addrs[SEED_ADDRS_MAX];
 	size_t i;
-	int ex;
 
-	flow_seed_cli(st->f->set->cli, l, &lc);
-	ex = flow_settings_init(&ls, &lc, st->f->set->conf);
-	if (ex != 0) {
+	if (flow_seed_begin(st->f, l, &r) != 0) {
 		st->failed++;
 		goto out;
 	}
-	lf.set = &ls;
-	lf.seed = l;
-	memset(&lf.out, 0, sizeof(lf.out));
 	st->due++;
-	flow_say(&lf, "%s: renewing", l->name);
-	flow_warn_insecure(&lf);
-	if (flow_responder_ready(&lf) != 0 || flow_cert_passphrase(&lf) != 0) {
+	flow_say(lf, "%s: renewing", l->name);
+	flow_warn_insecure(lf);
+	if (flow_responder_ready(lf) != 0 || flow_cert_passphrase(lf) != 0) {
 		st->failed++;
 		goto out;
 	}
 	path = store_path(l->live, "privkey.pem");
-	if (!lc.rotate_key) {
+	if (!r.lc.rotate_key) {
 		k = path != NULL && realpath(path, real) != NULL
 		    ? key_load_file(real)
 		    : NULL;
@@ -317,34 +310,23 @@ seed_renew_one(struct renew_state *st, struct seed_lineage *l)
 	for (i = 0; i < l->n_addrs; i++) {
 		addrs[i] = l->addrs[i];
 	}
-	if (flow_issue(&lf, addrs, l->n_addrs, l->usage, k, NULL)->ex != 0) {
+	if (flow_issue(lf, addrs, l->n_addrs, l->usage, k, NULL)->ex != 0) {
 		st->failed++;
 		goto out;
 	}
 	st->done++;
-	if (!lc.quiet && lc.dry_run) {
+	if (!r.lc.quiet && r.lc.dry_run) {
 		fprintf(stderr,
 		    "smime-acme: %s: due; dry run: nothing renewed\n", l->name);
-	} else if (!lc.quiet) {
-		day_of(lf.stored_not_after, day, sizeof(day));
+	} else if (!r.lc.quiet) {
+		day_of(lf->stored_not_after, day, sizeof(day));
 		fprintf(stderr, "smime-acme: %s: renewed, valid until %s\n",
 		    l->name, day);
 	}
 out:
-	/* a passphrase asked for this lineage belongs to neither cli */
-	if (lc.passphrase != NULL && lc.passphrase != l->passphrase &&
-	    lc.passphrase != st->f->set->cli->passphrase) {
-		explicit_bzero(lc.passphrase, strlen(lc.passphrase));
-		free(lc.passphrase);
-	}
-	if (lc.password != NULL && lc.password != l->password &&
-	    lc.password != st->f->set->cli->password) {
-		explicit_bzero(lc.password, strlen(lc.password));
-		free(lc.password);
-	}
+	flow_seed_end(&r, st->f, l);
 	key_free(k);
 	free(path);
-	flow_settings_free(&ls);
 }
 
 /*

@@ -16,6 +16,7 @@
 #include "acme/app/flow.h"
 #include "acme/app/seed.h"
 #include "acme/app/store.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 
 void
@@ -185,4 +186,142 @@ out:
 	free(account);
 	seed_names_free(names, n);
 	return rc;
+}
+
+int
+flow_seed_begin(const struct flow *base, const struct seed_lineage *l,
+    struct flow_seed_run *r)
+{
+	int ex;
+
+	memset(r, 0, sizeof(*r));
+	flow_seed_cli(base->set->cli, l, &r->lc);
+	ex = flow_settings_init(&r->ls, &r->lc, base->set->conf);
+	r->f = *base;
+	r->f.set = &r->ls;
+	r->f.seed = l;
+	memset(&r->f.out, 0, sizeof(r->f.out));
+	return ex;
+}
+
+/* s, unless borrowed from a or b: wiped and freed */
+static void
+free_own(char *s, const char *a, const char *b)
+{
+	if (s != NULL && s != a && s != b) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+flow_seed_end(struct flow_seed_run *r, const struct flow *base,
+    const struct seed_lineage *l)
+{
+	/* secrets asked for this lineage belong to neither cli nor l */
+	free_own(r->lc.passphrase, l->passphrase, base->set->cli->passphrase);
+	free_own(r->lc.password, l->password, base->set->cli->password);
+	r->lc.passphrase = NULL;
+	r->lc.password = NULL;
+	flow_settings_free(&r->ls);
+}
+
+/* What a new lineage's renewal file records: the responder of this run
+ * (without secrets) and --no-passphrase.  0 / -1. */
+static int
+new_lineage_settings(const struct flow *f, struct seed_lineage *l)
+{
+	const struct cli *c = f->set->cli;
+	const char *a = "castle-interactive";
+
+	l->responder = f->set->responder;
+	if (l->responder == RESP_IMAP) {
+		a = "castle-imap";
+		l->login = c->login != NULL ? strdup(c->login) : NULL;
+		l->host = c->host != NULL ? strdup(c->host) : NULL;
+		l->smtp_host =
+		    c->smtp_host != NULL ? strdup(c->smtp_host) : NULL;
+		l->smtp_login =
+		    c->smtp_login != NULL ? strdup(c->smtp_login) : NULL;
+		l->port = c->port;
+		l->ssl = c->ssl;
+		l->smtp_method = c->smtp_method;
+		l->smtp_port = c->smtp_port;
+		if (l->login == NULL || l->host == NULL ||
+		    l->smtp_host == NULL) {
+			log_err(
+			    "the seed's renewal file needs --login, --host and --smtp-host");
+			return -1;
+		}
+	} else if (l->responder == RESP_FILE) {
+		a = "castle-file";
+	} else if (l->responder == RESP_TB) {
+		a = "castle-tb";
+		l->tb_unsafe = c->tb_unsafe;
+		l->tb_profile =
+		    c->tb_profile != NULL ? strdup(c->tb_profile) : NULL;
+		l->tb_bin = c->tb_bin != NULL ? strdup(c->tb_bin) : NULL;
+	} else {
+		l->responder = RESP_AUTO;
+	}
+	l->no_passphrase = c->no_passphrase;
+	l->authenticator = strdup(a);
+	return l->authenticator != NULL ? 0 : -1;
+}
+
+int
+flow_seed_cert(struct flow *f)
+{
+	const struct cli *c = f->set->cli;
+	const char *dir = f->set->config_dir;
+	struct seed_lineage l;
+	struct flow_seed_run r;
+	char name[256], why[512];
+	bool created = false;
+	int ex = EX_SOFTWARE;
+
+	memset(&r, 0, sizeof(r));
+	memset(&l, 0, sizeof(l));
+	if (seed_name(c->emails[0], name, sizeof(name)) < 0) {
+		log_err(
+		    "%s: no seed lineage name for this address", c->emails[0]);
+		return EX_USAGE;
+	}
+	if (seed_lineage_new(dir, name, &l) < 0) {
+		goto out;
+	}
+	if (fs_exists(l.conf)) {
+		seed_lineage_free(&l);
+		if (seed_lineage_load(dir, name, &l, why, sizeof(why)) < 0) {
+			log_err("%s: cannot write into this seed lineage: %s",
+			    name, why);
+			ex = EX_DATAERR;
+			goto out;
+		}
+	} else {
+		created = true;
+		if (new_lineage_settings(f, &l) < 0) {
+			ex = EX_USAGE;
+			goto out;
+		}
+	}
+	ex = flow_seed_begin(f, &l, &r);
+	if (ex != 0) {
+		goto out;
+	}
+	if (flow_cert_passphrase(&r.f) != 0 ||
+	    flow_seed_account(&r.f, l.account) < 0 || flow_connect(&r.f) != 0 ||
+	    flow_account(&r.f, true) != 0) {
+		ex = r.f.out.ex;
+		goto out;
+	}
+	ex = flow_issue(&r.f, c->emails, c->n_emails, c->usage, NULL, NULL)->ex;
+	if (ex == 0 && created && !c->dry_run &&
+	    seed_renewal_write(&l, f->set->server) < 0) {
+		ex = EX_CANTCREAT;
+	}
+out:
+	flow_seed_end(&r, f, &l);
+	seed_lineage_free(&l);
+	return ex;
 }

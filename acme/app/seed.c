@@ -21,6 +21,7 @@
 #include "acme/pki/cert.h"
 #include "acme/proto/json.h"
 #include "common/b64url.h"
+#include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
@@ -602,6 +603,170 @@ out:
 	}
 	free(want);
 	free(rel);
+	return rc;
+}
+
+int
+seed_name(const char *address, char *out, size_t len)
+{
+	size_t i, n = strlen(address);
+	unsigned char ch;
+
+	if (n == 0 || n >= len) {
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		ch = (unsigned char)address[i];
+		out[i] =
+		    (ch >= 0x80 || (ch >= 'a' && ch <= 'z') ||
+			(ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			ch == '-' || ch == '_' || ch == '.')
+		    ? (char)ch
+		    : '_';
+	}
+	out[n] = '\0';
+	return out[0] == '.' ? -1 : 0;
+}
+
+int
+seed_lineage_new(
+    const char *config_dir, const char *name, struct seed_lineage *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->autorenew = true;
+	l->name = strdup(name);
+	l->conf = strf("%s/renewal/%s.conf", config_dir, name);
+	l->live = strf("%s/live/%s", config_dir, name);
+	l->archive = strf("%s/archive/%s", config_dir, name);
+	if (l->name == NULL || l->conf == NULL || l->live == NULL ||
+	    l->archive == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* configobj's quoting of one value (its _quote, list_values on). */
+static int
+put_value(struct buf *b, const char *key, const char *v)
+{
+	const char *ws = " \r\n\v\t'\"";
+	size_t n = strlen(v);
+
+	if (strchr(v, '\n') != NULL) {
+		log_err("%s: a value with a newline", key);
+		return -1;
+	}
+	if (n == 0) {
+		return buf_printf(b, "%s = \"\"\n", key);
+	}
+	if (strchr(v, '\'') != NULL && strchr(v, '"') != NULL) {
+		return buf_printf(b, "%s = '''%s'''\n", key, v);
+	}
+	if (strchr(ws, v[0]) != NULL || strchr(ws, v[n - 1]) != NULL ||
+	    strpbrk(v, ",#") != NULL) {
+		if (strchr(v, '"') != NULL) {
+			return buf_printf(b, "%s = '%s'\n", key, v);
+		}
+		return buf_printf(b, "%s = \"%s\"\n", key, v);
+	}
+	return buf_printf(b, "%s = %s\n", key, v);
+}
+
+int
+seed_renewal_write(const struct seed_lineage *l, const char *server)
+{
+	static const char *const kinds[] = { "cert", "privkey", "chain",
+		"fullchain" };
+	static const char *const methods[SMTP_METHOD_MAX] = {
+		[SMTP_STARTTLS] = "STARTTLS",
+		[SMTP_SSL] = "SSL",
+		[SMTP_PLAIN] = "plain",
+	};
+	static const char readme[] =
+	    "This directory contains your keys and certificates.\n";
+	struct buf b;
+	char *dir = NULL, *path = NULL, port[16];
+	size_t i;
+	int rc = -1, fail = 0;
+
+	buf_init(&b, 0);
+	fail |= buf_puts(&b, "# renew_before_expiry = 30 days\n");
+	fail |= buf_puts(&b, "version = 2.1.0\n");
+	fail |= put_value(&b, "archive_dir", l->archive);
+	for (i = 0; i < 4; i++) {
+		free(path);
+		path = strf("%s/%s.pem", l->live, kinds[i]);
+		fail |= path == NULL ? -1 : put_value(&b, kinds[i], path);
+	}
+	fail |= buf_puts(&b, "\n# Options used in the renewal process\n");
+	fail |= buf_puts(&b, "[renewalparams]\n");
+	fail |= put_value(&b, "server", server);
+	fail |= put_value(&b, "authenticator",
+	    l->authenticator != NULL ? l->authenticator : "castle-interactive");
+	fail |= put_value(&b, "installer", "castle-installer");
+	if (l->responder == RESP_IMAP) {
+		fail |= put_value(&b, "castle_imap_login", l->login);
+		fail |= put_value(&b, "castle_imap_host", l->host);
+		if (l->port > 0) {
+			snprintf(port, sizeof(port), "%d", l->port);
+			fail |= put_value(&b, "castle_imap_port", port);
+		}
+		if (l->ssl) {
+			fail |= put_value(&b, "castle_imap_ssl", "True");
+		}
+		if (methods[l->smtp_method] != NULL) {
+			fail |= put_value(&b, "castle_imap_smtp_method",
+			    methods[l->smtp_method]);
+		}
+		if (l->smtp_login != NULL) {
+			fail |= put_value(
+			    &b, "castle_imap_smtp_login", l->smtp_login);
+		}
+		fail |= put_value(&b, "castle_imap_smtp_host", l->smtp_host);
+		if (l->smtp_port > 0) {
+			snprintf(port, sizeof(port), "%d", l->smtp_port);
+			fail |= put_value(&b, "castle_imap_smtp_port", port);
+		}
+	} else if (l->responder == RESP_TB) {
+		if (l->tb_unsafe) {
+			fail |= put_value(&b, "castle_tb_unsafe", "True");
+		}
+		if (l->tb_profile != NULL) {
+			fail |=
+			    put_value(&b, "castle_tb_profile", l->tb_profile);
+		}
+		if (l->tb_bin != NULL) {
+			fail |= put_value(&b, "castle_tb_bin", l->tb_bin);
+		}
+	}
+	if (l->no_passphrase) {
+		fail |= put_value(&b, "castle_installer_no_passphrase", "True");
+	}
+	if (fail != 0) {
+		log_err("%s: cannot compose the renewal file", l->name);
+		goto out;
+	}
+	path = strf("%s/README", l->live);
+	if (path == NULL ||
+	    (!fs_exists(path) &&
+		fs_write_atomic(path, readme, sizeof(readme) - 1, 0644) < 0)) {
+		goto out;
+	}
+	if (fs_exists(l->conf)) {
+		log_err("%s exists; not replaced", l->conf);
+		goto out;
+	}
+	dir = strndup(l->conf, (size_t)(strrchr(l->conf, '/') - l->conf));
+	if (dir == NULL || fs_mkdirs(dir, 0700) < 0 ||
+	    fs_write_atomic(l->conf, b.data, b.len, 0644) < 0) {
+		goto out;
+	}
+	rc = 0;
+out:
+	free(dir);
+	free(path);
+	buf_free(&b);
 	return rc;
 }
 

@@ -76,6 +76,26 @@ int seed_lineage_load(const char *config_dir, const char *name,
     struct seed_lineage *l, char *why, size_t why_len);
 void seed_lineage_free(struct seed_lineage *l);
 
+/* The lineage name the seed gives address (its first): every byte that
+ * is not an ASCII letter or digit, '-', '_', '.' or non-ASCII becomes '_'.
+ * 0 / -1 (empty, too long, or a leading '.'). */
+int seed_name(const char *address, char *out, size_t len);
+
+/* A new lineage's paths under config_dir (nothing is created).  0 / -1.
+ * Free with seed_lineage_free. */
+int seed_lineage_new(
+    const char *config_dir, const char *name, struct seed_lineage *l);
+
+/*
+ * Write renewal/<name>.conf for a lineage cert created, as certbot 2.1
+ * writes one (configobj quoting), and live/<name>/README: the four live
+ * links, archive_dir, and in [renewalparams] server, authenticator,
+ * installer and the responder's settings of l, but no secret (no IMAP
+ * password, no passphrase: renew takes those from its command line).
+ * Refuses to replace an existing file.  0 / -1 (logged).
+ */
+int seed_renewal_write(const struct seed_lineage *l, const char *server);
+
 /* The names of renewal/<name>.conf, sorted; *n set.  0 (none: *names
  * NULL) / -1 (logged).  Free with seed_names_free. */
 int seed_names(const char *config_dir, char ***names, size_t *n);

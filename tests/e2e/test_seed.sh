@@ -17,6 +17,9 @@
 #    (0600) under the saved passphrase; a script reading live/ and the
 #    newest .pfx all along never sees a missing or partial file and ends
 #    with the new certificate;
+#  - cert in the seed directory makes a new lineage (renewal file without
+#    secrets, live/ links, 0000_cert.pfx) or the next version of the
+#    address's lineage (0002_cert.pfx under its saved passphrase);
 #  - import refuses, by name, a lineage of another authenticator
 #    (castle-mapi) and shows IMAP settings without the password.
 set -u
@@ -148,6 +151,36 @@ sa renew -c "$S" -n --conf "$CONF" </dev/null
 if [ -z "$why" ]; then pass seed-renew-after; else fail seed-renew-after "${why#; }"; fi
 why=""
 
+# ------------------------------------------------ (2) cert in a seed tree
+# a new address: a new lineage as the seed makes one, with its renewal
+# file (no secret in it); the lineage's own address again: its next version
+printf 'tom-pass\n' >"$T/tompass"
+sa cert -n --agree-tos --conf "$CONF" -c "$S" --finalize-delay 0 \
+	--passphrase-file "$T/tompass" -e tom@example.test </dev/null
+[ "$rc" = 0 ] || why="cert tom: rc $rc: $(tail -2 "$T/out" | tr '\n' '|')"
+TL=$S/live/tom_example.test
+[ "$(readlink "$TL/cert.pem")" = "../../archive/tom_example.test/cert1.pem" ] ||
+	why="$why; tom's live/cert.pem -> $(readlink "$TL/cert.pem")"
+[ "$(PW=tom-pass openssl pkcs12 -in "$TL/0000_cert.pfx" -passin env:PW -nokeys -clcerts 2>/dev/null |
+	openssl x509 -noout -serial 2>/dev/null)" = "$(serial "$TL/cert.pem")" ] ||
+	why="$why; tom's 0000_cert.pfx does not hold live/cert.pem"
+[ -f "$TL/README" ] || why="$why; no live/tom_example.test/README"
+grep -q '^authenticator = castle-interactive$' "$S/renewal/tom_example.test.conf" &&
+	grep -q "^fullchain = $TL/fullchain.pem\$" "$S/renewal/tom_example.test.conf" ||
+	why="$why; tom's renewal file: $(tr '\n' '|' <"$S/renewal/tom_example.test.conf")"
+grep -q 'tom-pass' "$S/renewal/tom_example.test.conf" && why="$why; the passphrase went into the renewal file"
+sa cert -n --agree-tos --conf "$CONF" -c "$S" --finalize-delay 0 -e sam@example.test </dev/null
+[ "$rc" = 0 ] || why="$why; cert sam again: rc $rc: $(tail -2 "$T/out" | tr '\n' '|')"
+[ "$(readlink "$S/live/$NAME/cert.pem")" = "../../archive/$NAME/cert3.pem" ] ||
+	why="$why; sam's live/cert.pem -> $(readlink "$S/live/$NAME/cert.pem")"
+[ "$(pfx_serial "$S/live/$NAME/0002_cert.pfx")" = "$(serial "$S/live/$NAME/cert.pem")" ] ||
+	why="$why; 0002_cert.pfx does not hold sam's new certificate under the saved passphrase"
+sa import -n --dry-run --conf "$CONF" -c "$S" </dev/null
+[ "$rc" = 0 ] && grep -q "^tom_example.test: tom@example.test; " "$T/out" ||
+	why="$why; import after cert: rc $rc: $(tr '\n' '|' <"$T/out")"
+if [ -z "$why" ]; then pass seed-cert; else fail seed-cert "${why#; }"; fi
+why=""
+
 # ------------------------------------------------ import refusals
 S2=$T/seed2
 mkdir -p "$S2/renewal"
@@ -181,5 +214,21 @@ grep -q "2 lineage(s) imported, 1 refused" "$T/out" || why="$why; no summary"
 sa import -n --conf "$CONF" -c "$T/nothing" </dev/null
 [ "$rc" = 66 ] || why="$why; import of a directory without renewal/: rc $rc (want 66)"
 if [ -z "$why" ]; then pass seed-import-refuses; else fail seed-import-refuses "${why#; }"; fi
+why=""
+
+# ------------------------------------------------ an RSA account (certbot's)
+S3=$T/seed3
+openssl genrsa -out "$T/rsa-account.pem" 2048 2>/dev/null
+$TREE "$S3" "$CA_URL" "$T/rsa-account.pem" "https://ca.test/acct/7" tom_example.test \
+	"$S/live/tom_example.test" "" >/dev/null || why="certbot_tree.py (RSA) failed"
+sa import -n --conf "$CONF" -c "$S3" </dev/null
+[ "$rc" = 0 ] || why="$why; import with an RSA account: rc $rc: $(tail -2 "$T/out" | tr '\n' '|')"
+ours=$(ls "$S3"/accounts/*/account.key 2>/dev/null | head -1)
+[ -n "$ours" ] && [ "$(openssl pkey -in "$ours" -pubout 2>/dev/null)" = "$(openssl pkey -in "$T/rsa-account.pem" -pubout 2>/dev/null)" ] ||
+	why="$why; the adopted account key is not the JWK's RSA key"
+grep -q '^kid: https://ca.test/acct/7$' "$(dirname "${ours:-/nonexistent}")/account.info" 2>/dev/null ||
+	why="$why; the account URL was not adopted"
+grep -q "passphrase none" "$T/out" || why="$why; castle_installer_no_passphrase not shown as none"
+if [ -z "$why" ]; then pass seed-import-rsa; else fail seed-import-rsa "${why#; }"; fi
 
 e2e_finish
