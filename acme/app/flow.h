@@ -89,6 +89,7 @@ struct flow {
 	time_t stored_not_after;         /* of the set flow_issue stored last */
 	const struct seed_lineage *seed; /* renewing a seed lineage: store
 					    in its certbot layout (seed.h) */
+	char *seed_pfx; /* the NNNN_cert.pfx just stored, for the hook */
 	time_t wait_since, wait_said, wait_last; /* the client's waits */
 };
 

@@ -419,7 +419,7 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	s.keep = (unsigned)f->set->conf->keep_sets;
 	if (f->seed != NULL) {
 		/* a seed lineage: where and as the seed wrote it */
-		if (seed_save(f->seed, &s, &dir) != 0) {
+		if (seed_save(f->seed, &s, &dir, &f->seed_pfx) != 0) {
 			flow_fail(f, EX_CANTCREAT);
 			goto out;
 		}
@@ -448,6 +448,8 @@ out:
 		explicit_bzero(p12, p12_len);
 		free(p12);
 	}
+	free(f->seed_pfx);
+	f->seed_pfx = NULL;
 	free(dir);
 	buf_free_secret(&kpem);
 	buf_free(&cert);

@@ -1058,8 +1058,8 @@ out:
 }
 
 int
-seed_save(
-    const struct seed_lineage *l, const struct store_certset *s, char **dir)
+seed_save(const struct seed_lineage *l, const struct store_certset *s,
+    char **dir, char **pfx_name)
 {
 	static const char *const kinds[] = { "privkey", "cert", "chain",
 		"fullchain" };
@@ -1073,6 +1073,7 @@ seed_save(
 	if (dir != NULL) {
 		*dir = NULL;
 	}
+	*pfx_name = NULL;
 	data[0] = (const char *)s->key_pem->data;
 	lens[0] = s->key_pem->len;
 	data[1] = s->cert_pem;
@@ -1151,6 +1152,10 @@ seed_save(
 	log_info("%s: version %d published in %s%s%s", l->name, v, l->live,
 	    pfx != NULL ? ", PKCS#12 " : "", pfx != NULL ? pfx : "");
 	if (dir != NULL && (*dir = strdup(l->live)) == NULL) {
+		goto out;
+	}
+	if (pfx != NULL &&
+	    (*pfx_name = strdup(strrchr(pfx, '/') + 1)) == NULL) {
 		goto out;
 	}
 	rc = 0;

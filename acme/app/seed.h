@@ -116,10 +116,11 @@ int seed_account_load(const char *config_dir, const char *server,
  * {cert,chain,fullchain,privkey}N.pem written completely first (privkey
  * 0600), then each live/<name>/<kind>.pem symlink replaced by rename, then
  * the PKCS#12 as live/<name>/NNNN_cert.pfx (0600, linked into place only
- * once complete).  *dir (may be NULL) receives the live directory.  0 /
- * -1 (logged; the live links still name a complete older version).
+ * once complete).  *dir (may be NULL) receives the live directory and
+ * *pfx_name the PKCS#12's file name (malloc'ed; NULL without s->p12).
+ * 0 / -1 (logged; the live links still name a complete older version).
  */
-int seed_save(
-    const struct seed_lineage *l, const struct store_certset *s, char **dir);
+int seed_save(const struct seed_lineage *l, const struct store_certset *s,
+    char **dir, char **pfx_name);
 
 #endif

@@ -113,7 +113,8 @@ why=""
 	done
 ) &
 reader=$!
-sa renew --force -c "$S" -n --conf "$CONF" --finalize-delay 0 </dev/null
+sa renew --force -c "$S" -n --conf "$CONF" --finalize-delay 0 \
+	--delivery-hook 'echo "$SMIME_ACME_DIR $SMIME_ACME_P12 $SMIME_ACME_CERT" >'"$T/hook.out" </dev/null
 touch "$T/reader.stop"
 wait "$reader"
 [ "$rc" = 0 ] || why="renew --force: rc $rc: $(tail -2 "$T/out" | tr '\n' '|')"
@@ -138,6 +139,8 @@ p=$(newest_pfx)
 [ "$(stat -c %a "$p")" = 600 ] || why="$why; $p mode $(stat -c %a "$p")"
 [ "$(pfx_serial "$p")" = "$new" ] || why="$why; 0001_cert.pfx does not hold the new certificate under the saved passphrase"
 [ "$(pfx_serial "$S/live/$NAME/0000_cert.pfx")" = "$old" ] || why="$why; 0000_cert.pfx changed"
+[ "$(cat "$T/hook.out" 2>/dev/null)" = "$S/live/$NAME $S/live/$NAME/0001_cert.pfx $S/live/$NAME/cert.pem" ] ||
+	why="$why; the delivery hook got: $(cat "$T/hook.out" 2>/dev/null)"
 [ -s "$T/reader.bad" ] && why="$why; a reader saw: $(sort -u "$T/reader.bad" | head -3 | tr '\n' '|')"
 grep -qF "seed#pass" "$T/out" && why="$why; renew printed the passphrase"
 ls -A "$S/live/$NAME" | grep -q '^\.' && why="$why; temporary files left in live/"
