@@ -501,6 +501,28 @@ read_responder(
 	return 0;
 }
 
+/* Is path (a renewal file's link path) dir/<kind>.pem?  The directories
+ * are compared resolved: certbot records the configuration directory as
+ * given (made absolute), which may differ from ours in spelling. */
+static bool
+same_link(const char *path, const char *dir, const char *kind)
+{
+	char a[PATH_MAX], b[PATH_MAX], *parent;
+	const char *base = strrchr(path, '/');
+	bool same;
+
+	if (*path != '/' || base == NULL ||
+	    strncmp(base + 1, kind, strlen(kind)) != 0 ||
+	    strcmp(base + 1 + strlen(kind), ".pem") != 0) {
+		return false;
+	}
+	parent = strndup(path, (size_t)(base - path));
+	same = parent != NULL && realpath(parent, a) != NULL &&
+	    realpath(dir, b) != NULL && strcmp(a, b) == 0;
+	free(parent);
+	return same;
+}
+
 int
 seed_lineage_load(const char *config_dir, const char *name,
     struct seed_lineage *l, char *why, size_t why_len)
@@ -550,7 +572,7 @@ seed_lineage_load(const char *config_dir, const char *name,
 		if ((want = strf("%s/%s.pem", l->live, kinds[i])) == NULL) {
 			goto out;
 		}
-		if (v == NULL || strcmp(v, want) != 0) {
+		if (v == NULL || !same_link(v, l->live, kinds[i])) {
 			snprintf(why, why_len,
 			    "%s is not %s (a lineage outside the certbot layout)",
 			    kinds[i], want);
@@ -632,7 +654,15 @@ int
 seed_lineage_new(
     const char *config_dir, const char *name, struct seed_lineage *l)
 {
+	char top[PATH_MAX];
+
 	memset(l, 0, sizeof(*l));
+	/* absolute: these paths go into the renewal file */
+	if (realpath(config_dir, top) == NULL) {
+		log_err_errno("%s", config_dir);
+		return -1;
+	}
+	config_dir = top;
 	l->autorenew = true;
 	l->name = strdup(name);
 	l->conf = strf("%s/renewal/%s.conf", config_dir, name);

@@ -14,7 +14,7 @@
  *   CONFIG/live/<name>/NNNN_cert.pfx   the seed installer's PKCS#12, the
  *       first free four-digit number (0000, 0001, ...)
  *
- * Nothing here contacts a server or changes the seed's renewal files.
+ * Nothing here contacts a server or changes an existing renewal file.
  * Called by flow_import.c, flow_renew.c and flow_cert.c.
  */
 #ifndef ACME_APP_SEED_H

@@ -151,6 +151,11 @@ why=""
 sa renew -c "$S" -n --conf "$CONF" </dev/null
 [ "$rc" = 0 ] && [ ! -s "$T/out" ] ||
 	why="renew after renewal: rc $rc: $(head -2 "$T/out" | tr '\n' '|')"
+# the seed README's --config-dir . (certbot records it made absolute)
+(cd "$S" && "$SA" --allow-root renew -c . -n --conf "$CONF" </dev/null >"$T/out" 2>&1)
+rc=$?
+[ "$rc" = 0 ] && [ ! -s "$T/out" ] ||
+	why="$why; renew -c . in the seed directory: rc $rc: $(head -2 "$T/out" | tr '\n' '|')"
 if [ -z "$why" ]; then pass seed-renew-after; else fail seed-renew-after "${why#; }"; fi
 why=""
 
