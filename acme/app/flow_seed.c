@@ -28,13 +28,18 @@ flow_seed_cli(
 		out->responder = l->responder;
 		if (l->responder == RESP_IMAP) {
 			out->login = l->login;
-			out->password = l->password;
+			/* a secret given indirectly still counts */
+			if (l->password != NULL) {
+				out->password = l->password;
+			}
 			out->host = l->host;
 			out->port = l->port;
 			out->ssl = l->ssl;
 			out->smtp_method = l->smtp_method;
 			out->smtp_login = l->smtp_login;
-			out->smtp_password = l->smtp_password;
+			if (l->smtp_password != NULL) {
+				out->smtp_password = l->smtp_password;
+			}
 			out->smtp_host = l->smtp_host;
 			out->smtp_port = l->smtp_port;
 		} else if (l->responder == RESP_TB) {

@@ -203,7 +203,9 @@ sed -e "s|/live/$NAME/|/live/mapi/|; s|/archive/$NAME|/archive/mapi|" \
 sed -e "s|/live/$NAME/|/live/imap/|; s|/archive/$NAME|/archive/imap|" \
 	-e 's/^authenticator = .*/authenticator = castle-imap/' \
 	"$S2/renewal/$NAME.conf" >"$S2/renewal/imap.conf"
-printf '%s\n' "castle_imap_login = sam" "castle_imap_password = imap-secret" \
+# configobj's triple quotes (a value with both quotes) and single quotes
+printf '%s\n' "castle_imap_login = '''sam's \"box\"'''" \
+	"castle_imap_password = '\"imap-secret\", 2'" \
 	"castle_imap_host = imap.example.test" "castle_imap_ssl = True" \
 	"castle_imap_smtp_host = smtp.example.test" "castle_imap_smtp_method = STARTTLS" \
 	>>"$S2/renewal/imap.conf"
@@ -215,7 +217,7 @@ sa import -n --dry-run --conf "$CONF" -c "$S2" </dev/null
 [ "$rc" = 65 ] || why="import with a castle-mapi lineage: rc $rc (want 65)"
 grep -q "mapi: cannot import: authenticator castle-mapi" "$T/out" ||
 	why="$why; castle-mapi not refused by name"
-grep -q "^imap: sam@example.test; .*responder imap (sam@imap.example.test, SMTP smtp.example.test)" "$T/out" ||
+grep -qF "responder imap (sam's \"box\"@imap.example.test, SMTP smtp.example.test)" "$T/out" ||
 	why="$why; IMAP settings not shown: $(grep '^imap' "$T/out")"
 grep -q "imap-secret" "$T/out" && why="$why; import printed the IMAP password"
 grep -q "2 lineage(s) imported, 1 refused" "$T/out" || why="$why; no summary"
