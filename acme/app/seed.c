@@ -777,6 +777,7 @@ seed_renewal_write(const struct seed_lineage *l, const char *server)
 		log_err("%s: cannot compose the renewal file", l->name);
 		goto out;
 	}
+	free(path);
 	path = strf("%s/README", l->live);
 	if (path == NULL ||
 	    (!fs_exists(path) &&
