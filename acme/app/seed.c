@@ -270,12 +270,13 @@ seed_names(const char *config_dir, char ***names, size_t *n)
 	DIR *d = NULL;
 	struct dirent *e;
 	char **v = NULL, **nv;
-	size_t len, cap = 0;
+	size_t len, cap = 0, k = 0;
 	int rc = -1;
 
 	*names = NULL;
 	*n = 0;
 	if (dir == NULL) {
+		log_err("out of memory");
 		goto out;
 	}
 	d = opendir(dir);
@@ -292,33 +293,31 @@ seed_names(const char *config_dir, char ***names, size_t *n)
 		    strcmp(e->d_name + len - 5, ".conf") != 0) {
 			continue;
 		}
-		if (*n == cap) {
+		if (k == cap) {
 			cap = cap ? cap * 2 : 8;
 			nv = realloc(v, cap * sizeof(*v));
 			if (nv == NULL) {
-				goto nomem;
+				log_err("out of memory");
+				goto out;
 			}
 			v = nv;
 		}
-		v[*n] = strndup(e->d_name, len - 5);
-		if (v[*n] == NULL) {
-			goto nomem;
+		v[k] = strndup(e->d_name, len - 5);
+		if (v[k] == NULL) {
+			log_err("out of memory");
+			goto out;
 		}
-		(*n)++;
+		k++;
 	}
-	if (*n > 0) {
-		qsort(v, *n, sizeof(*v), cmp_str);
+	if (k > 0) {
+		qsort(v, k, sizeof(*v), cmp_str);
 	}
 	*names = v;
+	*n = k;
 	v = NULL;
 	rc = 0;
-	goto out;
-nomem:
-	log_err("out of memory");
-	seed_names_free(v, *n);
-	v = NULL;
-	*n = 0;
 out:
+	seed_names_free(v, k);
 	if (d != NULL) {
 		closedir(d);
 	}
