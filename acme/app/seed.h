@@ -62,6 +62,9 @@ struct seed_lineage {
 	char *passphrase;   /* castle_installer_passphrase, or NULL */
 };
 
+/* malloc'ed printf (paths); NULL on ENOMEM. */
+char *seed_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Does config_dir hold a certbot tree (a renewal/ directory)? */
 bool seed_is_tree(const char *config_dir);
 
