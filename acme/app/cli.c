@@ -183,6 +183,7 @@ static const char *const cmd_names[CMD_MAX] = {
 	[CMD_SPOOL] = "spool",
 	[CMD_BATCH] = "batch",
 	[CMD_RETIRE] = "retire",
+	[CMD_IMPORT] = "import",
 };
 
 static const char *const resp_names[RESP_MAX] = {

@@ -36,6 +36,7 @@ enum cli_cmd {
 	CMD_SPOOL,
 	CMD_BATCH,
 	CMD_RETIRE,
+	CMD_IMPORT, /* adopt a seed (certbot) configuration directory */
 	CMD_MAX
 };
 

@@ -13,7 +13,7 @@ cli_print_help(const char *prog, bool full)
 	FILE *f = full ? stdout : stderr;
 
 	fprintf(f,
-	    "usage: %s cert|renew|revoke|retire|account|spool|batch [-e EMAIL]...\n"
+	    "usage: %s cert|renew|revoke|retire|import|account|spool|batch [-e EMAIL]...\n"
 	    "       [-t] [--dry-run] [-n] [-c CONFIG_DIR] [-w WORK_DIR] [-l LOGS_DIR]\n"
 	    "       [--agree-tos] [--contact CONTACT]\n"
 	    "       [--spool DIR | --file-validate | --imap ... | --tb ... ] [options]\n",
@@ -30,6 +30,7 @@ cli_print_help(const char *prog, bool full)
 	    "  revoke    revoke --cert-path (PEM or PKCS#12) [--reason R] [--key-path K];\n"
 	    "            recorded with the stored set (renew leaves it alone)\n"
 	    "  retire    move the -e addresses' sets to CONFIG/retired/ (--dry-run: say)\n"
+	    "  import    adopt a seed client (certbot) -c DIR: account, lineages\n"
 	    "  account   show the ACME account [--rollover | --deactivate]\n"
 	    "  spool     list pending spool entries\n"
 	    "\n"

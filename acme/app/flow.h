@@ -86,7 +86,10 @@ struct flow {
 			  the key comes from the order state */
 	bool renewing; /* renew: the hook's SMIME_ACME_EVENT is renewed */
 	bool terse;    /* renew: progress lines only with -v */
-	time_t stored_not_after; /* of the set flow_issue stored last */
+	time_t stored_not_after;         /* of the set flow_issue stored last */
+	const struct seed_lineage *seed; /* renewing a seed lineage: store
+					    in its certbot layout (seed.h) */
+	char *seed_pfx; /* the NNNN_cert.pfx just stored, for the hook */
 	time_t wait_since, wait_said, wait_last; /* the client's waits */
 };
 
@@ -158,6 +161,42 @@ int flow_cmd_revoke(struct flow *f);
 int flow_cmd_retire(struct flow *f); /* in flow_revoke.c */
 int flow_cmd_account(struct flow *f);
 int flow_cmd_spool(struct flow *f);
+int flow_cmd_import(struct flow *f); /* in flow_seed.c */
+
+struct seed_lineage;
+/*
+ * The command line for renewing seed lineage l (flow_seed.c): c with the
+ * lineage's saved responder and its settings where c names no responder,
+ * and its saved passphrase (or no-passphrase) where c gives none.  *out
+ * borrows every string from c and l: never cli_free() it.
+ */
+void flow_seed_cli(
+    const struct cli *c, const struct seed_lineage *l, struct cli *out);
+/* A flow for seed lineage l: base's session, settings from flow_seed_cli,
+ * f.seed = l.  flow_seed_begin returns 0 or an exit code (printed);
+ * flow_seed_end (also after a failed or no begin, r zeroed) frees what the
+ * run made.  Used by cert and renew in a seed directory. */
+struct flow_seed_run {
+	struct cli lc;
+	struct flow_settings ls;
+	struct flow f;
+};
+int flow_seed_begin(const struct flow *base, const struct seed_lineage *l,
+    struct flow_seed_run *r);
+void flow_seed_end(struct flow_seed_run *r, const struct flow *base,
+    const struct seed_lineage *l);
+/* cert -c DIR for a seed directory: into the lineage of the first address
+ * (its next version), or a new lineage with its renewal file.  Returns
+ * the exit code. */
+int flow_seed_cert(struct flow *f);
+/*
+ * Adopt the certbot account of the seed tree under the configuration
+ * directory (id: a lineage's saved account id, or NULL) when we have none
+ * stored for the server: its key goes into our account store (0600,
+ * atomic) with its URL.  1 adopted, 0 nothing to do (ours exists or the
+ * tree has none), -1 error (logged, f->out).
+ */
+int flow_seed_account(struct flow *f, const char *id);
 
 /* A responder is set (renew decides only once a set is due): 0, or -1
  * (logged, f->out EX_USAGE). */

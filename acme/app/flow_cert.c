@@ -21,6 +21,7 @@
 #include "acme/proto/order.h"
 #include "acme/pki/p12.h"
 #include "acme/app/responder.h"
+#include "acme/app/seed.h"
 #include "acme/app/store.h"
 #include "common/log.h"
 
@@ -429,13 +430,22 @@ store_result(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	s.key_type = key_type_name(key_get_type(k));
 	s.server = f->set->server;
 	s.keep = (unsigned)f->set->conf->keep_sets;
-	if (store_certs_save(f->set->config_dir, &s, &dir) != 0) {
+	if (f->seed != NULL) {
+		/* a seed lineage: where and as the seed wrote it */
+		if (seed_save(f->seed, &s, &dir, &f->seed_pfx) != 0) {
+			flow_fail(f, EX_CANTCREAT);
+			goto out;
+		}
+	} else if (store_certs_save(f->set->config_dir, &s, &dir) != 0) {
 		flow_fail(f, EX_CANTCREAT);
 		goto out;
 	}
 	f->stored_not_after = na;
-	flow_say(f, "certificate for %s stored in %s (%s.p12%s)", addrs[0], dir,
-	    addrs[0], f->set->cli->no_passphrase ? ", no passphrase" : "");
+	flow_say(f, "certificate for %s stored in %s (%s%s)", addrs[0], dir,
+	    f->seed != NULL ? "NNNN_cert.pfx" : addrs[0],
+	    f->seed != NULL                  ? ""
+		: f->set->cli->no_passphrase ? ".p12, no passphrase"
+					     : ".p12");
 	/* a failing hook is reported but the set stays published */
 	if (!f->set->cli->dry_run) {
 		(void)flow_hook_run(f, addrs, n, dir);
@@ -451,6 +461,8 @@ out:
 		explicit_bzero(p12, p12_len);
 		free(p12);
 	}
+	free(f->seed_pfx);
+	f->seed_pfx = NULL;
 	free(dir);
 	buf_free_secret(&kpem);
 	buf_free(&cert);
@@ -747,6 +759,9 @@ flow_cmd_cert(struct flow *f)
 	const struct cli *c = f->set->cli;
 	const struct flow_outcome *out;
 
+	if (seed_is_tree(f->set->config_dir)) {
+		return flow_seed_cert(f); /* where and as the seed writes */
+	}
 	if (passphrase(f) != 0) {
 		return f->out.ex;
 	}

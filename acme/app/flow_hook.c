@@ -84,12 +84,16 @@ build_env(const struct flow *f, const char *const *addrs, size_t n,
 	if (buf_puts(&all, "") != 0) {
 		goto out;
 	}
-	p12 = malloc(strlen(addrs[0]) + 5);
+	if (f->seed_pfx != NULL) {
+		/* a seed lineage: the NNNN_cert.pfx just written */
+		p12 = strdup(f->seed_pfx);
+	} else if ((p12 = malloc(strlen(addrs[0]) + 5)) != NULL) {
+		memcpy(p12, addrs[0], strlen(addrs[0]));
+		memcpy(p12 + strlen(addrs[0]), ".p12", 5);
+	}
 	if (p12 == NULL) {
 		goto out;
 	}
-	memcpy(p12, addrs[0], strlen(addrs[0]));
-	memcpy(p12 + strlen(addrs[0]), ".p12", 5);
 	if (env_add(env, &k, "PATH",
 		path != NULL && *path != '\0' ? path : HOOK_PATH) != 0 ||
 	    env_add(env, &k, "SMIME_ACME_EVENT",

@@ -14,6 +14,7 @@
  * passphrase are settled only once a set is due); otherwise one line per
  * renewed set (issuance progress only with -v), then the sets not due.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "acme/app/flow.h"
 #include "acme/pki/cert.h"
 #include "acme/proto/order.h"
+#include "acme/app/seed.h"
 #include "acme/app/store.h"
 #include "common/buf.h"
 #include "common/fsutil.h"
@@ -33,6 +35,8 @@ struct renew_state {
 	unsigned due, done, failed, candidates;
 	bool connected;
 	bool pp_settled;    /* flow_cert_passphrase() done */
+	unsigned seed_due;  /* seed lineages due (seed.h) */
+	char *seed_account; /* the account id their renewal files name */
 	struct buf not_due; /* lines, printed only when something was due */
 };
 
@@ -229,6 +233,148 @@ out:
 	return flow_stopping() ? -1 : 0;
 }
 
+/* Is seed lineage l one to renew now?  1 yes, 0 no (a line for not_due
+ * when it is only not due yet). */
+static int
+seed_due(struct renew_state *st, const struct seed_lineage *l, bool say)
+{
+	const struct flow *f = st->f;
+	struct store_lineage sl;
+	char day[16];
+	size_t i;
+
+	memset(&sl, 0, sizeof(sl));
+	for (i = 0; i < l->n_addrs; i++) {
+		sl.addrs[i] = l->addrs[i];
+	}
+	sl.n_addrs = l->n_addrs;
+	sl.name = l->name;
+	sl.server = l->server;
+	if (!candidate(f, &sl, say)) {
+		return 0;
+	}
+	if (!l->autorenew) {
+		if (say) {
+			log_info("%s: autorenew is off in %s; not renewed",
+			    l->name, l->conf);
+		}
+		return 0;
+	}
+	if (f->set->cli->force ||
+	    l->not_after - time(NULL) <=
+		(time_t)f->set->cli->renew_days * 86400) {
+		return 1;
+	}
+	if (say) {
+		day_of(l->not_after, day, sizeof(day));
+		(void)buf_printf(&st->not_due,
+		    "%s: not due for renewal (expires %s)\n", l->name, day);
+	}
+	return 0;
+}
+
+/* Renew seed lineage l with its saved settings into its certbot layout. */
+static void
+seed_renew_one(struct renew_state *st, struct seed_lineage *l)
+{
+	struct flow_seed_run r;
+	struct flow *lf = &r.f;
+	struct key *k = NULL;
+	char *path = NULL, real[PATH_MAX], day[16];
+	const char *addrs[SEED_ADDRS_MAX];
+	size_t i;
+
+	if (flow_seed_begin(st->f, l, &r) != 0) {
+		st->failed++;
+		goto out;
+	}
+	st->due++;
+	flow_say(lf, "%s: renewing", l->name);
+	flow_warn_insecure(lf);
+	if (flow_responder_ready(lf) != 0 || flow_cert_passphrase(lf) != 0) {
+		st->failed++;
+		goto out;
+	}
+	path = store_path(l->live, "privkey.pem");
+	if (!r.lc.rotate_key) {
+		k = path != NULL && realpath(path, real) != NULL
+		    ? key_load_file(real)
+		    : NULL;
+		if (k == NULL) {
+			log_err("%s: cannot load the key; use --rotate-key",
+			    l->name);
+			st->failed++;
+			goto out;
+		}
+	}
+	for (i = 0; i < l->n_addrs; i++) {
+		addrs[i] = l->addrs[i];
+	}
+	if (flow_issue(lf, addrs, l->n_addrs, l->usage, k, NULL)->ex != 0) {
+		st->failed++;
+		goto out;
+	}
+	st->done++;
+	if (!r.lc.quiet && r.lc.dry_run) {
+		fprintf(stderr,
+		    "smime-acme: %s: due; dry run: nothing renewed\n", l->name);
+	} else if (!r.lc.quiet) {
+		day_of(lf->stored_not_after, day, sizeof(day));
+		fprintf(stderr, "smime-acme: %s: renewed, valid until %s\n",
+		    l->name, day);
+	}
+out:
+	flow_seed_end(&r, st->f, l);
+	key_free(k);
+	free(path);
+}
+
+/*
+ * The seed lineages (renewal/ *.conf of a certbot tree): count what is
+ * due (renew false) or renew it (true).  A lineage of another certbot
+ * client is skipped (said at -v); one that cannot be read is a failure.
+ */
+static int
+seed_pass(struct renew_state *st, bool renew)
+{
+	const char *dir = st->f->set->config_dir;
+	struct seed_lineage l;
+	char why[512], **names = NULL;
+	size_t n = 0, i;
+
+	if (!seed_is_tree(dir)) {
+		return 0;
+	}
+	if (seed_names(dir, &names, &n) < 0) {
+		return -1;
+	}
+	for (i = 0; i < n && !flow_stopping(); i++) {
+		if (seed_lineage_load(dir, names[i], &l, why, sizeof(why)) <
+		    0) {
+			if (l.foreign && !renew) {
+				log_info(
+				    "%s: %s; not ours, skipped", names[i], why);
+			} else if (!renew && !l.foreign) {
+				log_err("%s: cannot renew: %s", names[i], why);
+				st->failed++;
+			}
+		} else if (seed_due(st, &l, !renew) == 1) {
+			if (!renew) {
+				st->seed_due++;
+				if (st->seed_account == NULL &&
+				    l.account != NULL) {
+					st->seed_account = strdup(l.account);
+				}
+			} else {
+				seed_renew_one(st, &l);
+			}
+		}
+		seed_lineage_free(&l);
+	}
+	seed_names_free(names, n);
+	return 0;
+}
+
 int
 flow_cmd_renew(struct flow *f)
 {
@@ -244,7 +390,16 @@ flow_cmd_renew(struct flow *f)
 		rc = EX_NOINPUT;
 		goto out;
 	}
-	if (st.candidates > 0) {
+	if (seed_pass(&st, false) < 0) {
+		rc = EX_NOINPUT;
+		goto out;
+	}
+	if (st.candidates > 0 || st.seed_due > 0) {
+		if (st.seed_due > 0 &&
+		    flow_seed_account(f, st.seed_account) < 0) {
+			rc = f->out.ex;
+			goto out;
+		}
 		if (flow_connect(f) != 0 || flow_account(f, true) != 0) {
 			rc = f->out.ex;
 			goto out;
@@ -253,6 +408,10 @@ flow_cmd_renew(struct flow *f)
 		if (store_certs_foreach(f->set->config_dir, renew_one, &st) <
 		    0) {
 			rc = f->out.ex ? f->out.ex : EX_SOFTWARE;
+			goto out;
+		}
+		if (st.seed_due > 0 && seed_pass(&st, true) < 0) {
+			rc = EX_NOINPUT;
 			goto out;
 		}
 	}
@@ -279,6 +438,7 @@ flow_cmd_renew(struct flow *f)
 		}
 	}
 out:
+	free(st.seed_account);
 	buf_free(&st.not_due);
 	return rc;
 }

@@ -45,6 +45,9 @@ run(struct cli *c, const struct config *conf)
 	case CMD_RETIRE:
 		rc = flow_cmd_retire(&f);
 		break;
+	case CMD_IMPORT:
+		rc = flow_cmd_import(&f);
+		break;
 	case CMD_ACCOUNT:
 		rc = flow_cmd_account(&f);
 		break;

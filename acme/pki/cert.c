@@ -12,6 +12,7 @@
 #include <gnutls/x509-ext.h>
 
 #include "acme/pki/cert.h"
+#include "acme/pki/csr.h"
 #include "common/b64url.h"
 #include "common/log.h"
 
@@ -163,6 +164,41 @@ int
 cert_not_after(const struct cert *c, time_t *out)
 {
 	return cert_time(c, gnutls_x509_crt_get_expiration_time, out);
+}
+
+int
+cert_key_usage(const struct cert *c, unsigned *bits)
+{
+	gnutls_x509_crt_t crt = cert_import(c);
+	unsigned ku = 0, critical = 0;
+	int rc;
+
+	*bits = 0;
+	if (crt == NULL) {
+		return -1;
+	}
+	rc = gnutls_x509_crt_get_key_usage(crt, &ku, &critical);
+	gnutls_x509_crt_deinit(crt);
+	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		return 0;
+	}
+	if (rc < 0) {
+		log_err("cert: key usage: %s", gnutls_strerror(rc));
+		return -1;
+	}
+	if (ku & GNUTLS_KEY_DIGITAL_SIGNATURE) {
+		*bits |= CSR_KU_DIGITAL_SIGNATURE;
+	}
+	if (ku & GNUTLS_KEY_NON_REPUDIATION) {
+		*bits |= CSR_KU_CONTENT_COMMITMENT;
+	}
+	if (ku & GNUTLS_KEY_KEY_ENCIPHERMENT) {
+		*bits |= CSR_KU_KEY_ENCIPHERMENT;
+	}
+	if (ku & GNUTLS_KEY_KEY_AGREEMENT) {
+		*bits |= CSR_KU_KEY_AGREEMENT;
+	}
+	return 0;
 }
 
 int

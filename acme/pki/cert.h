@@ -41,6 +41,9 @@ void cert_chain_free(struct cert_chain *c);
 
 /* The end of the validity period.  0 / -1. */
 int cert_not_after(const struct cert *c, time_t *out);
+/* The key usages of c among the four an S/MIME CSR may ask for, as
+ * CSR_KU_* bits (0: no keyUsage extension).  0 / -1 (logged). */
+int cert_key_usage(const struct cert *c, unsigned *bits);
 /* Serial number octets as encoded (DER content, no tag/length);
  * malloc'ed.  0 / -1. */
 int cert_serial(const struct cert *c, unsigned char **out, size_t *len);

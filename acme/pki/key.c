@@ -388,6 +388,61 @@ key_from_ec_public(enum key_type curve, const void *x, size_t x_len,
 	return key_wrap_pub(pub);
 }
 
+/* A private key from raw parameters; GnuTLS derives what is missing. */
+struct key *
+key_from_rsa_private(const struct key_raw *r)
+{
+	gnutls_privkey_t priv = NULL;
+	gnutls_datum_t dn = { (unsigned char *)r->a, (unsigned)r->a_len };
+	gnutls_datum_t de = { (unsigned char *)r->b, (unsigned)r->b_len };
+	gnutls_datum_t dd = { (unsigned char *)r->d, (unsigned)r->d_len };
+	gnutls_datum_t dp = { (unsigned char *)r->p, (unsigned)r->p_len };
+	gnutls_datum_t dq = { (unsigned char *)r->q, (unsigned)r->q_len };
+	int rc;
+
+	if ((rc = gnutls_privkey_init(&priv)) < 0 ||
+	    (rc = gnutls_privkey_import_rsa_raw(
+		 priv, &dn, &de, &dd, &dp, &dq, NULL, NULL, NULL)) < 0 ||
+	    (rc = gnutls_privkey_verify_params(priv)) < 0) {
+		log_err("key: RSA private key: %s", gnutls_strerror(rc));
+		if (priv != NULL) {
+			gnutls_privkey_deinit(priv);
+		}
+		return NULL;
+	}
+	return key_wrap_priv(priv);
+}
+
+struct key *
+key_from_ec_private(enum key_type curve, const struct key_raw *r)
+{
+	gnutls_privkey_t priv = NULL;
+	gnutls_datum_t dx = { (unsigned char *)r->a, (unsigned)r->a_len };
+	gnutls_datum_t dy = { (unsigned char *)r->b, (unsigned)r->b_len };
+	gnutls_datum_t dk = { (unsigned char *)r->d, (unsigned)r->d_len };
+	gnutls_ecc_curve_t c;
+	int rc;
+
+	if (curve == KEY_EC256) {
+		c = GNUTLS_ECC_CURVE_SECP256R1;
+	} else if (curve == KEY_EC384) {
+		c = GNUTLS_ECC_CURVE_SECP384R1;
+	} else {
+		log_err("key: not an EC key type");
+		return NULL;
+	}
+	if ((rc = gnutls_privkey_init(&priv)) < 0 ||
+	    (rc = gnutls_privkey_import_ecc_raw(priv, c, &dx, &dy, &dk)) < 0 ||
+	    (rc = gnutls_privkey_verify_params(priv)) < 0) {
+		log_err("key: EC private key: %s", gnutls_strerror(rc));
+		if (priv != NULL) {
+			gnutls_privkey_deinit(priv);
+		}
+		return NULL;
+	}
+	return key_wrap_priv(priv);
+}
+
 enum key_type
 key_get_type(const struct key *k)
 {

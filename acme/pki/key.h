@@ -58,6 +58,17 @@ struct key *key_from_rsa_public(
     const void *n, size_t n_len, const void *e, size_t e_len);
 struct key *key_from_ec_public(enum key_type curve, const void *x, size_t x_len,
     const void *y, size_t y_len);
+/* Raw private key parameters (big-endian octets), e.g. from a JWK:
+ * RSA a = n, b = e, d, p, q; EC a = x, b = y, d. */
+struct key_raw {
+	const void *a, *b, *d, *p, *q;
+	size_t a_len, b_len, d_len, p_len, q_len;
+};
+/* Private keys from raw parameters, checked for consistency; the same
+ * sizes and curves as key_load_pem.  NULL on failure (logged, never the
+ * key material). */
+struct key *key_from_rsa_private(const struct key_raw *r);
+struct key *key_from_ec_private(enum key_type curve, const struct key_raw *r);
 /* Free (NULL is fine); private material is wiped by GnuTLS. */
 void key_free(struct key *k);
 

@@ -414,6 +414,51 @@ json_directory_free(struct acme_directory *d)
 /* ---- account ---- */
 
 int
+json_string_members(const char *text, size_t len, const char *what,
+    const char *const *names, size_t n, char **out)
+{
+	json_t *root, *v;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < n; i++) {
+		out[i] = NULL;
+	}
+	/* no error text: Jansson quotes the bytes near the error */
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	if (root == NULL || !json_is_object(root)) {
+		log_err("%s: not a JSON object", what);
+		json_decref(root);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		v = json_object_get(root, names[i]);
+		if (v == NULL) {
+			continue;
+		}
+		if (!json_is_string(v)) {
+			log_err("%s: \"%s\" is not a string", what, names[i]);
+			goto out;
+		}
+		out[i] = strdup(json_string_value(v));
+		if (out[i] == NULL) {
+			log_err("%s: out of memory", what);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc < 0) {
+		for (i = 0; i < n; i++) {
+			free(out[i]);
+			out[i] = NULL;
+		}
+	}
+	json_decref(root);
+	return rc;
+}
+
+int
 json_parse_account(const char *text, size_t len, struct acme_account *out)
 {
 	const char *what = "account";

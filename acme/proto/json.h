@@ -131,6 +131,17 @@ void json_renewal_info_free(struct acme_renewal_info *r);
 void json_strings_free(char **v, size_t n);
 
 /*
+ * The top-level string members names[0..n) of the JSON object text (a
+ * stored file such as a certbot account's regr.json or JWK): out[i] is a
+ * malloc'ed copy, or NULL where the member is absent.  A member that is
+ * not a string, or text that is not an object, is an error naming what
+ * (never the values).  0 / -1; on -1 every out[i] is NULL.  The caller
+ * wipes (secrets) and frees the strings.
+ */
+int json_string_members(const char *text, size_t len, const char *what,
+    const char *const *names, size_t n, char **out);
+
+/*
  * Request payload builders.  Each returns a malloc'ed compact JSON text
  * (caller frees) or NULL on failure.
  */
