@@ -97,6 +97,8 @@ struct cli {
 	char *oauth2_token;         /* owned */
 	const char *dkim_keys;      /* test only: DKIM keys from a file */
 	const char *mail_ca_bundle; /* roots for IMAP/SMTP TLS */
+	bool mail_no_verify_ssl;    /* IMAP/SMTP only: a seed lineage's
+				       castle_imap_no_verify_ssl */
 	/* Thunderbird */
 	bool tb_unsafe;
 	const char *tb_profile;

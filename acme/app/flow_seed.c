@@ -35,6 +35,7 @@ flow_seed_cli(
 			out->host = l->host;
 			out->port = l->port;
 			out->ssl = l->ssl;
+			out->mail_no_verify_ssl = l->no_verify_ssl;
 			out->smtp_method = l->smtp_method;
 			out->smtp_login = l->smtp_login;
 			if (l->smtp_password != NULL) {
@@ -47,6 +48,9 @@ flow_seed_cli(
 			out->tb_profile = l->tb_profile;
 			out->tb_bin = l->tb_bin;
 		}
+	}
+	if (c->preferred_chain == NULL) { /* certbot saves it */
+		out->preferred_chain = l->preferred_chain;
 	}
 	if (c->passphrase == NULL && !c->no_passphrase) {
 		if (l->passphrase != NULL && *l->passphrase != '\0') {

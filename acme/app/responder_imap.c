@@ -91,7 +91,7 @@ handle(const struct flow *f, const char *url, bool smtp, struct buf *out)
 	if (c->mail_ca_bundle != NULL) {
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->mail_ca_bundle);
 	}
-	if (c->no_verify_ssl) {
+	if (c->no_verify_ssl || c->mail_no_verify_ssl) {
 		/* as the seed: --no-verify-ssl covers IMAP and SMTP too */
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

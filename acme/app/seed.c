@@ -343,6 +343,7 @@ seed_lineage_free(struct seed_lineage *l)
 	free(l->archive);
 	free(l->account);
 	free(l->server);
+	free(l->preferred_chain);
 	free(l->authenticator);
 	free(l->login);
 	free(l->host);
@@ -587,6 +588,8 @@ seed_lineage_load(const char *config_dir, const char *name,
 	l->autorenew = v == NULL || truthy(v);
 	l->account = dup_or_null(kvs_get(t, true, "account", &bad));
 	l->server = dup_or_null(kvs_get(t, true, "server", &bad));
+	l->preferred_chain =
+	    dup_or_null(kvs_get(t, true, "preferred_chain", &bad));
 	inst = kvs_get(t, true, "installer", &bad);
 	if (inst != NULL && strcmp(inst, "castle-installer") != 0 &&
 	    strcmp(inst, "None") != 0) {

@@ -42,11 +42,12 @@ struct seed_lineage {
 	size_t n_addrs;
 	unsigned usage; /* the certificate's key usages, CSR_KU_* */
 	time_t not_after;
-	bool autorenew; /* renewalparams autorenew (default true) */
-	bool foreign;   /* loaded: not the seed client's (another certbot
+	bool autorenew;        /* renewalparams autorenew (default true) */
+	bool foreign;          /* loaded: not the seed client's (another certbot
 			   authenticator or installer) */
-	char *account;  /* renewalparams account id, or NULL */
-	char *server;   /* renewalparams server, or NULL */
+	char *account;         /* renewalparams account id, or NULL */
+	char *server;          /* renewalparams server, or NULL */
+	char *preferred_chain; /* renewalparams preferred_chain, or NULL */
 	char *authenticator;
 	enum cli_responder responder; /* RESP_AUTO: interactive (the seed's
 					 default) or none saved */

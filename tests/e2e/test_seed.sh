@@ -193,6 +193,20 @@ sa import -n --dry-run --conf "$CONF" -c "$S" </dev/null
 if [ -z "$why" ]; then pass seed-cert; else fail seed-cert "${why#; }"; fi
 why=""
 
+# ------------------------------------------------ saved preferred_chain
+# certbot saves --preferred-chain in [renewalparams] (the last section):
+# a renewal uses it without the option on the command line
+ALT="smime-acme Test Alternate Root"
+printf 'preferred_chain = %s\n' "$ALT" >>"$S/renewal/$NAME.conf"
+sa renew --force -c "$S" -n --conf "$CONF" --finalize-delay 0 -e sam@example.test </dev/null
+[ "$rc" = 0 ] || why="renew with a saved preferred_chain: rc $rc: $(tail -2 "$T/out" | tr '\n' '|')"
+top=$(awk '/-----BEGIN CERTIFICATE-----/ { c = "" } { c = c $0 "\n" }
+	END { printf "%s", c }' "$S/live/$NAME/fullchain.pem" |
+	openssl x509 -noout -issuer -nameopt multiline | sed -n 's/^ *commonName *= *//p')
+[ "$top" = "$ALT" ] || why="$why; the renewed chain's top is issued by '$top', not '$ALT'"
+if [ -z "$why" ]; then pass seed-renew-preferred-chain; else fail seed-renew-preferred-chain "${why#; }"; fi
+why=""
+
 # ------------------------------------------------ import refusals
 S2=$T/seed2
 mkdir -p "$S2/renewal"
