@@ -16,7 +16,7 @@ import time
 
 from .mail import (KeyStore, compose_challenge, decode_header_text,
                    reply_failure)
-from .smtp import send_mail
+from .smtp import parse_relays, send_mail
 from .util import ERR, AcmeError, b64u, b64u_dec, now, problem_doc, rfc3339
 
 log = logging.getLogger("smime-test-ca")
@@ -57,6 +57,8 @@ class Ca:
             "unsigned": False,
             "processing_time": 0.3,  # s a finalized order stays processing
             "order_retry_after": 1,
+            "relay": args.relay,      # HOST:PORT[,HOST:PORT...], in order
+            "deliver_all": False,     # the same mail to every relay at once
         }
         self.eab = None
         if args.eab_required:
@@ -171,8 +173,10 @@ class Ca:
         delay = float(self.config["mail_delay"] or 0)
         if delay > 0:
             time.sleep(delay)
-        err = send_mail(self.args.relay, self.args.from_addr, ch["mailbox"],
-                        ch["mail"])
+        with self.lock:
+            relay, every = self.config["relay"], self.config["deliver_all"]
+        err = send_mail(relay, self.args.from_addr, ch["mailbox"],
+                        ch["mail"], every)
         with self.lock:
             rec = {"mailbox": ch["mailbox"], "message_id": ch["msgid"],
                    "time": rfc3339(now()), "challenge":
@@ -322,7 +326,9 @@ class Ca:
                 "processing_time": lambda v: float(v) if float(v) >= 0
                 else _bad("processing_time must be >= 0"),
                 "order_retry_after": lambda v: int(v) if int(v) >= 0
-                else _bad("order_retry_after must be >= 0")}
+                else _bad("order_retry_after must be >= 0"),
+                "relay": _relay_spec,
+                "deliver_all": bool}
         with self.lock:
             for k, v in req.items():
                 if k not in conv:
@@ -382,6 +388,14 @@ class Ca:
                 "authorizations": authzs, "certificates": certs,
                 "revoked": revoked, "counts": counts,
                 "config": dict(self.config)}
+
+
+def _relay_spec(v):
+    """A relay list for the config: "HOST:PORT[,HOST:PORT...]"."""
+    if not isinstance(v, str):
+        raise TypeError("relay must be a string HOST:PORT[,HOST:PORT...]")
+    parse_relays(v)
+    return v
 
 
 def _bad(msg):
