@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@
 #define ADDED_HEADER       "X-ACME-Challenge"
 #define ADDED_VALUE        "answered by smime-acme-milter"
 #define INCOMPLETE_POLL_MS 100
+#define TEST_KILL_ENV      "SMIME_ACME_TEST_KILL_AFTER_CLAIM"
 
 /* Written once by callbacks_desc() before smfi_main(); read-only after. */
 static const struct milter_app *app_state;
@@ -486,6 +488,16 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 		return refuse(c, rcpt,
 		    rc == 1 ? "entry claimed by another process"
 			    : "cannot claim the spool entry");
+	}
+	/*
+	 * Test hook: with TestDKIMKeys (a test-only key) and this variable
+	 * set, the milter is killed right after its claim, as a crash or a
+	 * kill -9 in the middle of a reply would (tests/e2e/test_multimx.sh).
+	 */
+	if (cfg->test_dkim_keys != NULL && getenv(TEST_KILL_ENV) != NULL) {
+		log_warn("%s: eom: %s: %s set: killed after the claim", c->qid,
+		    rcpt, TEST_KILL_ENV);
+		(void)raise(SIGKILL);
 	}
 	/* the entry may have changed since it was checked */
 	if (challenge_mail_match(m, &e, (long)time(NULL), &why) < 0) {
