@@ -434,6 +434,19 @@ verify_later(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why)
 	return SMFIS_TEMPFAIL;
 }
 
+/* The entry of rcpt is being answered by another delivery (a claim not
+ * yet expired), or the database spool cannot be reached: 451, so that the
+ * CA's MTA retries, maybe at another MX, once the claim is decided. */
+static sfsistat
+spool_later(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why)
+{
+	log_notice(
+	    "%s: eom: %s: not answered yet: %s, tempfail", c->qid, rcpt, why);
+	(void)mlt_setreply(ctx, "451", "4.7.1",
+	    "ACME challenge cannot be answered now, try again later");
+	return SMFIS_TEMPFAIL;
+}
+
 /* Sleep ms milliseconds. */
 static void
 sleep_ms(long ms)
@@ -483,10 +496,19 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 
 	buf_init(&msg, 0);
 	rc = spool_claim(c->app->spool, rcpt, &e);
+	if (rc == SPOOL_CLAIMED) {
+		buf_free(&msg);
+		return spool_later(
+		    ctx, c, rcpt, "entry claimed by another delivery");
+	}
+	if (rc < 0 && spool_unavailable(c->app->spool)) {
+		buf_free(&msg);
+		return spool_later(ctx, c, rcpt, "spool database unreachable");
+	}
 	if (rc != 0) {
 		buf_free(&msg);
 		return refuse(c, rcpt,
-		    rc == 1 ? "entry claimed by another process"
+		    rc == 1 ? "entry gone or no longer awaiting"
 			    : "cannot claim the spool entry");
 	}
 	/*
@@ -582,8 +604,15 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	rcpt = c->rcpt[i];
 
 	rc = lookup_wait(ctx, c, rcpt, &e);
+	if (rc == 1 && spool_claimed(c->app->spool, rcpt)) {
+		return spool_later(
+		    ctx, c, rcpt, "entry claimed by another delivery");
+	}
 	if (rc == 1) {
 		return refuse(c, rcpt, "no pending spool entry");
+	}
+	if (rc < 0 && spool_unavailable(c->app->spool)) {
+		return spool_later(ctx, c, rcpt, "spool database unreachable");
 	}
 	if (rc < 0) {
 		return refuse(c, rcpt, "spool entry unreadable");
