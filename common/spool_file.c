@@ -358,7 +358,12 @@ spool_read(const char *path, struct spool_entry *e)
 	return 0;
 }
 
-/* work/<key> exists; *stale: older than the claim timeout */
+/*
+ * work/<key> exists; *stale: older than the claim timeout.  A claim's age
+ * is the work/ file's ctime, which the rename into work/ sets: the milter
+ * cannot set the times of an entry the requester wrote (mode 0640, owned
+ * by the requester), and the mtime is when the entry was written.
+ */
 static bool
 claim_exists(struct spool *sp, const char *addr, bool *stale)
 {
@@ -371,7 +376,7 @@ claim_exists(struct spool *sp, const char *addr, bool *stale)
 		return false;
 	}
 	*stale = sp->claim_timeout > 0 &&
-	    time(NULL) - st.st_mtime >= (time_t)sp->claim_timeout;
+	    time(NULL) - st.st_ctime >= (time_t)sp->claim_timeout;
 	return true;
 }
 
@@ -409,6 +414,17 @@ spool_file_has(struct spool *sp, const char *addr)
 	char path[PATH_MAX];
 
 	if (spool_path(sp, "entries", addr, path, sizeof(path)) < 0) {
+		return false;
+	}
+	if (access(path, F_OK) == 0) {
+		return true;
+	}
+	/*
+	 * A claimed entry (work/) is still pending to the envelope stage: a
+	 * challenge that reaches another MX meanwhile must meet the claim
+	 * (tempfail) or take an expired one over, not pass as ordinary mail.
+	 */
+	if (spool_path(sp, "work", addr, path, sizeof(path)) < 0) {
 		return false;
 	}
 	return access(path, F_OK) == 0;
@@ -547,7 +563,7 @@ take_over(struct spool *sp, const char *work, const char *addr)
 		return 1;
 	}
 	if (sp->claim_timeout <= 0 ||
-	    time(NULL) - st.st_mtime < (time_t)sp->claim_timeout) {
+	    time(NULL) - st.st_ctime < (time_t)sp->claim_timeout) {
 		return 1;
 	}
 	n = snprintf(aside, sizeof(aside), "%s/tmp/claim.%ld.%lx", sp->dir,
@@ -558,10 +574,9 @@ take_over(struct spool *sp, const char *work, const char *addr)
 	if (rename(work, aside) < 0) {
 		return 1; /* another taker won */
 	}
-	if (utimensat(AT_FDCWD, aside, NULL, 0) < 0 ||
-	    rename(aside, work) < 0) {
+	/* renamed back: a fresh ctime, so the claim is ours and fresh */
+	if (rename(aside, work) < 0) {
 		log_err_errno("%s: cannot take over a stale claim", work);
-		(void)rename(aside, work);
 		return -1;
 	}
 	log_warn("spool: %s: took over a claim older than %d s (ClaimTimeout)",
@@ -579,9 +594,7 @@ spool_file_claim(struct spool *sp, const char *addr, struct spool_entry *e)
 	    spool_path(sp, "work", addr, to, sizeof(to)) < 0) {
 		return -1;
 	}
-	/* the claim's age is the work/ file's mtime: touch it before the
-	 * rename (which keeps it), so that a fresh claim never looks stale */
-	(void)utimensat(AT_FDCWD, from, NULL, 0);
+	/* the rename sets the ctime, the claim's age (claim_exists) */
 	if (rename(from, to) < 0) {
 		if (errno != ENOENT) {
 			log_err_errno("%s: cannot claim spool entry", from);

@@ -1,9 +1,10 @@
 /*
  * callbacks: the smfiDesc table and the callbacks, in protocol order.
  *
- * Ordinary mail costs one access(2) per recipient: at DATA (or at the
- * first header when DATA is not sent) a message none of whose recipients
- * has a spool entry is accepted; at end of headers everything that is not
+ * Ordinary mail costs one lookup per recipient (two access(2) with the
+ * directory spool, entries/ and work/; a hash lookup in memory with the
+ * database spool): at DATA (or at the first header when DATA is not sent)
+ * a message none of whose recipients has a spool entry is accepted; at end of headers everything that is not
  * a candidate (Subject with "ACME:") is accepted, and so is our own reply
  * passing through non_smtpd_milters.  Every stage is registered and
  * answered and no SMFIP_NR_* flag is negotiated: Postfix sends each
