@@ -44,8 +44,17 @@ now(void)
 static struct spool *
 open_spec(const char *spec, bool reader)
 {
-	(void)reader;
-	return spool_open(spec, false, -1, (gid_t)-1);
+	struct spool *sp;
+
+	if (strncmp(spec, "db:", 3) != 0) {
+		return spool_open(spec, false, -1, (gid_t)-1);
+	}
+	sp = spool_open_db(spec + 3, reader ? SPOOL_DB_MILTER : 0);
+	if (sp != NULL && reader && spool_start(sp) < 0) {
+		spool_close(sp);
+		return NULL;
+	}
+	return sp;
 }
 
 static int
