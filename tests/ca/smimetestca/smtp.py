@@ -44,11 +44,11 @@ def _deliver(relay, from_addr, mailbox, raw, barrier=None):
             raise smtplib.SMTPDataError(code, resp)
 
 
-def send_mail(relays, from_addr, mailbox, raw, deliver_all=False):
+def send_mail(relays, from_addr, mailbox, raw, deliver_all=False, tries=5):
     """Send RAW from FROM_ADDR to MAILBOX as a domain's MX list is used:
     RELAYS ("HOST:PORT[,HOST:PORT...]") in order, a failure (connection,
-    4xx or 5xx) falls back to the next, up to five rounds with a growing
-    pause between them.  With DELIVER_ALL, the same mail goes to every
+    4xx or 5xx) falls back to the next, up to TRIES rounds with a growing
+    pause between them (0.5 s more each round, at most 3 s).  With DELIVER_ALL, the same mail goes to every
     relay at the same moment instead (parallel sessions whose final "."
     is sent together: a duplicated delivery), each with its own rounds.
     Returns None, or the last error (of any relay with DELIVER_ALL)."""
@@ -63,7 +63,8 @@ def send_mail(relays, from_addr, mailbox, raw, deliver_all=False):
             except (OSError, smtplib.SMTPException,
                     threading.BrokenBarrierError) as e:
                 barrier.abort()
-                errs[i] = send_mail("%s:%d" % rl[i], from_addr, mailbox, raw)
+                errs[i] = send_mail("%s:%d" % rl[i], from_addr, mailbox, raw,
+                                    tries=tries)
                 if errs[i] is None:
                     log.info("delivery to %s:%d retried after: %s",
                              rl[i][0], rl[i][1], e)
@@ -75,7 +76,7 @@ def send_mail(relays, from_addr, mailbox, raw, deliver_all=False):
             t.join()
         return next((e for e in errs if e is not None), None)
     err = None
-    for attempt in range(5):
+    for attempt in range(tries):
         for r in rl:
             try:
                 _deliver(r, from_addr, mailbox, raw)
@@ -84,7 +85,8 @@ def send_mail(relays, from_addr, mailbox, raw, deliver_all=False):
                 err = e
                 log.info("challenge mail to %s via %s:%d: %s", mailbox,
                          r[0], r[1], e)
-        time.sleep(0.5 * (attempt + 1))
+        if attempt + 1 < tries:
+            time.sleep(min(0.5 * (attempt + 1), 3.0))
     return err
 
 

@@ -59,6 +59,7 @@ class Ca:
             "order_retry_after": 1,
             "relay": args.relay,      # HOST:PORT[,HOST:PORT...], in order
             "deliver_all": False,     # the same mail to every relay at once
+            "relay_tries": 5,         # rounds over the relays
         }
         self.eab = None
         if args.eab_required:
@@ -175,8 +176,9 @@ class Ca:
             time.sleep(delay)
         with self.lock:
             relay, every = self.config["relay"], self.config["deliver_all"]
+            tries = self.config["relay_tries"]
         err = send_mail(relay, self.args.from_addr, ch["mailbox"],
-                        ch["mail"], every)
+                        ch["mail"], every, tries)
         with self.lock:
             rec = {"mailbox": ch["mailbox"], "message_id": ch["msgid"],
                    "time": rfc3339(now()), "challenge":
@@ -328,7 +330,9 @@ class Ca:
                 "order_retry_after": lambda v: int(v) if int(v) >= 0
                 else _bad("order_retry_after must be >= 0"),
                 "relay": _relay_spec,
-                "deliver_all": bool}
+                "deliver_all": bool,
+                "relay_tries": lambda v: int(v) if int(v) >= 1
+                else _bad("relay_tries must be >= 1")}
         with self.lock:
             for k, v in req.items():
                 if k not in conv:
