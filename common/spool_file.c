@@ -411,7 +411,12 @@ spool_file_has(struct spool *sp, const char *addr)
 	if (spool_path(sp, "entries", addr, path, sizeof(path)) < 0) {
 		return false;
 	}
-	return access(path, F_OK) == 0;
+	if (access(path, F_OK) == 0) {
+		return true;
+	}
+	/* claimed: a challenge arriving now must be seen (and tempfailed) */
+	return spool_path(sp, "work", addr, path, sizeof(path)) == 0 &&
+	    access(path, F_OK) == 0;
 }
 
 int

@@ -129,6 +129,14 @@ static const char *const grants_requester[] = {
 	NULL,
 };
 
+/* the server's NOTICEs ("policy ... does not exist, skipping") are noise */
+static void
+quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static int
 run(PGconn *c, const char *sql)
 {
@@ -232,6 +240,7 @@ spool_migrate(const char *conninfo, const char *milter_role,
 		PQfinish(c);
 		return -1;
 	}
+	PQsetNoticeProcessor(c, quiet, NULL);
 	if (run(c, "BEGIN") < 0) {
 		goto out;
 	}
@@ -259,13 +268,13 @@ spool_migrate(const char *conninfo, const char *milter_role,
 			}
 		}
 	}
-	if (milter_role != NULL && grant(c, grants_milter, milter_role,
-				       "milter", dry_run, out) < 0) {
+	if (milter_role != NULL &&
+	    grant(c, grants_milter, milter_role, "milter", dry_run, out) < 0) {
 		goto out;
 	}
-	if (requester_role != NULL && grant(c, grants_requester,
-					  requester_role, "requester", dry_run,
-					  out) < 0) {
+	if (requester_role != NULL &&
+	    grant(c, grants_requester, requester_role, "requester", dry_run,
+		out) < 0) {
 		goto out;
 	}
 	if (run(c, dry_run ? "ROLLBACK" : "COMMIT") < 0) {
