@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/spool.h"
 
@@ -172,7 +173,10 @@ db_version(PGconn *c)
 	PQclear(r);
 	r = PQexec(c, "SELECT max(version) FROM smime_acme.meta");
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-		v = atoi(PQgetvalue(r, 0, 0));
+		long l;
+		v = conf_parse_long(PQgetvalue(r, 0, 0), 0, 1000, &l) == 0
+		    ? (int)l
+		    : -1;
 	} else {
 		log_err("spool-migrate: %s", PQresultErrorMessage(r));
 	}

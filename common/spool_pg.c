@@ -31,9 +31,12 @@
 #include "common/log.h"
 #include "common/spool_impl.h"
 
-#define CHANNEL      "smime_acme_spool"
-#define BACKOFF_MAX  30 /* seconds between reconnection attempts, at most */
-#define CONN_TIMEOUT "3"
+#define CHANNEL            "smime_acme_spool"
+#define BACKOFF_MAX        30 /* seconds between reconnection attempts, at most */
+#define CONN_TIMEOUT       "3"
+#define SPOOL_DB_VERSION_S "1" /* SPOOL_DB_VERSION as text */
+_Static_assert(SPOOL_DB_VERSION == 1, "SPOOL_DB_VERSION_S");
+_Static_assert(SPOOL_CLAIMED == 2, "smime_acme.claim() status 2");
 
 /* The columns of an entry, in the order fill() reads them. */
 #define COLS_ALL                                                               \
@@ -266,7 +269,7 @@ check_schema(PGconn *c)
 		log_err("spool: the database has no smime-acme spool schema "
 			"(or this role may not read it): run `smime-acme "
 			"spool-migrate` (smime-acme(1))");
-	} else if (atoi(PQgetvalue(r, 0, 0)) != SPOOL_DB_VERSION) {
+	} else if (strcmp(PQgetvalue(r, 0, 0), SPOOL_DB_VERSION_S) != 0) {
 		log_err("spool: the database spool schema is version %s, this "
 			"program needs %d: run `smime-acme spool-migrate`",
 		    PQgetvalue(r, 0, 0), SPOOL_DB_VERSION);
@@ -856,8 +859,7 @@ spool_pg_claim(
 	} else if (strcmp(PQgetvalue(r, 0, 0), "0") == 0) {
 		rc = fill(r, 0, 1, e);
 	} else {
-		rc = atoi(PQgetvalue(r, 0, 0)) == SPOOL_CLAIMED ? SPOOL_CLAIMED
-								: 1;
+		rc = strcmp(PQgetvalue(r, 0, 0), "2") == 0 ? SPOOL_CLAIMED : 1;
 	}
 	clear_secret(r);
 	return rc;
