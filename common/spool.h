@@ -148,9 +148,8 @@ int spool_lookup(struct spool *sp, const char *addr, struct spool_entry *e);
  * claimed entry, so this is false there; its claim says SPOOL_CLAIMED.
  */
 bool spool_claimed(struct spool *sp, const char *addr);
-/* Cheap existence test for the envelope stage: true if an entry exists,
- * claimed ones included (a challenge for them is tempfailed or, once the
- * claim expired, taken over). */
+/* Cheap existence test for the envelope stage: true if an entry exists
+ * (claimed or not); the database spool answers from the pending set. */
 bool spool_has(struct spool *sp, const char *addr);
 
 /* Write (create or replace) the entry for e->mailbox atomically, 0640. */

@@ -419,15 +419,9 @@ spool_file_has(struct spool *sp, const char *addr)
 	if (access(path, F_OK) == 0) {
 		return true;
 	}
-	/*
-	 * A claimed entry (work/) is still pending to the envelope stage: a
-	 * challenge that reaches another MX meanwhile must meet the claim
-	 * (tempfail) or take an expired one over, not pass as ordinary mail.
-	 */
-	if (spool_path(sp, "work", addr, path, sizeof(path)) < 0) {
-		return false;
-	}
-	return access(path, F_OK) == 0;
+	/* claimed: a challenge arriving now must be seen (and tempfailed) */
+	return spool_path(sp, "work", addr, path, sizeof(path)) == 0 &&
+	    access(path, F_OK) == 0;
 }
 
 int

@@ -11,15 +11,16 @@
 struct spool_pg; /* spool_pg.c */
 
 struct spool {
-	char *dir;            /* file backend: the directory */
-	struct spool_pg *pg;  /* PostgreSQL backend, or NULL */
-	int claim_timeout;    /* seconds: an older claim may be taken over */
+	char *dir;           /* file backend: the directory */
+	struct spool_pg *pg; /* PostgreSQL backend, or NULL */
+	int claim_timeout;   /* seconds: an older claim may be taken over */
 };
 
 struct spool *spool_file_open(
     const char *dir, bool create, long check_uid, gid_t gid);
 void spool_file_close(struct spool *sp);
-int spool_file_lookup(struct spool *sp, const char *addr, struct spool_entry *e);
+int spool_file_lookup(
+    struct spool *sp, const char *addr, struct spool_entry *e);
 bool spool_file_claimed(struct spool *sp, const char *addr);
 bool spool_file_has(struct spool *sp, const char *addr);
 int spool_file_write(struct spool *sp, const struct spool_entry *e);
@@ -27,7 +28,8 @@ int spool_file_remove(struct spool *sp, const char *addr);
 int spool_file_claim(struct spool *sp, const char *addr, struct spool_entry *e);
 int spool_file_release(struct spool *sp, const char *addr);
 int spool_file_complete(struct spool *sp, const struct spool_entry *e);
-int spool_file_note_refusal(struct spool *sp, const char *addr, const char *why);
+int spool_file_note_refusal(
+    struct spool *sp, const char *addr, const char *why);
 int spool_file_refusal(
     struct spool *sp, const char *addr, time_t *when, char *why, size_t whylen);
 int spool_file_foreach(struct spool *sp,
@@ -41,8 +43,8 @@ int spool_pg_lookup(
 bool spool_pg_has(struct spool_pg *pg, const char *addr);
 int spool_pg_write(struct spool_pg *pg, const struct spool_entry *e);
 int spool_pg_remove(struct spool_pg *pg, const char *addr);
-int spool_pg_claim(struct spool_pg *pg, const char *addr, int timeout,
-    struct spool_entry *e);
+int spool_pg_claim(
+    struct spool_pg *pg, const char *addr, int timeout, struct spool_entry *e);
 int spool_pg_release(struct spool_pg *pg, const char *addr);
 int spool_pg_complete(struct spool_pg *pg, const struct spool_entry *e);
 int spool_pg_note_refusal(

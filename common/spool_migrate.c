@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/conf.h"
 #include "common/log.h"
 #include "common/spool.h"
 
@@ -129,6 +130,14 @@ static const char *const grants_requester[] = {
 	NULL,
 };
 
+/* the server's NOTICEs ("policy ... does not exist, skipping") are noise */
+static void
+quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static int
 run(PGconn *c, const char *sql)
 {
@@ -164,7 +173,10 @@ db_version(PGconn *c)
 	PQclear(r);
 	r = PQexec(c, "SELECT max(version) FROM smime_acme.meta");
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-		v = atoi(PQgetvalue(r, 0, 0));
+		long l;
+		v = conf_parse_long(PQgetvalue(r, 0, 0), 0, 1000, &l) == 0
+		    ? (int)l
+		    : -1;
 	} else {
 		log_err("spool-migrate: %s", PQresultErrorMessage(r));
 	}
@@ -232,6 +244,7 @@ spool_migrate(const char *conninfo, const char *milter_role,
 		PQfinish(c);
 		return -1;
 	}
+	PQsetNoticeProcessor(c, quiet, NULL);
 	if (run(c, "BEGIN") < 0) {
 		goto out;
 	}
@@ -259,13 +272,13 @@ spool_migrate(const char *conninfo, const char *milter_role,
 			}
 		}
 	}
-	if (milter_role != NULL && grant(c, grants_milter, milter_role,
-				       "milter", dry_run, out) < 0) {
+	if (milter_role != NULL &&
+	    grant(c, grants_milter, milter_role, "milter", dry_run, out) < 0) {
 		goto out;
 	}
-	if (requester_role != NULL && grant(c, grants_requester,
-					  requester_role, "requester", dry_run,
-					  out) < 0) {
+	if (requester_role != NULL &&
+	    grant(c, grants_requester, requester_role, "requester", dry_run,
+		out) < 0) {
 		goto out;
 	}
 	if (run(c, dry_run ? "ROLLBACK" : "COMMIT") < 0) {

@@ -31,19 +31,22 @@
 #include "common/log.h"
 #include "common/spool_impl.h"
 
-#define CHANNEL      "smime_acme_spool"
-#define BACKOFF_MAX  30 /* seconds between reconnection attempts, at most */
-#define CONN_TIMEOUT "3"
+#define CHANNEL            "smime_acme_spool"
+#define BACKOFF_MAX        30 /* seconds between reconnection attempts, at most */
+#define CONN_TIMEOUT       "3"
+#define SPOOL_DB_VERSION_S "1" /* SPOOL_DB_VERSION as text */
+_Static_assert(SPOOL_DB_VERSION == 1, "SPOOL_DB_VERSION_S");
+_Static_assert(SPOOL_CLAIMED == 2, "smime_acme.claim() status 2");
 
 /* The columns of an entry, in the order fill() reads them. */
-#define COLS_ALL                                                         \
-	"mailbox, sender, token2, thumbprint, rule, state, created, "      \
-	"expires, order_url, authz_url, challenge_url, answered_at, "      \
+#define COLS_ALL                                                               \
+	"mailbox, sender, token2, thumbprint, rule, state, created, "          \
+	"expires, order_url, authz_url, challenge_url, answered_at, "          \
 	"challenge_msgid, reason"
 /* The milter's view: the columns granted to its role (the URLs and the
  * reason stay the requester's). */
-#define COLS_MILTER                                                      \
-	"mailbox, sender, token2, thumbprint, rule, state, created, "      \
+#define COLS_MILTER                                                            \
+	"mailbox, sender, token2, thumbprint, rule, state, created, "          \
 	"expires, '', '', '', answered_at, challenge_msgid, ''"
 
 struct keyset {
@@ -198,22 +201,35 @@ is_key(const char *s)
 	return s[64] == '\0';
 }
 
+/* the server's notices ("terminating connection due to administrator
+ * command") go to the debug log, not to stderr */
+static void
+notice(void *arg, const char *msg)
+{
+	(void)arg;
+	log_debug("spool: PostgreSQL says: %s", msg);
+}
+
 /* connect_timeout first: the conninfo may set its own */
 static PGconn *
 pg_connect(const char *conninfo)
 {
-	const char *const kw[] = { "connect_timeout", "fallback_application_name",
-		"dbname", NULL };
+	const char *const kw[] = { "connect_timeout",
+		"fallback_application_name", "dbname", NULL };
 	const char *const val[] = { CONN_TIMEOUT, "smime-acme", conninfo,
 		NULL };
+	PGconn *c;
 
-	return PQconnectdbParams(kw, val, 1);
+	c = PQconnectdbParams(kw, val, 1);
+	if (c != NULL) {
+		PQsetNoticeProcessor(c, notice, NULL);
+	}
+	return c;
 }
 
 static void
-say_down(struct spool_pg *pg, PGconn *c)
+say_down(struct spool_pg *pg, const char *msg)
 {
-	const char *msg = c != NULL ? PQerrorMessage(c) : "out of memory";
 	char line[300];
 	size_t n;
 
@@ -253,7 +269,7 @@ check_schema(PGconn *c)
 		log_err("spool: the database has no smime-acme spool schema "
 			"(or this role may not read it): run `smime-acme "
 			"spool-migrate` (smime-acme(1))");
-	} else if (atoi(PQgetvalue(r, 0, 0)) != SPOOL_DB_VERSION) {
+	} else if (strcmp(PQgetvalue(r, 0, 0), SPOOL_DB_VERSION_S) != 0) {
 		log_err("spool: the database spool schema is version %s, this "
 			"program needs %d: run `smime-acme spool-migrate`",
 		    PQgetvalue(r, 0, 0), SPOOL_DB_VERSION);
@@ -284,10 +300,12 @@ conn_get(struct spool_pg *pg)
 	}
 	pg->conn = pg_connect(pg->conninfo);
 	if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
-		say_down(pg, pg->conn);
+		say_down(pg,
+		    pg->conn != NULL ? PQerrorMessage(pg->conn)
+				     : "out of memory");
 		PQfinish(pg->conn);
 		pg->conn = NULL;
-		pg->backoff = pg->backoff == 0 ? 1
+		pg->backoff = pg->backoff == 0      ? 1
 		    : pg->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX
 						    : pg->backoff * 2;
 		pg->next_try = now + pg->backoff;
@@ -305,8 +323,8 @@ conn_get(struct spool_pg *pg)
  * or NULL on failure (logged, once while the database is down).
  */
 static PGresult *
-pg_exec(struct spool_pg *pg, const char *sql, int n,
-    const char *const *params, ExecStatusType want)
+pg_exec(struct spool_pg *pg, const char *sql, int n, const char *const *params,
+    ExecStatusType want)
 {
 	PGresult *r = NULL;
 	PGconn *c;
@@ -325,15 +343,15 @@ pg_exec(struct spool_pg *pg, const char *sql, int n,
 		}
 		if (PQstatus(c) == CONNECTION_OK) {
 			/* the statement failed, not the connection */
-			log_err("spool: PostgreSQL: %s",
-			    PQresultErrorMessage(r));
+			log_err(
+			    "spool: PostgreSQL: %s", PQresultErrorMessage(r));
 			PQclear(r);
 			pthread_mutex_unlock(&pg->mu);
 			return NULL;
 		}
 		PQclear(r);
 		r = NULL;
-		say_down(pg, c);
+		say_down(pg, PQerrorMessage(c));
 		PQfinish(pg->conn);
 		pg->conn = NULL;
 		pg->listening = false;
@@ -358,8 +376,9 @@ set_reload(struct spool_pg *pg, PGconn *c)
 	PGresult *r;
 	int i, n;
 
-	r = PQexec(c, "SELECT key FROM smime_acme.entries WHERE state IN "
-		      "('incomplete', 'awaiting')");
+	r = PQexec(c,
+	    "SELECT key FROM smime_acme.entries WHERE state IN "
+	    "('incomplete', 'awaiting')");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		log_err("spool: cannot load the pending entries: %s",
 		    PQresultErrorMessage(r));
@@ -406,6 +425,8 @@ drain_notifies(struct spool_pg *pg, PGconn *c)
 				set_update(pg, nt->extra,
 				    strcmp(st, "incomplete") == 0 ||
 					strcmp(st, "awaiting") == 0);
+				log_debug("spool: pending set: %.16s %s",
+				    nt->extra, st);
 			}
 		}
 		PQfreemem(nt);
@@ -436,13 +457,14 @@ set_thread(void *arg)
 			c = pg_connect(pg->conninfo);
 			if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 				atomic_store(&pg->set_down, true);
-				say_down(pg, c);
+				say_down(pg,
+				    c != NULL ? PQerrorMessage(c)
+					      : "out of memory");
 				PQfinish(c);
 				c = NULL;
-				backoff = backoff == 0 ? 1
-				    : backoff * 2 > BACKOFF_MAX
-				    ? BACKOFF_MAX
-				    : backoff * 2;
+				backoff = backoff == 0          ? 1
+				    : backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX
+								: backoff * 2;
 				if (!thr_sleep(pg, backoff * 1000)) {
 					break;
 				}
@@ -465,6 +487,13 @@ set_thread(void *arg)
 			reloaded = time(NULL);
 			atomic_store(&pg->set_down, false);
 			say_up(pg);
+			log_info("spool: PostgreSQL pending set loaded, "
+				 "listening for changes");
+			/* the database is back: the next lookup or claim
+			 * reconnects at once, whatever its back-off */
+			pthread_mutex_lock(&pg->mu);
+			pg->next_try = 0;
+			pthread_mutex_unlock(&pg->mu);
 		}
 		p[0].fd = pg->stop[0];
 		p[0].events = POLLIN;
@@ -479,10 +508,10 @@ set_thread(void *arg)
 		}
 		if (PQconsumeInput(c) == 0) {
 			/* the server went away: keep the last known set */
+			atomic_store(&pg->set_down, true);
+			say_down(pg, PQerrorMessage(c));
 			PQfinish(c);
 			c = NULL;
-			atomic_store(&pg->set_down, true);
-			say_down(pg, NULL);
 			continue;
 		}
 		drain_notifies(pg, c);
@@ -542,8 +571,9 @@ spool_pg_open(const char *conninfo, unsigned flags)
 	c = conn_get(pg);
 	if (c == NULL) {
 		pthread_mutex_unlock(&pg->mu);
-		log_err("spool: cannot connect to the database of SpoolDatabase "
-			"(its error is above); nothing was written");
+		log_err(
+		    "spool: cannot connect to the database of SpoolDatabase "
+		    "(its error is above); nothing was written");
 		spool_pg_close(pg);
 		return NULL;
 	}
@@ -725,8 +755,8 @@ spool_pg_has(struct spool_pg *pg, const char *addr)
 	if (pg->flags & SPOOL_DB_MILTER) {
 		return set_has(pg, key); /* no round trip */
 	}
-	r = pg_exec(pg, "SELECT 1 FROM smime_acme.entries WHERE key = $1", 1,
-	    p, PGRES_TUPLES_OK);
+	r = pg_exec(pg, "SELECT 1 FROM smime_acme.entries WHERE key = $1", 1, p,
+	    PGRES_TUPLES_OK);
 	has = r != NULL && PQntuples(r) > 0;
 	PQclear(r);
 	return has;
@@ -804,8 +834,8 @@ spool_pg_remove(struct spool_pg *pg, const char *addr)
 }
 
 int
-spool_pg_claim(struct spool_pg *pg, const char *addr, int timeout,
-    struct spool_entry *e)
+spool_pg_claim(
+    struct spool_pg *pg, const char *addr, int timeout, struct spool_entry *e)
 {
 	char key[65], t[16];
 	const char *p[3] = { key, pg->claimer, t };
@@ -829,8 +859,7 @@ spool_pg_claim(struct spool_pg *pg, const char *addr, int timeout,
 	} else if (strcmp(PQgetvalue(r, 0, 0), "0") == 0) {
 		rc = fill(r, 0, 1, e);
 	} else {
-		rc = atoi(PQgetvalue(r, 0, 0)) == SPOOL_CLAIMED ? SPOOL_CLAIMED
-								 : 1;
+		rc = strcmp(PQgetvalue(r, 0, 0), "2") == 0 ? SPOOL_CLAIMED : 1;
 	}
 	clear_secret(r);
 	return rc;
@@ -846,8 +875,8 @@ spool_pg_release(struct spool_pg *pg, const char *addr)
 	if (spool_key(addr, key) < 0) {
 		return -1;
 	}
-	r = pg_exec(pg, "SELECT smime_acme.release($1, $2)", 2, p,
-	    PGRES_TUPLES_OK);
+	r = pg_exec(
+	    pg, "SELECT smime_acme.release($1, $2)", 2, p, PGRES_TUPLES_OK);
 	if (r == NULL) {
 		return -1;
 	}
@@ -915,8 +944,8 @@ spool_pg_note_refusal(struct spool_pg *pg, const char *addr, const char *why)
 }
 
 int
-spool_pg_refusal(struct spool_pg *pg, const char *addr, time_t *when,
-    char *why, size_t whylen)
+spool_pg_refusal(struct spool_pg *pg, const char *addr, time_t *when, char *why,
+    size_t whylen)
 {
 	char key[65];
 	const char *p[1] = { key };

@@ -13,7 +13,8 @@
 -- connection to the same filter then sends that mail to the same
 -- recipient; its lines are prefixed "next ".  With hook, the shell command
 -- CMD runs once the filter accepts connections (its startup checks are
--- done) and before the first transaction.
+-- done) and before the first transaction.  With -D running=1 the filter
+-- is not started: one the caller started already listens on sock.
 
 local names = {
 	[SMFIR_CONTINUE] = "continue", [SMFIR_ACCEPT] = "accept",
@@ -147,7 +148,9 @@ local function transaction(path)
 end
 
 mt.set_timeout(60)
-mt.startfilter(milter, "-f", "-v", "-c", conf)
+if running == nil then
+	mt.startfilter(milter, "-f", "-v", "-c", conf)
+end
 transaction(msg)
 if msg2 ~= nil then
 	pfx = "next "

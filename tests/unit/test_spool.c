@@ -206,13 +206,14 @@ test_cycle(void **state)
 	assert_string_equal(f.token2, e.token2);
 
 	/* claim: a second claim loses, told that someone else holds it; a
-	 * claimed entry is not found by lookup, but stays pending to the
-	 * envelope stage so that a challenge on another MX meets the claim */
+	 * claimed entry is not found, but the address still has an entry
+	 * (a challenge arriving meanwhile is tempfailed, not let through) */
 	assert_false(spool_claimed(sp, "alice@example.test"));
 	assert_int_equal(spool_claim(sp, "alice@example.test", &f), 0);
 	assert_int_equal(
 	    spool_claim(sp, "alice@example.test", &f), SPOOL_CLAIMED);
 	assert_true(spool_claimed(sp, "alice@example.test"));
+	assert_int_equal(spool_lookup(sp, "alice@example.test", &e), 1);
 	assert_true(spool_has(sp, "alice@example.test"));
 	assert_int_equal(spool_release(sp, "alice@example.test"), 0);
 	assert_true(spool_has(sp, "alice@example.test"));
