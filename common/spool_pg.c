@@ -231,15 +231,25 @@ static void
 say_down(struct spool_pg *pg, const char *msg)
 {
 	char line[300];
-	size_t n;
+	size_t i, n;
 
 	atomic_store(&pg->down, true);
 	if (atomic_exchange(&pg->said_down, true)) {
 		return;
 	}
 	snprintf(line, sizeof(line), "%s", msg);
-	n = strlen(line);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ')) {
+	/* libpq's message may span lines: one log line all the same */
+	for (i = 0, n = 0; line[i] != '\0'; i++) {
+		if (line[i] == '\n' || line[i] == '\t' || line[i] == '\r') {
+			if (n > 0 && line[n - 1] != ' ') {
+				line[n++] = ' ';
+			}
+			continue;
+		}
+		line[n++] = line[i];
+	}
+	line[n] = '\0';
+	while (n > 0 && line[n - 1] == ' ') {
 		line[--n] = '\0';
 	}
 	log_err("spool: PostgreSQL unreachable (%s); ordinary mail flows, "

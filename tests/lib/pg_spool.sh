@@ -16,7 +16,7 @@
 
 pg_spool_setup() {
 	PG_SPOOL_SKIP=
-	if ! "$2" --help 2>&1 | grep -q spool-migrate; then
+	if "$2" --allow-root spool-migrate -n 2>&1 | grep -q 'unknown command'; then
 		PG_SPOOL_SKIP="the requester has no spool-migrate command"
 		return 77
 	fi
