@@ -837,7 +837,15 @@ expect_replies 0
 expect_log "entry claimed by another delivery, tempfail"
 result file-live-claim-tempfailed
 wait_filter
-touch -d '-10 minutes' "$C/spool/work/$(tool key "$ADDR")"
+# the claimer died: its claim's age is the ctime of the rename into work/
+# (the milter cannot set an entry's times), so it ages past a short
+# ClaimTimeout, not by touch
+newcase claimed-file-expired "ClaimTimeout 1"
+write_entry "$C" "$ADDR" awaiting "$EXP"
+mv "$C/spool/entries/$(tool key "$ADDR")" "$C/spool/work/$(tool key "$ADDR")"
+touch -d '+10 minutes' "$C/spool/work/$(tool key "$ADDR")"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+sleep 2
 run "$ADDR" "$C/mail"
 expect "eom: continue"
 expect_replies 1
