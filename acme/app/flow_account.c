@@ -190,9 +190,15 @@ flow_cmd_spool_migrate(const struct cli *c, const struct config *conf)
 	const char *db =
 	    c->database != NULL ? c->database : conf->spool_database;
 
+	const char *why;
+
 	if (db == NULL) {
 		log_err("spool-migrate: no database: set SpoolDatabase in "
 			"smime-acme.conf or use --database CONNINFO");
+		return EX_USAGE;
+	}
+	if (spool_conninfo_check(db, &why) < 0) {
+		log_err("--database: %s", why);
 		return EX_USAGE;
 	}
 	if (spool_migrate(db, c->milter_role, c->requester_role,

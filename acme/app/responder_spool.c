@@ -193,11 +193,14 @@ sp_wait(struct responder_job *j)
 			    j->addr, (long)(now - start));
 		}
 		/* the database spool returns at once on a NOTIFY of this
-		 * entry (LISTEN), the directory spool just sleeps */
-		if (spool_wait(j->priv, j->addr,
-			f->set->spool_db != NULL ? FLOW_SPOOL_LISTEN_MS
-						 : FLOW_SPOOL_POLL_MS) < 0 ||
-		    !flow_sleep_ms(0)) {
+		 * entry (LISTEN); the directory spool is polled.  A signal
+		 * ends the wait early; only a stop request ends the loop. */
+		if (f->set->spool_db != NULL) {
+			(void)spool_wait(
+			    j->priv, j->addr, FLOW_SPOOL_LISTEN_MS);
+		}
+		if (!flow_sleep_ms(
+			f->set->spool_db != NULL ? 0 : FLOW_SPOOL_POLL_MS)) {
 			log_err("%s: interrupted", j->addr);
 			flow_fail(f, EX_TEMPFAIL);
 			break;
