@@ -238,13 +238,22 @@ say_down(struct spool_pg *pg, const char *msg)
 		return;
 	}
 	snprintf(line, sizeof(line), "%s", msg);
-	n = strlen(line);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' ')) {
+	/* libpq's message spans lines: make it one */
+	for (n = 0; line[n] != '\0'; n++) {
+		if ((unsigned char)line[n] < 0x20) {
+			line[n] = ' ';
+		}
+	}
+	while (n > 0 && line[n - 1] == ' ') {
 		line[--n] = '\0';
 	}
-	log_err("spool: PostgreSQL unreachable (%s); ordinary mail flows, "
-		"challenges are tempfailed until it is back",
-	    line);
+	if (pg->flags & SPOOL_DB_MILTER) {
+		log_err("spool: PostgreSQL unreachable (%s); ordinary mail "
+			"flows, challenges are tempfailed until it is back",
+		    line);
+	} else {
+		log_err("spool: PostgreSQL unreachable (%s)", line);
+	}
 }
 
 static void
@@ -573,7 +582,7 @@ spool_pg_open(const char *conninfo, unsigned flags)
 		pthread_mutex_unlock(&pg->mu);
 		log_err(
 		    "spool: cannot connect to the database of SpoolDatabase "
-		    "(its error is above); nothing was written");
+		    "(its error is above)");
 		spool_pg_close(pg);
 		return NULL;
 	}
