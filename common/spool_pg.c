@@ -231,30 +231,29 @@ static void
 say_down(struct spool_pg *pg, const char *msg)
 {
 	char line[300];
-	size_t i, n;
+	size_t n;
 
 	atomic_store(&pg->down, true);
 	if (atomic_exchange(&pg->said_down, true)) {
 		return;
 	}
 	snprintf(line, sizeof(line), "%s", msg);
-	/* libpq's message may span lines: one log line all the same */
-	for (i = 0, n = 0; line[i] != '\0'; i++) {
-		if (line[i] == '\n' || line[i] == '\t' || line[i] == '\r') {
-			if (n > 0 && line[n - 1] != ' ') {
-				line[n++] = ' ';
-			}
-			continue;
+	/* libpq's message spans lines: make it one */
+	for (n = 0; line[n] != '\0'; n++) {
+		if ((unsigned char)line[n] < 0x20) {
+			line[n] = ' ';
 		}
-		line[n++] = line[i];
 	}
-	line[n] = '\0';
 	while (n > 0 && line[n - 1] == ' ') {
 		line[--n] = '\0';
 	}
-	log_err("spool: PostgreSQL unreachable (%s); ordinary mail flows, "
-		"challenges are tempfailed until it is back",
-	    line);
+	if (pg->flags & SPOOL_DB_MILTER) {
+		log_err("spool: PostgreSQL unreachable (%s); ordinary mail "
+			"flows, challenges are tempfailed until it is back",
+		    line);
+	} else {
+		log_err("spool: PostgreSQL unreachable (%s)", line);
+	}
 }
 
 static void
@@ -583,7 +582,7 @@ spool_pg_open(const char *conninfo, unsigned flags)
 		pthread_mutex_unlock(&pg->mu);
 		log_err(
 		    "spool: cannot connect to the database of SpoolDatabase "
-		    "(its error is above); nothing was written");
+		    "(its error is above)");
 		spool_pg_close(pg);
 		return NULL;
 	}

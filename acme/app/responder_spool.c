@@ -73,7 +73,9 @@ sp_prepare(struct responder_job *j)
 
 	sp = flow_spool_open(j->f->set, true);
 	if (sp == NULL) {
-		return flow_fail(j->f, EX_CANTCREAT);
+		/* a database that cannot be reached: try again later */
+		return flow_fail(j->f,
+		    j->f->set->spool_db != NULL ? EX_TEMPFAIL : EX_CANTCREAT);
 	}
 	j->priv = sp;
 	return sp_put(j, sp, SPOOL_INCOMPLETE);

@@ -1070,6 +1070,13 @@ ClaimTimeout 120"
 	# least privilege, as the milter's role itself
 	newcase pg-roles
 	pg_entry "$ADDR" awaiting "$EXP" >/dev/null
+	# the requester's role reads the spool (smime-acme spool), never
+	# printing token-part2
+	printf 'SpoolDatabase %s\n' "$RDB" >"$C/rq.conf"
+	$SA --conf "$C/rq.conf" -c "$C/cfg" spool >"$C/list" 2>>"$C/log" ||
+	    why="$why; smime-acme spool on the database failed"
+	grep -q "^$ADDR  *awaiting" "$C/list" || why="$why; entry not listed"
+	grep -qF "$P2" "$C/list" && why="$why; token-part2 listed"
 	asmilter() { PGUSER=smime_milter pg_psql -d "$PGDATABASE" -tAc "$1" 2>>"$C/log"; }
 	asmilter "INSERT INTO smime_acme.entries (key, mailbox, rule, state)
 	    VALUES ('$(tool key eve@mail.example)', 'eve@mail.example', 'octet',
