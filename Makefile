@@ -9,7 +9,8 @@
 #
 # Sources are found by directory, one static library per layer:
 #   common/*.c      libcommon   both programs (no library but GnuTLS, and
-#                               that only in digest.c: hash, HMAC, random)
+#                               that only in digest.c: hash, HMAC, random;
+#                               and libpq, only in spool_pg.c)
 #   dkim/*.c        libdkimv    the libopendkim wrapper
 #   acme/pki/*.c    libpki      keys, CSR, certificates, PKCS#12 (GnuTLS)
 #   acme/proto/*.c  libproto    the RFC 8555 client: http, json, jws, acme,
@@ -34,7 +35,7 @@ SYSCONFDIR ?= /etc
 DESTDIR  ?=
 
 CC       ?= cc
-PKGS      = gnutls libcurl jansson milter opendkim libseccomp
+PKGS      = gnutls libcurl jansson milter opendkim libseccomp libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

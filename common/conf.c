@@ -16,6 +16,7 @@
 #include "common/conf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/spool.h"
 
 enum conf_type {
 	CT_STR,
@@ -53,6 +54,8 @@ static const struct conf_key conf_table[] = {
 	{ "LogWhy", CT_BOOL, "no", F(log_why), NULL },
 	{ "SpoolDirectory", CT_STR, "/var/spool/smime-acme", F(spool_dir),
 	    NULL },
+	{ "SpoolDatabase", CT_STR, NULL, F(spool_database), NULL },
+	{ "ClaimTimeout", CT_INT, "120", F(claim_timeout), NULL },
 	{ "InjectMethod", CT_STR, "sendmail", F(inject), inject_choices },
 	{ "SendmailPath", CT_STR, "/usr/sbin/sendmail", F(sendmail_path),
 	    NULL },
@@ -170,6 +173,10 @@ conf_set(struct config *c, const struct conf_key *k, const char *val,
 		if (k->off == offsetof(struct config, syslog_facility) &&
 		    log_facility(val) < 0) {
 			*why = "unknown syslog facility";
+			return -1;
+		}
+		if (k->off == offsetof(struct config, spool_database) &&
+		    spool_conninfo_check(val, why) < 0) {
 			return -1;
 		}
 		dup = strdup(val);

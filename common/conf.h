@@ -39,7 +39,9 @@ struct config {
 	bool log_why;          /* LogWhy: log every refusal reason at info */
 
 	/* the contract */
-	char *spool_dir; /* SpoolDirectory */
+	char *spool_dir;      /* SpoolDirectory */
+	char *spool_database; /* SpoolDatabase: libpq conninfo, or NULL */
+	int claim_timeout;    /* ClaimTimeout: seconds a claim holds */
 
 	/* the milter's checks and actions */
 	char *inject;           /* InjectMethod: sendmail | smtp */

@@ -1,33 +1,16 @@
 /*
- * spool: the request spool shared by the requester and the milter (see
- * spool.h for the layout).  Every write goes through fs_write_atomic, so a
- * reader sees a whole entry or none.  A claim is a rename(2) into work/,
- * which only one process or thread can win.  Thread-safe: the handle is
- * read-only after spool_open.
+ * spool: the dispatcher of the request spool contract (spool.h) to its
+ * two stores, the directory (spool_file.c) and PostgreSQL (spool_pg.c),
+ * and what both share: state names and the key of an address.
  */
-#include <sys/stat.h>
-#include <sys/types.h>
-
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "common/conf.h"
 #include "common/digest.h"
-#include "common/fsutil.h"
 #include "common/log.h"
-#include "common/spool.h"
-
-struct spool {
-	char *dir;
-};
+#include "common/spool_impl.h"
 
 static const char *const state_names[SPOOL_STATE_MAX] = { "incomplete",
 	"awaiting", "answered", "failed" };
@@ -49,97 +32,6 @@ spool_state_parse(const char *s)
 		}
 	}
 	return SPOOL_STATE_MAX;
-}
-
-/* mkdir -p path; when this call made it and gid is set, give it to the
- * group with mode 2770 (fchown may clear setgid: chmod after it). */
-static int
-spool_mkdir(const char *path, gid_t gid)
-{
-	bool existed = fs_exists(path);
-	int fd;
-
-	if (fs_mkdirs(path, 0770) < 0) {
-		log_err_errno("%s: cannot create spool directory", path);
-		return -1;
-	}
-	if (existed || gid == (gid_t)-1) {
-		return 0;
-	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fchown(fd, (uid_t)-1, gid) < 0 || fchmod(fd, 02770) < 0) {
-		log_err_errno(
-		    "%s: cannot give the spool directory to group %lu", path,
-		    (unsigned long)gid);
-		if (fd >= 0) {
-			close(fd);
-		}
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-struct spool *
-spool_open(const char *dir, bool create, long check_uid, gid_t gid)
-{
-	static const char *const subs[] = { "entries", "work", "tmp" };
-	struct spool *sp = NULL;
-	char path[PATH_MAX];
-	size_t i;
-
-	if (dir == NULL || *dir == '\0') {
-		log_err("spool: no SpoolDirectory configured");
-		return NULL;
-	}
-	if (create && spool_mkdir(dir, gid) < 0) {
-		return NULL;
-	}
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", dir, subs[i]) >=
-		    (int)sizeof(path)) {
-			log_err("%s: spool path too long", dir);
-			return NULL;
-		}
-		if (create && spool_mkdir(path, gid) < 0) {
-			return NULL;
-		}
-		if (!fs_exists(path)) {
-			log_err("%s: not a spool (missing %s/)", dir, subs[i]);
-			return NULL;
-		}
-		if (check_uid >= 0 &&
-		    fs_check_perms(path, (uid_t)check_uid, S_IWOTH) < 0) {
-			return NULL;
-		}
-	}
-	if (check_uid >= 0 &&
-	    fs_check_perms(dir, (uid_t)check_uid, S_IWOTH) < 0) {
-		return NULL;
-	}
-	sp = calloc(1, sizeof(*sp));
-	if (sp == NULL || (sp->dir = strdup(dir)) == NULL) {
-		free(sp);
-		log_err("spool: out of memory");
-		return NULL;
-	}
-	return sp;
-}
-
-void
-spool_close(struct spool *sp)
-{
-	if (sp == NULL) {
-		return;
-	}
-	free(sp->dir);
-	free(sp);
-}
-
-const char *
-spool_dir(const struct spool *sp)
-{
-	return sp->dir;
 }
 
 int
@@ -165,497 +57,157 @@ spool_key(const char *addr, char out[65])
 	return digest_sha256_hex(norm, len, out);
 }
 
-static int
-spool_path(const struct spool *sp, const char *sub, const char *addr, char *out,
-    size_t outlen)
+struct spool *
+spool_open(const char *dir, bool create, long check_uid, gid_t gid)
 {
-	char key[65];
-	int n;
+	return spool_file_open(dir, create, check_uid, gid);
+}
 
-	if (spool_key(addr, key) < 0) {
-		return -1;
+struct spool *
+spool_open_db(const char *conninfo, unsigned flags)
+{
+	struct spool *sp;
+
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL) {
+		log_err("spool: out of memory");
+		return NULL;
 	}
-	n = snprintf(out, outlen, "%s/%s/%s", sp->dir, sub, key);
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	sp->pg = spool_pg_open(conninfo, flags);
+	if (sp->pg == NULL) {
+		free(sp);
+		return NULL;
+	}
+	return sp;
 }
 
 int
-spool_format(const struct spool_entry *e, char *out, size_t outlen)
+spool_start(struct spool *sp)
 {
-	int n;
-
-	n = snprintf(out, outlen,
-	    "smime-acme-spool %d\n"
-	    "mailbox: %s\n"
-	    "from: %s\n"
-	    "token2: %s\n"
-	    "thumbprint: %s\n"
-	    "rule: %s\n"
-	    "state: %s\n"
-	    "created: %lld\n"
-	    "expires: %lld\n"
-	    "order: %s\n"
-	    "authz: %s\n"
-	    "challenge: %s\n"
-	    "answered-at: %lld\n"
-	    "challenge-msgid: %s\n"
-	    "reason: %s\n",
-	    SPOOL_VERSION, e->mailbox, e->from, e->token2, e->thumbprint,
-	    challenge_rule_name(e->rule), spool_state_name(e->state),
-	    (long long)e->created, (long long)e->expires, e->order_url,
-	    e->authz_url, e->challenge_url, (long long)e->answered_at,
-	    e->challenge_msgid, e->reason);
-	if (n < 0 || (size_t)n >= outlen) {
-		return -1;
-	}
-	return n;
+	return sp->pg != NULL ? spool_pg_start(sp->pg) : 0;
 }
 
-static int
-copy_field(char *dst, size_t dstlen, const char *v, size_t vlen)
+void
+spool_close(struct spool *sp)
 {
-	if (vlen >= dstlen) {
-		return -1;
+	if (sp == NULL) {
+		return;
 	}
-	memcpy(dst, v, vlen);
-	dst[vlen] = '\0';
-	return 0;
+	if (sp->pg != NULL) {
+		spool_pg_close(sp->pg);
+		free(sp);
+		return;
+	}
+	spool_file_close(sp);
 }
 
-static int
-parse_time(const char *v, time_t *out)
+const char *
+spool_dir(const struct spool *sp)
 {
-	long val;
+	return sp->pg != NULL ? "PostgreSQL (SpoolDatabase)" : sp->dir;
+}
 
-	if (conf_parse_long(v, 0, LONG_MAX, &val) < 0) {
-		return -1;
-	}
-	*out = (time_t)val;
-	return 0;
+void
+spool_set_claim_timeout(struct spool *sp, int seconds)
+{
+	sp->claim_timeout = seconds;
+}
+
+bool
+spool_unavailable(struct spool *sp)
+{
+	return sp->pg != NULL && spool_pg_unavailable(sp->pg);
 }
 
 int
-spool_parse(
-    const char *text, size_t len, struct spool_entry *e, const char **why)
+spool_wait(struct spool *sp, const char *addr, int ms)
 {
-	const char *p = text, *end = text + len, *nl, *colon, *v;
-	char val[SPOOL_URL_MAX];
-	size_t klen, vlen;
-	bool have_mailbox = false, have_state = false;
-	static const char magic[] = "smime-acme-spool ";
+	struct timespec ts;
 
-	memset(e, 0, sizeof(*e));
-	e->rule = TOKEN_RULE_OCTET;
-	*why = NULL;
-	if (memchr(text, '\0', len) != NULL) {
-		*why = "NUL byte in entry";
-		return -1;
+	if (sp->pg != NULL) {
+		return spool_pg_wait(sp->pg, addr, ms);
 	}
-	nl = memchr(p, '\n', (size_t)(end - p));
-	if (nl == NULL || (size_t)(nl - p) < sizeof(magic) - 1 ||
-	    memcmp(p, magic, sizeof(magic) - 1) != 0) {
-		*why = "not a spool entry (bad first line)";
-		return -1;
-	}
-	if ((size_t)(nl - p) != sizeof(magic) ||
-	    p[sizeof(magic) - 1] != '0' + SPOOL_VERSION) {
-		*why = "unsupported spool format version";
-		return -1;
-	}
-	for (p = nl + 1; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL) {
-			*why = "entry does not end with a newline";
-			return -1;
-		}
-		if (nl == p) {
-			continue;
-		}
-		colon = memchr(p, ':', (size_t)(nl - p));
-		if (colon == NULL || (colon[1] != ' ' && colon + 1 != nl)) {
-			*why = "malformed line (expected \"key: value\")";
-			return -1;
-		}
-		klen = (size_t)(colon - p);
-		/* "key:" with nothing after it is an empty value */
-		v = colon + 1 == nl ? nl : colon + 2;
-		vlen = (size_t)(nl - v);
-		if (memchr(v, '\r', vlen) != NULL ||
-		    copy_field(val, sizeof(val), v, vlen) < 0) {
-			*why = "value too long or contains CR";
-			return -1;
-		}
-#define KEY(s) (klen == sizeof(s) - 1 && memcmp(p, s, klen) == 0)
-		if (KEY("mailbox")) {
-			if (copy_field(
-				e->mailbox, sizeof(e->mailbox), v, vlen)) {
-				goto toolong;
-			}
-			have_mailbox = vlen > 0;
-		} else if (KEY("from")) {
-			if (copy_field(e->from, sizeof(e->from), v, vlen)) {
-				goto toolong;
-			}
-		} else if (KEY("token2")) {
-			if (copy_field(e->token2, sizeof(e->token2), v, vlen)) {
-				goto toolong;
-			}
-		} else if (KEY("thumbprint")) {
-			if (copy_field(e->thumbprint, sizeof(e->thumbprint), v,
-				vlen)) {
-				goto toolong;
-			}
-		} else if (KEY("rule")) {
-			e->rule = challenge_rule_parse(val);
-			if (e->rule == TOKEN_RULE_MAX) {
-				*why = "unknown token rule";
-				return -1;
-			}
-		} else if (KEY("state")) {
-			e->state = spool_state_parse(val);
-			if (e->state == SPOOL_STATE_MAX) {
-				*why = "unknown state";
-				return -1;
-			}
-			have_state = true;
-		} else if (KEY("created")) {
-			if (parse_time(val, &e->created) < 0) {
-				goto badnum;
-			}
-		} else if (KEY("expires")) {
-			if (parse_time(val, &e->expires) < 0) {
-				goto badnum;
-			}
-		} else if (KEY("answered-at")) {
-			if (parse_time(val, &e->answered_at) < 0) {
-				goto badnum;
-			}
-		} else if (KEY("order")) {
-			if (copy_field(
-				e->order_url, sizeof(e->order_url), v, vlen)) {
-				goto toolong;
-			}
-		} else if (KEY("authz")) {
-			if (copy_field(
-				e->authz_url, sizeof(e->authz_url), v, vlen)) {
-				goto toolong;
-			}
-		} else if (KEY("challenge")) {
-			if (copy_field(e->challenge_url,
-				sizeof(e->challenge_url), v, vlen)) {
-				goto toolong;
-			}
-		} else if (KEY("challenge-msgid")) {
-			if (copy_field(e->challenge_msgid,
-				sizeof(e->challenge_msgid), v, vlen)) {
-				goto toolong;
-			}
-		} else if (KEY("reason")) {
-			if (copy_field(e->reason, sizeof(e->reason), v, vlen)) {
-				goto toolong;
-			}
-		}
-		/* unknown keys are ignored: newer writers may add fields */
-#undef KEY
-	}
-	if (!have_mailbox || !have_state) {
-		*why = "entry lacks mailbox or state";
-		return -1;
-	}
-	if (e->state != SPOOL_INCOMPLETE &&
-	    (e->token2[0] == '\0' || e->thumbprint[0] == '\0' ||
-		e->from[0] == '\0')) {
-		*why = "complete entry lacks token2, thumbprint or from";
-		return -1;
-	}
-	return 0;
-toolong:
-	*why = "field too long";
-	return -1;
-badnum:
-	*why = "bad number";
-	return -1;
-}
-
-static int
-spool_read(const char *path, struct spool_entry *e)
-{
-	char *text;
-	size_t len;
-	const char *why;
-	int rc;
-
-	/* fs_read_file opens with O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC and
-	 * checks the type first: a FIFO planted in entries/ is refused at
-	 * once instead of blocking a milter thread or `smime-acme spool` */
-	text = fs_read_file(path, SPOOL_ENTRY_MAX, &len);
-	if (text == NULL) {
-		if (errno == ENOENT) {
-			return 1;
-		}
-		if (errno == EINVAL) {
-			log_err(
-			    "%s: cannot read spool entry: not a regular file",
-			    path);
-		} else {
-			log_err_errno("%s: cannot read spool entry", path);
-		}
-		return -1;
-	}
-	rc = spool_parse(text, len, e, &why);
-	explicit_bzero(text, len);
-	free(text);
-	if (rc < 0) {
-		log_err("%s: bad spool entry: %s", path, why);
-		return -1;
-	}
-	return 0;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	return nanosleep(&ts, NULL) < 0 && errno == EINTR ? -1 : 0;
 }
 
 int
 spool_lookup(struct spool *sp, const char *addr, struct spool_entry *e)
 {
-	char path[PATH_MAX];
+	return sp->pg != NULL ? spool_pg_lookup(sp->pg, addr, e)
+			      : spool_file_lookup(sp, addr, e);
+}
 
-	if (spool_path(sp, "entries", addr, path, sizeof(path)) < 0) {
-		return -1;
-	}
-	return spool_read(path, e);
+bool
+spool_claimed(struct spool *sp, const char *addr)
+{
+	return sp->pg == NULL && spool_file_claimed(sp, addr);
 }
 
 bool
 spool_has(struct spool *sp, const char *addr)
 {
-	char path[PATH_MAX];
-
-	if (spool_path(sp, "entries", addr, path, sizeof(path)) < 0) {
-		return false;
-	}
-	return access(path, F_OK) == 0;
+	return sp->pg != NULL ? spool_pg_has(sp->pg, addr)
+			      : spool_file_has(sp, addr);
 }
 
 int
 spool_write(struct spool *sp, const struct spool_entry *e)
 {
-	char path[PATH_MAX], text[SPOOL_ENTRY_MAX];
-	int n, rc;
-
-	if (strpbrk(e->mailbox, "\r\n") || strpbrk(e->from, "\r\n") ||
-	    strpbrk(e->reason, "\r\n") || strpbrk(e->challenge_msgid, "\r\n") ||
-	    strpbrk(e->order_url, "\r\n") || strpbrk(e->authz_url, "\r\n") ||
-	    strpbrk(e->challenge_url, "\r\n") || strpbrk(e->token2, "\r\n")) {
-		log_err(
-		    "spool: refusing an entry with a line break in a field");
-		return -1;
-	}
-	if (spool_path(sp, "entries", e->mailbox, path, sizeof(path)) < 0) {
-		return -1;
-	}
-	n = spool_format(e, text, sizeof(text));
-	if (n < 0) {
-		log_err("spool: entry for %s too large", e->mailbox);
-		return -1;
-	}
-	rc = fs_write_atomic(path, text, (size_t)n, 0640);
-	explicit_bzero(text, sizeof(text));
-	return rc;
+	return sp->pg != NULL ? spool_pg_write(sp->pg, e)
+			      : spool_file_write(sp, e);
 }
 
 int
 spool_remove(struct spool *sp, const char *addr)
 {
-	char path[PATH_MAX];
+	return sp->pg != NULL ? spool_pg_remove(sp->pg, addr)
+			      : spool_file_remove(sp, addr);
+}
 
-	if (spool_path(sp, "entries", addr, path, sizeof(path)) < 0) {
-		return -1;
-	}
-	if (unlink(path) < 0 && errno != ENOENT) {
-		log_err_errno("%s: cannot remove spool entry", path);
-		return -1;
-	}
-	/* the notes of this request go with it */
-	if (spool_path(sp, "notes", addr, path, sizeof(path)) == 0) {
-		(void)unlink(path);
-	}
-	return 0;
+int
+spool_claim(struct spool *sp, const char *addr, struct spool_entry *e)
+{
+	return sp->pg != NULL
+	    ? spool_pg_claim(sp->pg, addr, sp->claim_timeout, e)
+	    : spool_file_claim(sp, addr, e);
+}
+
+int
+spool_release(struct spool *sp, const char *addr)
+{
+	return sp->pg != NULL ? spool_pg_release(sp->pg, addr)
+			      : spool_file_release(sp, addr);
+}
+
+int
+spool_complete(struct spool *sp, const struct spool_entry *e)
+{
+	return sp->pg != NULL ? spool_pg_complete(sp->pg, e)
+			      : spool_file_complete(sp, e);
 }
 
 int
 spool_note_refusal(struct spool *sp, const char *addr, const char *why)
 {
-	char path[PATH_MAX], dir[PATH_MAX], text[512], line[400];
-	size_t i;
-	int n;
-
-	n = snprintf(dir, sizeof(dir), "%s/notes", sp->dir);
-	if (n < 0 || (size_t)n >= sizeof(dir) ||
-	    spool_path(sp, "notes", addr, path, sizeof(path)) < 0) {
-		return -1;
-	}
-	/* setgid spool directories pass their group on to notes/ */
-	if (mkdir(dir, 02770) < 0 && errno != EEXIST) {
-		log_err_errno("%s: cannot create", dir);
-		return -1;
-	}
-	/* one line of text, whatever the reason holds (cut if long) */
-	snprintf(line, sizeof(line), "%s", why);
-	for (i = 0; line[i] != '\0'; i++) {
-		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f) {
-			line[i] = ' ';
-		}
-	}
-	n = snprintf(text, sizeof(text), "refused: %ld\nreason: %s\n",
-	    (long)time(NULL), line);
-	if (n < 0 || (size_t)n >= sizeof(text)) {
-		return -1;
-	}
-	return fs_write_atomic(path, text, (size_t)n, 0640);
+	return sp->pg != NULL ? spool_pg_note_refusal(sp->pg, addr, why)
+			      : spool_file_note_refusal(sp, addr, why);
 }
 
 int
 spool_refusal(
     struct spool *sp, const char *addr, time_t *when, char *why, size_t whylen)
 {
-	char path[PATH_MAX], *text, *r, *nl, *end;
-	size_t len;
-	long t;
-
-	if (spool_path(sp, "notes", addr, path, sizeof(path)) < 0) {
-		return -1;
-	}
-	text = fs_read_file(path, 4096, &len);
-	if (text == NULL) {
-		return errno == ENOENT ? 1 : -1;
-	}
-	if (strncmp(text, "refused: ", 9) != 0 ||
-	    (r = strstr(text, "\nreason: ")) == NULL) {
-		free(text);
-		log_err("%s: not a refusal note", path);
-		return -1;
-	}
-	errno = 0;
-	t = strtol(text + 9, &end, 10);
-	if (errno != 0 || *end != '\n') {
-		free(text);
-		log_err("%s: not a refusal note", path);
-		return -1;
-	}
-	r += sizeof("\nreason: ") - 1;
-	nl = strchr(r, '\n');
-	if (nl != NULL) {
-		*nl = '\0';
-	}
-	*when = (time_t)t;
-	snprintf(why, whylen, "%s", r);
-	free(text);
-	return 0;
-}
-
-int
-spool_claim(struct spool *sp, const char *addr, struct spool_entry *e)
-{
-	char from[PATH_MAX], to[PATH_MAX];
-	int rc;
-
-	if (spool_path(sp, "entries", addr, from, sizeof(from)) < 0 ||
-	    spool_path(sp, "work", addr, to, sizeof(to)) < 0) {
-		return -1;
-	}
-	if (rename(from, to) < 0) {
-		if (errno == ENOENT) {
-			return 1;
-		}
-		log_err_errno("%s: cannot claim spool entry", from);
-		return -1;
-	}
-	rc = spool_read(to, e);
-	if (rc != 0) {
-		/* unreadable or vanished: put it back for a person to see */
-		(void)rename(to, from);
-		return rc == 1 ? 1 : -1;
-	}
-	return 0;
-}
-
-int
-spool_release(struct spool *sp, const char *addr)
-{
-	char from[PATH_MAX], to[PATH_MAX];
-
-	if (spool_path(sp, "work", addr, from, sizeof(from)) < 0 ||
-	    spool_path(sp, "entries", addr, to, sizeof(to)) < 0) {
-		return -1;
-	}
-	if (rename(from, to) < 0) {
-		log_err_errno("%s: cannot release spool entry", from);
-		return -1;
-	}
-	return 0;
-}
-
-int
-spool_complete(struct spool *sp, const struct spool_entry *e)
-{
-	char work[PATH_MAX];
-	int rc = 0;
-
-	if (spool_path(sp, "work", e->mailbox, work, sizeof(work)) < 0) {
-		return -1;
-	}
-	/*
-	 * Drop the claimed copy (it holds token-part2) before writing
-	 * anything: unlink needs no free space, the write may not get it.
-	 * On a full disk the outcome is then lost, never the secret left
-	 * behind in work/; the requester, finding no entry, keeps polling
-	 * the CA.  Nobody looks the entry up in between: a claimed entry
-	 * already counts as not found.
-	 */
-	if (unlink(work) < 0 && errno != ENOENT) {
-		log_err_errno("%s: cannot remove claimed entry", work);
-		rc = -1;
-	}
-	if (spool_write(sp, e) < 0) {
-		rc = -1;
-	}
-	return rc;
+	return sp->pg != NULL
+	    ? spool_pg_refusal(sp->pg, addr, when, why, whylen)
+	    : spool_file_refusal(sp, addr, when, why, whylen);
 }
 
 int
 spool_foreach(struct spool *sp,
     int (*fn)(const struct spool_entry *e, void *arg), void *arg)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	struct spool_entry e;
-	struct dirent *de;
-	DIR *d;
-	int rc = 0;
-
-	if (snprintf(dir, sizeof(dir), "%s/entries", sp->dir) >=
-	    (int)sizeof(dir)) {
-		return -1;
-	}
-	d = opendir(dir);
-	if (d == NULL) {
-		log_err_errno("%s", dir);
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) != 64) {
-			continue;
-		}
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path)) {
-			continue;
-		}
-		if (spool_read(path, &e) != 0) {
-			continue;
-		}
-		rc = fn(&e, arg);
-		explicit_bzero(&e, sizeof(e));
-		if (rc != 0) {
-			break;
-		}
-	}
-	closedir(d);
-	return rc;
+	return sp->pg != NULL ? spool_pg_foreach(sp->pg, fn, arg)
+			      : spool_file_foreach(sp, fn, arg);
 }

@@ -1,6 +1,9 @@
 /*
- * spool: the on-disk contract between the requester (writes entries) and
- * the milter (reads, claims, marks them).  One file per pending address:
+ * spool: the contract between the requester (writes entries) and the
+ * milter (reads, claims, marks them), with two stores behind it: a
+ * directory (spool_file.c, the default) or a PostgreSQL database
+ * (spool_pg.c, SpoolDatabase; doc/design.md, "The PostgreSQL spool").
+ * The directory holds one file per pending address:
  *
  *   SPOOL/entries/<hex SHA-256 of the normalised address>
  *   SPOOL/work/      claimed entries while a reply is composed and sent
@@ -18,6 +21,7 @@
 #include <sys/types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "common/challenge.h"
@@ -52,7 +56,17 @@ struct spool_entry {
 	char reason[256];          /* why failed, plain words */
 };
 
-struct spool; /* opaque handle: the directory and its fds */
+struct spool; /* opaque handle: the directory, or the database */
+
+/* spool_claim: the entry is claimed by another milter (thread or MX host)
+ * and that claim has not expired: the challenge must be tempfailed. */
+#define SPOOL_CLAIMED 2
+
+/* spool_open_db flags */
+#define SPOOL_DB_MILTER                                                        \
+	0x1                /* the milter's view: the granted columns, and
+			       the pending set kept in memory (spool_has) */
+#define SPOOL_DB_QUIET 0x2 /* no connection now (spool-migrate checks) */
 
 /*
  * Open the spool at dir.  With create, make dir and dir/entries, work,
@@ -66,8 +80,52 @@ struct spool; /* opaque handle: the directory and its fds */
  */
 struct spool *spool_open(
     const char *dir, bool create, long check_uid, gid_t gid);
+/*
+ * Open the PostgreSQL spool at conninfo (a libpq connection string or
+ * "service=NAME"; refused if it holds a password, spool_conninfo_check).
+ * With SPOOL_DB_MILTER, a thread keeps the keys of the pending entries in
+ * memory (LISTEN/NOTIFY and a full reload every SPOOL_DB_RELOAD_S) and
+ * spool_has answers from it without a round trip; when the database is
+ * down the last known set stays in force and the thread reconnects with
+ * back-off.  NULL on failure (logged; a database that cannot be reached
+ * at open is a failure only without SPOOL_DB_MILTER).
+ */
+struct spool *spool_open_db(const char *conninfo, unsigned flags);
+#define SPOOL_DB_RELOAD_S 60
+/* The schema version of the database spool this program reads. */
+#define SPOOL_DB_VERSION 1
+/*
+ * Create or migrate the database spool's schema to SPOOL_DB_VERSION and
+ * grant the milter's and the requester's roles (NULL: none) their rights;
+ * with dry_run, print the steps to out and change nothing.  Idempotent.
+ * 0 / -1 (logged).
+ */
+int spool_migrate(const char *conninfo, const char *milter_role,
+    const char *requester_role, bool dry_run, FILE *out);
+/*
+ * 0 if conninfo is usable as SpoolDatabase: it parses, and it holds no
+ * password (the password comes from passfile=, ~/.pgpass or PGPASSFILE);
+ * -1 with *why set otherwise.  Never logs the string.
+ */
+int spool_conninfo_check(const char *conninfo, const char **why);
 void spool_close(struct spool *sp);
+/* Start the spool's background work, if any (the database spool's
+ * pending-set thread): after fork(2) and daemon(3).  0 / -1 (logged). */
+int spool_start(struct spool *sp);
+/* The directory, or "PostgreSQL" for the database spool (for messages). */
 const char *spool_dir(const struct spool *sp);
+/* A claim older than seconds may be taken over by another claimer (0:
+ * never; ClaimTimeout in smime-acme.conf). */
+void spool_set_claim_timeout(struct spool *sp, int seconds);
+/* True while the database spool cannot be reached (false for a
+ * directory): a -1 from lookup or claim then means "try again later". */
+bool spool_unavailable(struct spool *sp);
+/*
+ * Wait up to ms for a change to the entry of addr: the database spool
+ * returns as soon as one is notified (LISTEN), the directory spool just
+ * sleeps.  0, or -1 if interrupted by a signal.
+ */
+int spool_wait(struct spool *sp, const char *addr, int ms);
 
 /*
  * The file name for an address (64 hex + NUL): SHA-256 of the address with
@@ -79,10 +137,19 @@ int spool_key(const char *addr, char out[65]);
 /*
  * Look up the entry for addr.  0 found (e filled), 1 not found, -1 error
  * (unreadable, malformed, wrong version: logged).  A claimed entry (in
- * work/) counts as not found.
+ * work/) counts as not found, unless its claim is older than the claim
+ * timeout: then it is found (and spool_claim takes it over).
  */
 int spool_lookup(struct spool *sp, const char *addr, struct spool_entry *e);
-/* Cheap existence test for the envelope stage: true if an entry exists. */
+/*
+ * After a lookup found nothing (1): true if that is because the entry is
+ * claimed by another milter and the claim has not expired (the challenge
+ * is then tempfailed, not refused).  The database spool's lookup shows a
+ * claimed entry, so this is false there; its claim says SPOOL_CLAIMED.
+ */
+bool spool_claimed(struct spool *sp, const char *addr);
+/* Cheap existence test for the envelope stage: true if an entry exists
+ * (claimed or not); the database spool answers from the pending set. */
 bool spool_has(struct spool *sp, const char *addr);
 
 /* Write (create or replace) the entry for e->mailbox atomically, 0640. */
@@ -91,9 +158,12 @@ int spool_write(struct spool *sp, const struct spool_entry *e);
 int spool_remove(struct spool *sp, const char *addr);
 
 /*
- * Claim the entry for addr for answering: rename it into work/ so that no
- * other thread or host answers it too.  0 claimed (e filled from the
- * claimed file), 1 not there (someone else has it, or gone), -1 error.
+ * Claim the entry for addr for answering, so that no other thread or host
+ * answers it too: the directory spool renames it into work/, the database
+ * spool marks it claimed in one UPDATE.  A claim older than the claim
+ * timeout (spool_set_claim_timeout) is taken over.  0 claimed (e filled
+ * from the claimed entry), SPOOL_CLAIMED claimed by someone else and not
+ * expired, 1 not there (gone, or not awaiting), -1 error.
  */
 int spool_claim(struct spool *sp, const char *addr, struct spool_entry *e);
 /* Put a claimed entry back unchanged (the reply could not be sent). */

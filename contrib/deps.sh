@@ -8,12 +8,18 @@
 # -base and -cf with `apt-get download` into build/cache/sendmail and
 # unpacks them with dpkg -x; m4 builds its .cf files.
 #
+# PostgreSQL (the server for the tests' private clusters, tests/lib/pg.sh;
+# libpq for the PostgreSQL spool): the system cluster the package makes is
+# never started by this script nor used by the tests.
+#
 # Usage: contrib/deps.sh [-n]    (-n: only print what would be installed)
 set -eu
 
 PACKAGES="
 build-essential
 pkg-config
+postgresql
+libpq-dev
 libgnutls28-dev
 gnutls-bin
 libcurl4-gnutls-dev

@@ -1,9 +1,10 @@
 /*
  * callbacks: the smfiDesc table and the callbacks, in protocol order.
  *
- * Ordinary mail costs one access(2) per recipient: at DATA (or at the
- * first header when DATA is not sent) a message none of whose recipients
- * has a spool entry is accepted; at end of headers everything that is not
+ * Ordinary mail costs one lookup per recipient (two access(2) with the
+ * directory spool, entries/ and work/; a hash lookup in memory with the
+ * database spool): at DATA (or at the first header when DATA is not sent)
+ * a message none of whose recipients has a spool entry is accepted; at end of headers everything that is not
  * a candidate (Subject with "ACME:") is accepted, and so is our own reply
  * passing through non_smtpd_milters.  Every stage is registered and
  * answered and no SMFIP_NR_* flag is negotiated: Postfix sends each
@@ -24,6 +25,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,7 @@
 #define ADDED_HEADER       "X-ACME-Challenge"
 #define ADDED_VALUE        "answered by smime-acme-milter"
 #define INCOMPLETE_POLL_MS 100
+#define TEST_KILL_ENV      "SMIME_ACME_TEST_KILL_AFTER_CLAIM"
 
 /* Written once by callbacks_desc() before smfi_main(); read-only after. */
 static const struct milter_app *app_state;
@@ -445,6 +448,19 @@ verify_later(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why)
 	return SMFIS_TEMPFAIL;
 }
 
+/* The entry of rcpt is being answered by another delivery (a claim not
+ * yet expired), or the database spool cannot be reached: 451, so that the
+ * CA's MTA retries, maybe at another MX, once the claim is decided. */
+static sfsistat
+spool_later(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why)
+{
+	log_notice(
+	    "%s: eom: %s: not answered yet: %s, tempfail", c->qid, rcpt, why);
+	(void)mlt_setreply(ctx, "451", "4.7.1",
+	    "ACME challenge cannot be answered now, try again later");
+	return SMFIS_TEMPFAIL;
+}
+
 /* Sleep ms milliseconds. */
 static void
 sleep_ms(long ms)
@@ -494,11 +510,30 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 
 	buf_init(&msg, 0);
 	rc = spool_claim(c->app->spool, rcpt, &e);
+	if (rc == SPOOL_CLAIMED) {
+		buf_free(&msg);
+		return spool_later(
+		    ctx, c, rcpt, "entry claimed by another delivery");
+	}
+	if (rc < 0 && spool_unavailable(c->app->spool)) {
+		buf_free(&msg);
+		return spool_later(ctx, c, rcpt, "spool database unreachable");
+	}
 	if (rc != 0) {
 		buf_free(&msg);
 		return refuse(c, rcpt,
-		    rc == 1 ? "entry claimed by another process"
+		    rc == 1 ? "entry gone or no longer awaiting"
 			    : "cannot claim the spool entry");
+	}
+	/*
+	 * Test hook: with TestDKIMKeys (a test-only key) and this variable
+	 * set, the milter is killed right after its claim, as a crash or a
+	 * kill -9 in the middle of a reply would (tests/e2e/test_multimx.sh).
+	 */
+	if (cfg->test_dkim_keys != NULL && getenv(TEST_KILL_ENV) != NULL) {
+		log_warn("%s: eom: %s: %s set: killed after the claim", c->qid,
+		    rcpt, TEST_KILL_ENV);
+		(void)raise(SIGKILL);
 	}
 	/* the entry may have changed since it was checked */
 	if (challenge_mail_match(m, &e, (long)time(NULL), &why) < 0) {
@@ -583,8 +618,15 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	rcpt = c->rcpt[i];
 
 	rc = lookup_wait(ctx, c, rcpt, &e);
+	if (rc == 1 && spool_claimed(c->app->spool, rcpt)) {
+		return spool_later(
+		    ctx, c, rcpt, "entry claimed by another delivery");
+	}
 	if (rc == 1) {
 		return refuse(c, rcpt, "no pending spool entry");
+	}
+	if (rc < 0 && spool_unavailable(c->app->spool)) {
+		return spool_later(ctx, c, rcpt, "spool database unreachable");
 	}
 	if (rc < 0) {
 		return refuse(c, rcpt, "spool entry unreadable");

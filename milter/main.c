@@ -280,8 +280,16 @@ main(int argc, char *argv[])
 
 	app.cfg = cfg;
 	app.progname = PROGNAME;
-	app.spool = spool_open(
-	    cfg->spool_dir, false, drop ? (long)uid : (long)-1, (gid_t)-1);
+	if (cfg->spool_database != NULL) {
+		/* threads start later (spool_start), after daemon(3) */
+		app.spool = spool_open_db(cfg->spool_database, SPOOL_DB_MILTER);
+	} else {
+		app.spool = spool_open(cfg->spool_dir, false,
+		    drop ? (long)uid : (long)-1, (gid_t)-1);
+	}
+	if (app.spool != NULL) {
+		spool_set_claim_timeout(app.spool, cfg->claim_timeout);
+	}
 	if (app.spool == NULL) {
 		rc = EX_CONFIG;
 		goto out;
@@ -371,8 +379,12 @@ main(int argc, char *argv[])
 		rc = EX_OSERR;
 		goto out;
 	}
+	if (spool_start(app.spool) < 0) {
+		rc = EX_OSERR;
+		goto out;
+	}
 	log_info("starting (socket %s, spool %s%s)", cfg->socket,
-	    cfg->spool_dir,
+	    spool_dir(app.spool),
 	    cfg->test_dkim_keys != NULL ? ", TEST DKIM keys" : "");
 	ch = smfi_main();
 	log_info("stopping");

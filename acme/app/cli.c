@@ -58,6 +58,9 @@ enum {
 	OPT_KEY_SIZE,
 	OPT_TOKEN_RULE,
 	OPT_SPOOL,
+	OPT_DATABASE,
+	OPT_MILTER_ROLE,
+	OPT_REQUESTER_ROLE,
 	OPT_CONF,
 	OPT_EAB_KID,
 	OPT_EAB_HMAC,
@@ -136,6 +139,9 @@ static const struct option long_opts[] = { { "help", no_argument, NULL, 'h' },
 	{ "key-size", required_argument, NULL, OPT_KEY_SIZE },
 	{ "token-rule", required_argument, NULL, OPT_TOKEN_RULE },
 	{ "spool", required_argument, NULL, OPT_SPOOL },
+	{ "database", required_argument, NULL, OPT_DATABASE },
+	{ "milter-role", required_argument, NULL, OPT_MILTER_ROLE },
+	{ "requester-role", required_argument, NULL, OPT_REQUESTER_ROLE },
 	{ "conf", required_argument, NULL, OPT_CONF },
 	{ "eab-kid", required_argument, NULL, OPT_EAB_KID },
 	{ "eab-hmac", required_argument, NULL, OPT_EAB_HMAC },
@@ -184,6 +190,7 @@ static const char *const cmd_names[CMD_MAX] = {
 	[CMD_BATCH] = "batch",
 	[CMD_RETIRE] = "retire",
 	[CMD_IMPORT] = "import",
+	[CMD_SPOOL_MIGRATE] = "spool-migrate",
 };
 
 static const char *const resp_names[RESP_MAX] = {
@@ -567,6 +574,12 @@ handle(struct cli *c, int ch, char *arg, const char *opt)
 		}
 		c->token_rule_set = true;
 		return 0;
+	case OPT_DATABASE:
+		return set_nonempty(c, opt, arg, &c->database);
+	case OPT_MILTER_ROLE:
+		return set_nonempty(c, opt, arg, &c->milter_role);
+	case OPT_REQUESTER_ROLE:
+		return set_nonempty(c, opt, arg, &c->requester_role);
 	case OPT_SPOOL:
 		if (set_nonempty(c, opt, arg, &c->spool_dir) != 0) {
 			return EX_USAGE;
@@ -685,6 +698,12 @@ check(struct cli *c)
 	if (c->cmd == CMD_BATCH && c->batch_file == NULL) {
 		return cli_fail(c, EX_USAGE,
 		    "batch: the batch file is required (smime-acme batch FILE)");
+	}
+	if (c->cmd != CMD_SPOOL_MIGRATE &&
+	    (c->database != NULL || c->milter_role != NULL ||
+		c->requester_role != NULL)) {
+		return cli_fail(c, EX_USAGE,
+		    "--database, --milter-role and --requester-role apply to spool-migrate only");
 	}
 	if (c->cmd != CMD_BATCH &&
 	    (c->concurrency != 0 || c->results != NULL || c->stats)) {

@@ -37,6 +37,7 @@ enum cli_cmd {
 	CMD_BATCH,
 	CMD_RETIRE,
 	CMD_IMPORT, /* adopt a seed (certbot) configuration directory */
+	CMD_SPOOL_MIGRATE,
 	CMD_MAX
 };
 
@@ -108,6 +109,10 @@ struct cli {
 	const char *spool_dir;
 	int spool_post_after; /* seconds; -1 = config/default */
 	int spool_timeout;    /* seconds; -1 = config/default */
+	/* spool-migrate */
+	const char *database;       /* --database: conninfo of the admin */
+	const char *milter_role;    /* --milter-role */
+	const char *requester_role; /* --requester-role */
 
 	/* PKCS#12 */
 	bool no_passphrase;

@@ -26,6 +26,7 @@
 #include "acme/proto/jws.h"
 #include "acme/app/flow.h"
 #include "acme/app/store.h"
+#include "common/spool.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
@@ -271,6 +272,16 @@ flow_outcome_clear(struct flow *f)
 }
 
 /* SpoolGroup: a group name or number.  0 / -1 (logged). */
+struct spool *
+flow_spool_open(const struct flow_settings *st, bool create)
+{
+	if (st->spool_db != NULL) {
+		return spool_open_db(st->spool_db, 0);
+	}
+	return spool_open(
+	    st->spool_dir, create, -1, create ? st->spool_gid : (gid_t)-1);
+}
+
 static int
 spool_group(const struct config *conf, gid_t *gid)
 {
@@ -403,6 +414,14 @@ flow_settings_init(
 	}
 	if (c->spool_dir != NULL) {
 		st->spool_dir = dup_trim(c->spool_dir);
+	} else if (conf->spool_database != NULL) {
+		/* --spool DIR on the command line wins over the database */
+		st->spool_db = strdup(conf->spool_database);
+		st->spool_dir = strdup("PostgreSQL (SpoolDatabase)");
+		if (st->spool_db == NULL || st->spool_dir == NULL) {
+			log_err("out of memory");
+			return EX_OSERR;
+		}
 	} else if (conf_is_set(conf, "SpoolDirectory")) {
 		st->spool_dir = dup_trim(conf->spool_dir);
 		if (st->spool_dir == NULL) {
@@ -509,6 +528,7 @@ flow_settings_free(struct flow_settings *st)
 	free(st->config_dir);
 	free(st->work_dir);
 	free(st->spool_dir);
+	free(st->spool_db);
 	free(st->ca_bundle);
 	memset(st, 0, sizeof(*st));
 }

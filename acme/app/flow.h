@@ -26,9 +26,12 @@
 
 #define FLOW_FINALIZE_DELAY 5 /* seconds after "ready" (CASTLE) */
 #define FLOW_SPOOL_POLL_MS  200
-#define FLOW_FINALIZE_TRIES 3  /* finalize attempts on a 5xx */
-#define FLOW_HOOK_TIMEOUT   60 /* seconds for the delivery hook */
-#define FLOW_PROGRESS_S     15 /* a "still waiting" line this often */
+/* the database spool is waited on by LISTEN: this is only the longest
+ * wait between two looks (timeouts, progress) */
+#define FLOW_SPOOL_LISTEN_MS 1000
+#define FLOW_FINALIZE_TRIES  3  /* finalize attempts on a 5xx */
+#define FLOW_HOOK_TIMEOUT    60 /* seconds for the delivery hook */
+#define FLOW_PROGRESS_S      15 /* a "still waiting" line this often */
 
 /* Built once by flow_settings_init(); read only afterwards (batch workers
  * share one). */
@@ -38,7 +41,8 @@ struct flow_settings {
 	char *server;     /* directory URL */
 	char *config_dir; /* resolved, no trailing slash */
 	char *work_dir;
-	char *spool_dir; /* NULL: no spool */
+	char *spool_dir; /* NULL: no spool; a label when spool_db is set */
+	char *spool_db;  /* SpoolDatabase conninfo, or NULL: the directory */
 	gid_t spool_gid; /* SpoolGroup of spool dirs we make, (gid_t)-1 */
 	char *ca_bundle;
 	enum token_rule rule;
@@ -197,6 +201,13 @@ int flow_seed_cert(struct flow *f);
  * tree has none), -1 error (logged, f->out).
  */
 int flow_seed_account(struct flow *f, const char *id);
+
+/* spool-migrate: runs without a flow (no account, no CA); in
+ * flow_account.c.  A sysexits code. */
+int flow_cmd_spool_migrate(const struct cli *c, const struct config *conf);
+/* Open the spool of the settings (the database of SpoolDatabase, or the
+ * directory, made with create); NULL on failure (logged). */
+struct spool *flow_spool_open(const struct flow_settings *st, bool create);
 
 /* A responder is set (renew decides only once a set is due): 0, or -1
  * (logged, f->out EX_USAGE). */

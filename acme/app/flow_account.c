@@ -1,7 +1,8 @@
 /*
  * flow_account: the account command (show, --rollover to a new ES256 key,
  * --deactivate) and the spool command (list pending entries: address,
- * state, expiry; never token-part2).
+ * state, expiry; never token-part2) and spool-migrate (the database
+ * spool's schema and grants).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ flow_cmd_spool(struct flow *f)
 		    "no spool: use --spool DIR or SpoolDirectory in smime-acme.conf");
 		return EX_USAGE;
 	}
-	sp = spool_open(f->set->spool_dir, false, -1, (gid_t)-1);
+	sp = flow_spool_open(f->set, false);
 	if (sp == NULL) {
 		return EX_NOINPUT;
 	}
@@ -181,4 +182,28 @@ flow_cmd_spool(struct flow *f)
 	}
 	spool_close(sp);
 	return rc < 0 ? EX_IOERR : 0;
+}
+
+int
+flow_cmd_spool_migrate(const struct cli *c, const struct config *conf)
+{
+	const char *db =
+	    c->database != NULL ? c->database : conf->spool_database;
+
+	const char *why;
+
+	if (db == NULL) {
+		log_err("spool-migrate: no database: set SpoolDatabase in "
+			"smime-acme.conf or use --database CONNINFO");
+		return EX_USAGE;
+	}
+	if (spool_conninfo_check(db, &why) < 0) {
+		log_err("--database: %s", why);
+		return EX_USAGE;
+	}
+	if (spool_migrate(db, c->milter_role, c->requester_role,
+		c->dry_run || c->non_interactive, stdout) < 0) {
+		return EX_UNAVAILABLE;
+	}
+	return 0;
 }

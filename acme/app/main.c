@@ -26,6 +26,9 @@ run(struct cli *c, const struct config *conf)
 	struct flow f;
 	int rc;
 
+	if (c->cmd == CMD_SPOOL_MIGRATE) {
+		return flow_cmd_spool_migrate(c, conf);
+	}
 	rc = flow_settings_init(&set, c, conf);
 	if (rc != 0) {
 		flow_settings_free(&set);

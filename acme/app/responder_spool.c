@@ -76,9 +76,11 @@ sp_prepare(struct responder_job *j)
 {
 	struct spool *sp;
 
-	sp = spool_open(j->f->set->spool_dir, true, -1, j->f->set->spool_gid);
+	sp = flow_spool_open(j->f->set, true);
 	if (sp == NULL) {
-		return flow_fail(j->f, EX_CANTCREAT);
+		/* a database that cannot be reached: try again later */
+		return flow_fail(j->f,
+		    j->f->set->spool_db != NULL ? EX_TEMPFAIL : EX_CANTCREAT);
 	}
 	j->priv = sp;
 	return sp_put(j, sp, SPOOL_INCOMPLETE);
@@ -105,6 +107,7 @@ sp_wait(struct responder_job *j)
 	struct acme_authz az;
 	time_t start = time(NULL), now, said = start, polled = 0, refused;
 	char why[256];
+	bool told_down = false;
 	int r, rc = -1;
 
 	flow_say(f,
@@ -112,9 +115,22 @@ sp_wait(struct responder_job *j)
 	    j->from, j->addr, f->set->spool_dir);
 	for (;;) {
 		r = spool_lookup(j->priv, j->addr, &e);
-		if (r < 0) {
+		if (r < 0 && spool_unavailable(j->priv)) {
+			/* the database spool is down: the milters tempfail
+			 * the challenge meanwhile; wait for it (or time out:
+			 * the same command resumes the order) */
+			if (!told_down) {
+				flow_say(f,
+				    "%s: the spool database is unreachable; still waiting (the milters tempfail the challenge meanwhile)",
+				    j->addr);
+				told_down = true;
+			}
+		} else if (r < 0) {
 			flow_fail(f, EX_IOERR);
 			break;
+		} else if (told_down) {
+			flow_say(f, "%s: the spool database is back", j->addr);
+			told_down = false;
 		}
 		if (r == 0 && e.state == SPOOL_ANSWERED) {
 			flow_say(
@@ -183,7 +199,15 @@ sp_wait(struct responder_job *j)
 			    "%s: still waiting for the challenge mail (%ld s)",
 			    j->addr, (long)(now - start));
 		}
-		if (!flow_sleep_ms(FLOW_SPOOL_POLL_MS)) {
+		/* the database spool returns at once on a NOTIFY of this
+		 * entry (LISTEN); the directory spool is polled.  A signal
+		 * ends the wait early; only a stop request ends the loop. */
+		if (f->set->spool_db != NULL) {
+			(void)spool_wait(
+			    j->priv, j->addr, FLOW_SPOOL_LISTEN_MS);
+		}
+		if (!flow_sleep_ms(
+			f->set->spool_db != NULL ? 0 : FLOW_SPOOL_POLL_MS)) {
 			log_err("%s: interrupted", j->addr);
 			flow_fail(f, EX_TEMPFAIL);
 			break;

@@ -18,15 +18,29 @@
 # ordinary mail through the same milter, and through no milter.  Mails go
 # one at a time, each on its own SMTP connection, interleaved.
 #
-# Environment: COUNT (250), LAT_SOCKET (unix | inet), QUICK=1 (COUNT=60),
-# WORK, OUT, B.  Output: $OUT/latency-smtp.tsv, $OUT/latency-summary.txt
+# Once per spool store in LAT_SPOOLS, in the same run, each with its own
+# milter, listener, entries and mails: "file" (a directory) and "pg" (the
+# PostgreSQL spool on a private cluster, tests/lib/pg.sh; skipped with a
+# line when the milter has no SpoolDatabase).  Then, per store, the time
+# from an entry written (by the requester's code) to visible to a second
+# milter's envelope lookup (spool-tool visible: a second handle, as on the
+# second MX; for the directory that is the shared directory itself).
+#
+# Environment: COUNT (250), LAT_SOCKET (unix | inet), LAT_SPOOLS ("file
+# pg"), VIS_COUNT (200), QUICK=1 (COUNT=60, VIS_COUNT=50), WORK, OUT, B.
+# Output: $OUT/latency-smtp-<spool>.tsv, $OUT/latency-summary.txt
 set -euo pipefail
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "${QUICK:-0}" = 1 ] && COUNT=${COUNT:-60}
+if [ "${QUICK:-0}" = 1 ]; then
+	COUNT=${COUNT:-60}
+	VIS_COUNT=${VIS_COUNT:-50}
+fi
 COUNT=${COUNT:-250}
+VIS_COUNT=${VIS_COUNT:-200}
 LAT_SOCKET=${LAT_SOCKET:-unix}
+LAT_SPOOLS=${LAT_SPOOLS:-"file pg"}
 
 bench_init challenge-latency
 if ! milter_available; then
@@ -35,21 +49,43 @@ if ! milter_available; then
 fi
 command -v openssl >/dev/null || die "openssl not found"
 $PY -c 'import dkim' 2>/dev/null || die "python3-dkim not installed ($PY)"
-pick_ports 4
-log "challenge-latency: $COUNT challenges, milter on a $LAT_SOCKET socket"
+pick_ports 6
+SPOOL_TOOL=$B/tests/bench/spool-tool
+[ -x "$SPOOL_TOOL" ] || die "$SPOOL_TOOL not built (make tests)"
+spools=()
+for sp in $LAT_SPOOLS; do
+	case $sp in
+	file) spools+=(file) ;;
+	pg)
+		if pg_spool_up; then
+			spools+=(pg)
+		else
+			echo "   spool pg: skipped: $PG_SPOOL_SKIP" >>"$WORK/skipped.txt"
+			log "challenge-latency: PostgreSQL spool skipped: $PG_SPOOL_SKIP"
+		fi
+		;;
+	*) die "unknown spool $sp (LAT_SPOOLS: file pg)" ;;
+	esac
+done
+[ "${#spools[@]}" -gt 0 ] || die "no spool to measure"
+log "challenge-latency: $COUNT challenges per spool (${spools[*]}), milter on a $LAT_SOCKET socket"
 
-# capture-sendmail: built by make, else here
-CAP=$WORK/capture
-mkdir -p "$CAP/out"
+# capture-sendmail: built by make, else here; one copy per spool, each
+# storing into its own out/
+CAPBIN=$WORK/capture-sendmail
 if [ -x "$B/tests/bench/capture-sendmail" ] &&
 	[ "$B/tests/bench/capture-sendmail" -nt "$BENCH_DIR/capture-sendmail.c" ]; then
-	cp "$B/tests/bench/capture-sendmail" "$CAP/capture-sendmail"
+	cp "$B/tests/bench/capture-sendmail" "$CAPBIN"
 else
-	cc -std=c11 -D_DEFAULT_SOURCE -O2 -Wall -o "$CAP/capture-sendmail" \
+	cc -std=c11 -D_DEFAULT_SOURCE -O2 -Wall -o "$CAPBIN" \
 		"$BENCH_DIR/capture-sendmail.c" || die "cannot build capture-sendmail.c"
 fi
-chown -R postfix:postfix "$CAP"
-chmod 755 "$CAP" "$CAP/capture-sendmail"
+for sp in "${spools[@]}"; do
+	mkdir -p "$WORK/capture-$sp/out"
+	cp "$CAPBIN" "$WORK/capture-$sp/capture-sendmail"
+	chown -R postfix:postfix "$WORK/capture-$sp"
+	chmod 755 "$WORK/capture-$sp" "$WORK/capture-$sp/capture-sendmail"
+done
 
 # the CA's DKIM key and the milter's key file (no DNS)
 mkdir -p "$WORK/dkim"
@@ -60,53 +96,86 @@ printf 'bench._domainkey.ca.test v=DKIM1; k=rsa; p=%s\n' \
 	>"$WORK/dkim/test.keys"
 chmod 644 "$WORK/dkim/test.keys"
 
-# spool entries and mails
-mkdir -p "$WORK/acme"
-chmod 755 "$WORK/acme"
-acme_spool "$WORK/acme/spool"
-$PY "$BENCH_DIR/challenge-mails.py" --spool "$WORK/acme/spool" --out "$WORK/mails" \
-	--count "$COUNT" --key "$WORK/dkim/ca.key" --selector bench --ca-domain ca.test \
-	--rcpt 'user{i}@bench.test' || die "challenge-mails.py failed"
-chown -R postfix:postfix "$WORK/acme/spool"
-
-if [ "$LAT_SOCKET" = inet ]; then
-	msock="inet:$((PORT_BASE + 3))@$HOST"
-else
-	msock="local:$WORK/acme/milter.sock"
-fi
-start_acme acme "$msock" - <<EOF
-SendmailPath $CAP/capture-sendmail
-TestDKIMKeys $WORK/dkim/test.keys
-LogWhy yes
-EOF
+# per spool: entries and mails (challenge-mails.py writes the entries into
+# a directory spool; for the database they are loaded from there by
+# spool-tool, through spool_write as the requester would), the milter
+k=3
 add_listener none
-add_listener acme acme
+for sp in "${spools[@]}"; do
+	name=acme-$sp
+	mkdir -p "$WORK/$name"
+	chmod 755 "$WORK/$name"
+	acme_spool "$WORK/$name/spool"
+	$PY "$BENCH_DIR/challenge-mails.py" --spool "$WORK/$name/spool" --out "$WORK/mails-$sp" \
+		--count "$COUNT" --key "$WORK/dkim/ca.key" --selector bench --ca-domain ca.test \
+		--rcpt "user{i}.$sp@bench.test" || die "challenge-mails.py failed"
+	chown -R postfix:postfix "$WORK/$name/spool"
+	extra=()
+	if [ "$sp" = pg ]; then
+		"$SPOOL_TOOL" load "db:$PG_SPOOL_REQUESTER" "$WORK/$name/spool"/entries/* ||
+			die "spool-tool load into the database failed"
+		extra=("SpoolDatabase $PG_SPOOL_MILTER")
+	fi
+	if [ "$LAT_SOCKET" = inet ]; then
+		msock="inet:$((PORT_BASE + k))@$HOST"
+		k=$((k + 1))
+	else
+		msock="local:$WORK/$name/milter.sock"
+	fi
+	start_acme "$name" "$msock" - < <(printf '%s\n' \
+		"SendmailPath $WORK/capture-$sp/capture-sendmail" \
+		"TestDKIMKeys $WORK/dkim/test.keys" "LogWhy yes" "${extra[@]}")
+	add_listener "$name" "$name"
+done
 postfix_up
 
-off=$(maillog_size)
-log "sending $COUNT challenges, $COUNT ordinary mails through the milter and $COUNT without"
-$PY "$BENCH_DIR/challenge-client.py" send --dir "$WORK/mails" --count "$COUNT" \
-	--acme-port "${PORT[acme]}" --none-port "${PORT[none]}" \
-	--log "$OUT/latency-smtp.tsv" || die "challenge-client.py send failed"
-# replies are handed over before the milter answers end-of-message, but
-# give a slow (asynchronous) injection a moment
-for _ in $(seq 1 50); do
-	[ "$(find "$CAP/out" -name '*.eml' | wc -l)" -ge "$COUNT" ] && break
-	sleep 0.1
-done
-wait_queue_empty 60 || log "queue did not drain"
-sleep 0.3
 rc=0
-$PY "$BENCH_DIR/challenge-client.py" report --dir "$WORK/mails" --log "$OUT/latency-smtp.tsv" \
-	--capdir "$CAP/out" --label "$(milter_label), $LAT_SOCKET socket" |
-	tee "$OUT/latency-summary.txt" || rc=1
-probs=$(count_problems "$off")
-if [ "$probs" -ne 0 ]; then
-	echo "   Postfix log: $probs deferrals/milter problems" | tee -a "$OUT/latency-summary.txt"
-	rc=1
-fi
-if [ $rc != 0 ]; then
-	log "problems; milter log tail:"
-	tail -15 "$WORK/acme/milter.log" >&2
-fi
+: >"$OUT/latency-summary.txt"
+for sp in "${spools[@]}"; do
+	name=acme-$sp
+	off=$(maillog_size)
+	log "spool $sp: sending $COUNT challenges, $COUNT ordinary mails through the milter and $COUNT without"
+	$PY "$BENCH_DIR/challenge-client.py" send --dir "$WORK/mails-$sp" --count "$COUNT" \
+		--acme-port "${PORT[$name]}" --none-port "${PORT[none]}" \
+		--log "$OUT/latency-smtp-$sp.tsv" || die "challenge-client.py send failed"
+	# replies are handed over before the milter answers end-of-message,
+	# but give a slow (asynchronous) injection a moment
+	for _ in $(seq 1 50); do
+		[ "$(find "$WORK/capture-$sp/out" -name '*.eml' | wc -l)" -ge "$COUNT" ] && break
+		sleep 0.1
+	done
+	wait_queue_empty 60 || log "queue did not drain"
+	sleep 0.3
+	$PY "$BENCH_DIR/challenge-client.py" report --dir "$WORK/mails-$sp" \
+		--log "$OUT/latency-smtp-$sp.tsv" --capdir "$WORK/capture-$sp/out" \
+		--label "$(milter_label), $LAT_SOCKET socket, spool $sp" |
+		tee -a "$OUT/latency-summary.txt" || rc=1
+	probs=$(count_problems "$off")
+	if [ "$probs" -ne 0 ]; then
+		echo "   Postfix log: $probs deferrals/milter problems" | tee -a "$OUT/latency-summary.txt"
+		rc=1
+	fi
+	if [ $rc != 0 ]; then
+		log "problems; milter log tail:"
+		tail -15 "$WORK/$name/milter.log" >&2
+	fi
+	echo | tee -a "$OUT/latency-summary.txt"
+done
+
+# entry written -> visible to a second milter, per spool
+{
+	echo "== spool visibility: entry written (requester) -> seen by a second milter's"
+	echo "   envelope lookup (spool_has on its own handle, as on the second MX), $VIS_COUNT entries"
+} | tee -a "$OUT/latency-summary.txt"
+for sp in "${spools[@]}"; do
+	if [ "$sp" = pg ]; then
+		v=$("$SPOOL_TOOL" visible "db:$PG_SPOOL_REQUESTER" "db:$PG_SPOOL_MILTER" "$VIS_COUNT") || rc=1
+	else
+		mkdir -p "$WORK/vis"
+		acme_spool "$WORK/vis"
+		v=$("$SPOOL_TOOL" visible "$WORK/vis" "$WORK/vis" "$VIS_COUNT") || rc=1
+	fi
+	printf '   %-5s %s\n' "$sp" "${v:-failed}" | tee -a "$OUT/latency-summary.txt"
+done
+[ -f "$WORK/skipped.txt" ] && tee -a "$OUT/latency-summary.txt" <"$WORK/skipped.txt"
 exit $rc

@@ -79,6 +79,7 @@ bench_cleanup() {
 	local p
 	for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${BENCH_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	[ "${BENCH_PG:-0}" = 1 ] && pg_stop
 	if [ "${BENCH_OWN_WORK:-0}" = 1 ] && [ "${KEEP:-0}" != 1 ] &&
 		[ "$OUT" != "${OUT#"$WORK"/}" ]; then
 		# results live inside WORK: keep only them
@@ -327,4 +328,26 @@ env_block() {
 	echo "host: $(uname -r), $(nproc) CPU ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)), load $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "postfix: $(postconf -d -h mail_version 2>/dev/null); libmilter: $(dpkg-query -W -f='${Version}' libmilter-dev 2>/dev/null)"
 	echo "milter under test: $(milter_label) ($MILTER_BIN)"
+}
+
+# pg_spool_up: the PostgreSQL spool for a benchmark, on a private cluster
+# in $WORK/pgspool (tests/lib/pg_spool.sh), stopped at exit.  Sets
+# PG_SPOOL_MILTER and PG_SPOOL_REQUESTER; non-zero with PG_SPOOL_SKIP set
+# when it cannot be had.
+pg_spool_up() {
+	[ -z "${PG_SPOOL_MILTER:-}" ] || return 0
+	# shellcheck source=tests/lib/pg.sh
+	. "$TOP/tests/lib/pg.sh"
+	# shellcheck source=tests/lib/pg_spool.sh
+	. "$TOP/tests/lib/pg_spool.sh"
+	PG_SPOOL_SKIP="the milter has no SpoolDatabase"
+	printf 'SpoolDatabase x\n' >"$WORK/pg-probe.conf"
+	"$MILTER_BIN" -n -c "$WORK/pg-probe.conf" 2>&1 |
+		grep -q 'SpoolDatabase: unknown key' && return 1
+	mkdir -p "$WORK/pgspool"
+	pg_spool_setup "$WORK/pgspool" "$B/smime-acme" >"$WORK/pgspool.log" 2>&1 || {
+		log "PostgreSQL spool: $PG_SPOOL_SKIP (see $WORK/pgspool.log)"
+		return 1
+	}
+	BENCH_PG=1
 }

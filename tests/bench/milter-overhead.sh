@@ -7,11 +7,16 @@
 #   none        no milter (the reference)
 #   acme-inet   smime-acme-milter on inet:PORT@127.0.0.1
 #   acme-unix   smime-acme-milter on a unix socket
+#   acme-pg     smime-acme-milter on inet:PORT@127.0.0.1 with the
+#               PostgreSQL spool (SpoolDatabase, a private cluster:
+#               tests/lib/pg_spool.sh); left out, with a line in the
+#               summary, when the database spool is not available
 #   ref-inet    refmilter (tests/bench/refmilter.c: accepts at end of
 #   ref-unix    headers, nothing else) - the floor of any libmilter filter
 #
 # The milter's spool is empty, so no mail is a challenge candidate: this is
-# the path every ordinary message takes.  Each round runs every
+# the path every ordinary message takes (with the database spool, a lookup
+# in the pending set the milter keeps in memory).  Each round runs every
 # configuration once per session count, in a rotated order, after one
 # warm-up round; figures are medians over rounds.  "x none" is the median of
 # the per-round ratios msgs/s(config) / msgs/s(none) at the same session
@@ -22,7 +27,8 @@
 # tempfail, so a broken milter shows up here as errors).
 #
 # Environment: N (5000), SESSIONS ("1 10"), ROUNDS (3), WARMUP_N (300),
-# PAUSE (2 s), CONFIGS ("none acme-inet acme-unix ref-inet ref-unix"),
+# PAUSE (2 s), CONFIGS ("none acme-inet acme-unix acme-pg ref-inet
+# ref-unix"),
 # MSGSIZE (4096), QUICK=1 (N=500, ROUNDS=1, WARMUP_N=100), WORK, OUT, B.
 # Output: $OUT/overhead-runs.csv, $OUT/overhead-summary.txt
 set -euo pipefail
@@ -39,7 +45,7 @@ SESSIONS=${SESSIONS:-"1 10"}
 ROUNDS=${ROUNDS:-3}
 WARMUP_N=${WARMUP_N:-300}
 PAUSE=${PAUSE:-2}
-CONFIGS=${CONFIGS:-"none acme-inet acme-unix ref-inet ref-unix"}
+CONFIGS=${CONFIGS:-"none acme-inet acme-unix acme-pg ref-inet ref-unix"}
 MSGSIZE=${MSGSIZE:-4096}
 TARGET_1=0.85  # x none with 1 session, both socket kinds
 TARGET_10=0.90 # x none with 10 sessions
@@ -49,14 +55,26 @@ if ! milter_available; then
 	echo "SKIP: milter-overhead: $MILTER_BIN not built (STANDIN=1 runs the harness with refmilter)"
 	exit 0
 fi
-pick_ports 12
+pick_ports 14
 SOCK=$WORK/sock
 mkdir -p "$SOCK"
 chmod 755 "$SOCK"
 
 log "milter-overhead: N=$N SESSIONS=\"$SESSIONS\" ROUNDS=$ROUNDS configs: $CONFIGS"
-for cfg in $CONFIGS; do
+want=$CONFIGS
+CONFIGS=
+for cfg in $want; do
 	case $cfg in
+	acme-pg)
+		if ! pg_spool_up; then
+			echo "   acme-pg: left out: $PG_SPOOL_SKIP" >>"$WORK/left-out.txt"
+			continue
+		fi
+		start_acme acme-pg "inet:$((PORT_BASE + 12))@$HOST" - <<EOF
+SpoolDatabase $PG_SPOOL_MILTER
+EOF
+		add_listener acme-pg acme-pg
+		;;
 	none) add_listener none ;;
 	acme-inet)
 		start_acme acme-inet "inet:$((PORT_BASE + 10))@$HOST"
@@ -76,7 +94,9 @@ for cfg in $CONFIGS; do
 		;;
 	*) die "unknown configuration $cfg" ;;
 	esac
+	CONFIGS="$CONFIGS $cfg"
 done
+CONFIGS=${CONFIGS# }
 postfix_up
 
 # an ordinary ~MSGSIZE-byte message
@@ -205,6 +225,7 @@ summary() {
 	echo "   and session against \"none\" (from the medians); milter us/msg: CPU of the"
 	echo "   milter process per message (/proc/PID/stat, $TICK Hz ticks); steal% per run in the CSV."
 	echo "   Targets are printed for reading, not enforced."
+	[ ! -f "$WORK/left-out.txt" ] || cat "$WORK/left-out.txt"
 }
 summary | tee "$OUT/overhead-summary.txt"
 total_errs=$(awk -F, 'NR > 1 && $1 != "warmup" {e += $9} END{print e + 0}' "$CSV")

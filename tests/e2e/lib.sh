@@ -6,6 +6,7 @@
 #   ...                      world.env is sourced: $MX_PORT, $SUBMIT_PORT, $CA_URL, ...
 #   f=$(wait_for_mail alice@example.test 20) || fail name "no mail"
 #   pass name / fail name "why" / skip name "why"
+#   multimx_world NAME SUB [LINE...]   two MX, a milter each, one spool
 #   spool_setup DIR; conf_write FILE PORT SPOOL [LINE...]
 #   milter_start CONF PORT LOG || ...; milter_stop     ($MILTER, $MILTER_PID)
 #   ca_cfg JSON; ca_state; ca_orders                   the test CA's /_test/
@@ -191,6 +192,73 @@ requester_world() {
 	fi
 }
 
+# multimx_world NAME SUB [LINE...]: the world with two MX hosts (world.sh
+# --mx-b), each with its own $MILTER on an inet port, both on one spool
+# (SPOOL, shared as a directory on NFS would be); one smime-acme.conf per
+# MX ($T/conf-a, $T/conf-b: IncompleteWait 5, SpoolPostAfter 60,
+# SpoolTimeout 60, then each LINE), the requester uses CONF ($T/conf-a,
+# beside MX A).  Sets MPORT_A, MPORT_B, T ($WORLD_DIR/SUB), SPOOL, CONF;
+# both milters are started (mx_milter_start) and stopped at exit.
+# Non-zero (after a FAIL line NAME-world-up or NAME-milter) if a part does
+# not come up.
+multimx_world() {
+	local name=$1 sub=$2
+	shift 2
+	MPORT_A=$(free_port)
+	MPORT_B=$(free_port)
+	while [ "$MPORT_B" = "$MPORT_A" ]; do MPORT_B=$(free_port); done
+	if ! world_up --milter "inet:127.0.0.1:$MPORT_A" \
+		--mx-b "inet:127.0.0.1:$MPORT_B"; then
+		fail "$name-world-up" "world.sh up failed"
+		return 1
+	fi
+	MILTER_A_PID='' MILTER_B_PID=''
+	trap 'mx_milter_stop A; mx_milter_stop B; world_down' EXIT
+	T=$WORLD_DIR/$sub
+	mkdir -p "$T"
+	chmod 755 "$WORLD_DIR" "$T"
+	SPOOL=$T/spool
+	spool_setup "$SPOOL"
+	conf_write "$T/conf-a" "$MPORT_A" "$SPOOL" "IncompleteWait 5" \
+		"SpoolPostAfter 60" "SpoolTimeout 60" "$@"
+	conf_write "$T/conf-b" "$MPORT_B" "$SPOOL" "IncompleteWait 5" \
+		"SpoolPostAfter 60" "SpoolTimeout 60" "$@"
+	CONF=$T/conf-a
+	if ! mx_milter_start A || ! mx_milter_start B; then
+		fail "$name-milter" "a milter did not start"
+		return 1
+	fi
+}
+
+# mx_milter_start A|B: start the milter of MX A or B (multimx_world) with
+# $T/conf-a or -b, log appended to $T/milter-a.log or -b.log, pid in
+# MILTER_A_PID or MILTER_B_PID; environment assignments in front of the
+# call reach the milter.  Non-zero (log shown) if it does not listen.
+mx_milter_start() {
+	local x port pid
+	x=$(printf '%s' "$1" | tr AB ab)
+	port=$MPORT_A
+	[ "$1" = B ] && port=$MPORT_B
+	"$MILTER" -c "$T/conf-$x" -f >>"$T/milter-$x.log" 2>&1 &
+	pid=$!
+	if [ "$1" = B ]; then MILTER_B_PID=$pid; else MILTER_A_PID=$pid; fi
+	if ! wait_port "$port"; then
+		sed "s/^/    milter $1: /" "$T/milter-$x.log"
+		return 1
+	fi
+}
+
+# mx_milter_stop A|B: stop that milter (idempotent; never fails)
+mx_milter_stop() {
+	local v=MILTER_${1}_PID
+	if [ -n "${!v:-}" ]; then
+		kill "${!v}" 2>/dev/null || true
+		wait "${!v}" 2>/dev/null || true
+		printf -v "$v" '%s' ''
+	fi
+	return 0
+}
+
 # world_down: stop the world started by world_up (idempotent)
 world_down() {
 	local dir=${WORLD_DIR:-$E2E_WORLD_TMP}
@@ -286,7 +354,7 @@ _e2e_desc() {
 # world_ports: the TCP ports of the running world
 world_ports() {
 	local v
-	for v in MX_PORT SUBMIT_PORT IMAP_PORT IMAPS_PORT OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT; do
+	for v in MX_PORT MX_B_PORT SUBMIT_PORT IMAP_PORT IMAPS_PORT OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT; do
 		[ -n "${!v:-}" ] && echo "${!v}"
 	done
 	return 0

@@ -56,6 +56,11 @@ wait_filter() {      # the current case's filter has exited
 	done
 }
 cleanup() {
+	# the PostgreSQL cases' own milters and cluster (tests/lib/pg.sh)
+	for _p in "$T"/pg-a/pid "$T"/pg-b/pid; do
+		[ -f "$_p" ] && kill "$(cat "$_p")" 2>/dev/null
+	done
+	command -v pg_stop >/dev/null 2>&1 && pg_stop
 	reap_filters
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "kept $T"
@@ -908,6 +913,286 @@ grep -qx AUTH "$C/smtp.log" && why="$why; AUTH sent without TLS"
 grep -q 'SMTP submission to smtp://127.0.0.1:'"$sport"' failed: .*STARTTLS' "$C/log" || why="$why; failure not logged"
 grep -qF not-the-password "$C/log" && why="$why; password logged"
 result smtp-auth-failure-releases-entry
+
+# --- claims: a live claim is tempfailed, an expired one taken over ----------------
+# (issue 10 item 5, issue 13: the MX that claimed died mid-reply)
+newcase claimed-file "ClaimTimeout 120"
+write_entry "$C" "$ADDR" awaiting "$EXP"
+mv "$C/spool/entries/$(tool key "$ADDR")" "$C/spool/work/$(tool key "$ADDR")"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "$ADDR" "$C/mail"
+if ! grep -qxE 'eom: (tempfail|replycode)' "$C/out"; then why="$why; eom did not tempfail"; fi
+expect_replies 0
+expect_log "entry claimed by another delivery, tempfail"
+result file-live-claim-tempfailed
+wait_filter
+# the claimer died: its claim's age is the ctime of the rename into work/
+# (the milter cannot set an entry's times), so it ages past a short
+# ClaimTimeout, not by touch
+newcase claimed-file-expired "ClaimTimeout 1"
+write_entry "$C" "$ADDR" awaiting "$EXP"
+mv "$C/spool/entries/$(tool key "$ADDR")" "$C/spool/work/$(tool key "$ADDR")"
+touch -d '+10 minutes' "$C/spool/work/$(tool key "$ADDR")"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+sleep 2
+run "$ADDR" "$C/mail"
+expect "eom: continue"
+expect_replies 1
+expect_state answered
+result file-expired-claim-taken-over
+
+# --- the PostgreSQL spool (SpoolDatabase; tests/lib/pg.sh) ----------------------
+. "$top/tests/lib/pg.sh"
+pg_rc=0
+pg_start "$T" || pg_rc=$?
+PGCASES="pg-challenge-answered pg-live-claim-tempfailed pg-expired-claim-answered
+pg-two-milters-one-reply pg-down-ordinary-mail-flows pg-down-challenge-tempfailed
+pg-back-challenge-answered pg-milter-role-least-privilege pg-migrate-idempotent
+pg-entry-visible-in-second-milter"
+if [ "$pg_rc" -eq 77 ]; then
+	for n in $PGCASES; do
+		echo "SKIP: $n: $PG_SKIP"
+	done
+elif [ "$pg_rc" -ne 0 ]; then
+	echo "FAIL: pg-start: cannot start a private PostgreSQL cluster"
+	failed=1
+else
+	SA="$top/$B/smime-acme --allow-root"
+	printf 'Server https://ca.example/dir\n' >"$T/req.conf"
+	pg_psql -d "$PGDATABASE" -c "CREATE ROLE smime_milter LOGIN;
+	    CREATE ROLE smime_req LOGIN" >/dev/null
+	MDB="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=smime_milter"
+	RDB="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=smime_req"
+
+	# spool-migrate: -n changes nothing, then creates, then does nothing
+	newcase pg-migrate
+	$SA --conf "$T/req.conf" spool-migrate --database "$PG_CONNINFO" \
+	    --milter-role smime_milter --requester-role smime_req -n \
+	    >"$C/out" 2>"$C/log" || why="$why; -n failed"
+	grep -q '^would: create the schema smime_acme, version 1' "$C/out" ||
+	    why="$why; -n did not say it would create the schema"
+	[ "$(pg_psql -tAc "SELECT to_regclass('smime_acme.entries') IS NULL")" = t ] ||
+	    why="$why; -n created the schema"
+	$SA --conf "$T/req.conf" spool-migrate --database "$PG_CONNINFO" \
+	    --milter-role smime_milter --requester-role smime_req \
+	    >>"$C/out" 2>>"$C/log" || why="$why; migrate failed"
+	pg_psql -tAc "SELECT version FROM smime_acme.meta" >"$C/v1"
+	$SA --conf "$T/req.conf" spool-migrate --database "$PG_CONNINFO" \
+	    --milter-role smime_milter --requester-role smime_req \
+	    >"$C/out2" 2>>"$C/log" || why="$why; second migrate failed"
+	grep -qxF 'schema: at version 1, nothing to do' "$C/out2" ||
+	    why="$why; second run not a no-op"
+	$SA --conf "$T/req.conf" spool-migrate --database "$PG_CONNINFO" -n \
+	    >"$C/out3" 2>>"$C/log" || why="$why; -n after migrate failed"
+	grep -q '^would' "$C/out3" && why="$why; -n at version 1 would change something"
+	[ "$(cat "$C/v1")" = 1 ] || why="$why; schema version '$(cat "$C/v1")'"
+	[ "$(pg_psql -tAc "SELECT count(*) FROM smime_acme.meta")" = 1 ] ||
+	    why="$why; meta has more than one row"
+	printf 'SpoolDatabase host=x password=secret\n' >"$C/pw.conf"
+	$SA --conf "$C/pw.conf" spool-migrate >"$C/pw.out" 2>&1 &&
+	    why="$why; a password in SpoolDatabase was accepted"
+	grep -q 'SpoolDatabase: holds a password' "$C/pw.out" ||
+	    why="$why; no clear error for a password in SpoolDatabase"
+	grep -q secret "$C/pw.out" && why="$why; the password was echoed"
+	result pg-migrate-idempotent
+
+	# pg_entry ADDR STATE EXPIRES: the requester's write (as its role)
+	pg_entry() {
+		PGUSER=smime_req pg_psql -d "$PGDATABASE" -c "
+		    INSERT INTO smime_acme.entries (key, mailbox, sender, token2,
+		      thumbprint, rule, state, created, expires, order_url)
+		    VALUES ('$(tool key "$1")', '$1', '$CA', '$P2', '$THUMB',
+		      'octet', '$2', $(date +%s), $3, 'https://ca.example/o/1')
+		    ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state,
+		      expires = EXCLUDED.expires, claimed_by = NULL,
+		      claimed_at = NULL, answered_at = 0, challenge_msgid = ''"
+	}
+	pg_state() {
+		pg_psql -d "$PGDATABASE" -tAc "SELECT state FROM smime_acme.entries
+		    WHERE key = '$(tool key "$1")'"
+	}
+	# pg_milter NAME: a case whose milter runs on the database, started
+	# here (mail.lua -D running=1); waits for its pending set
+	pg_milter() {
+		newcase "$1" "SpoolDatabase $MDB
+ClaimTimeout 120"
+		"$MILTER" -f -v -c "$C/conf" 2>"$C/mlog" &
+		_i=0
+		until grep -q 'pending set loaded' "$C/mlog" 2>/dev/null &&
+		    [ -S "$C/milter.sock" ]; do
+			_i=$((_i + 1))
+			[ "$_i" -gt 100 ] && break
+			sleep 0.1
+		done
+	}
+	# mrun DIR RCPT MAILFILE OUT: one transaction to the milter of DIR
+	mrun() {
+		miltertest -s "$LUA" -D running=1 -D sock="local:$1/milter.sock" \
+		    -D msg="$3" -D rcpt="$2" >"$4" 2>&1
+		echo "exit: $?" >>"$4"
+	}
+	stop_milter() {   # stop_milter DIR
+		_p=$(cat "$1/pid" 2>/dev/null)
+		[ -n "$_p" ] && kill "$_p" 2>/dev/null
+		_i=0
+		while [ -n "$_p" ] && kill -0 "$_p" 2>/dev/null && [ "$_i" -lt 100 ]; do
+			sleep 0.1
+			_i=$((_i + 1))
+		done
+	}
+
+	EXP=$(($(date +%s) + 3600))
+	pg_milter pg-a; A=$C
+	pg_milter pg-b; B2=$C
+	mkmail "$T/pg.raw"; tool sign "$KEY" ca.example "$T/pg.raw" "$T/pg.mail"
+	M_TO=bob@mail.example M_SUBJECT="hello" M_AUTOSUB="" mkmail "$T/ord.mail"
+
+	# a new entry: how long until the second milter has it in memory
+	_k16=$(tool key "$ADDR" | cut -c1-16)
+	pg_entry "$ADDR" awaiting "$EXP" >/dev/null
+	t0=$(date +%s%N)
+	_i=0
+	until grep -q "pending set: $_k16 awaiting" "$B2/mlog"; do
+		_i=$((_i + 1))
+		[ "$_i" -gt 2000 ] && break
+		sleep 0.005
+	done
+	t1=$(date +%s%N)
+	C=$B2
+	if [ "$_i" -gt 2000 ]; then
+		why="$why; not visible after 10 s"
+	else
+		echo "    entry visible in the second milter $(( (t1 - t0) / 1000000 )) ms after the writer's commit returned (poll step 5 ms)"
+	fi
+	: >"$C/out"; cp "$C/mlog" "$C/log"
+	result pg-entry-visible-in-second-milter
+
+	# answered through milter A; the database says so
+	C=$A
+	mrun "$A" "$ADDR" "$T/pg.mail" "$C/out"; cp "$C/mlog" "$C/log"
+	expect "eom: continue"
+	expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+	expect_replies 1
+	check_reply octet
+	[ "$(pg_state "$ADDR")" = answered ] || why="$why; state '$(pg_state "$ADDR")'"
+	grep -qF "$P2" "$C/mlog" && why="$why; token-part2 logged"
+	result pg-challenge-answered
+
+	# a live claim of another MX: 451; expired (it died): answered
+	pg_entry "$ADDR" awaiting "$EXP" >/dev/null
+	pg_psql -d "$PGDATABASE" -c "UPDATE smime_acme.entries SET
+	    claimed_by = 'mx-dead:1:1', claimed_at = now()" >/dev/null
+	C=$B2; rm -f "$C"/replies/*
+	mrun "$C" "$ADDR" "$T/pg.mail" "$C/out"; cp "$C/mlog" "$C/log"
+	if ! grep -qxE 'eom: (tempfail|replycode)' "$C/out"; then why="$why; eom did not tempfail"; fi
+	expect_replies 0
+	result pg-live-claim-tempfailed
+	pg_psql -d "$PGDATABASE" -c "UPDATE smime_acme.entries SET
+	    claimed_at = now() - interval '10 minutes'" >/dev/null
+	mrun "$C" "$ADDR" "$T/pg.mail" "$C/out"; cp "$C/mlog" "$C/log"
+	expect "eom: continue"
+	expect_replies 1
+	[ "$(pg_state "$ADDR")" = answered ] || why="$why; state '$(pg_state "$ADDR")'"
+	result pg-expired-claim-answered
+
+	# the same challenge to both milters at once, 20 times: one reply
+	_bad="" _tf=0
+	for i in $(seq 1 20); do
+		# (each round's mail is a new delivery; the loser may be
+		# tempfailed at the claim or find the entry answered)
+		rm -f "$A"/replies/* "$B2"/replies/*
+		pg_entry "$ADDR" awaiting "$EXP" >/dev/null
+		sleep 0.2
+		mrun "$A" "$ADDR" "$T/pg.mail" "$A/race.out" &
+		_pa=$!
+		mrun "$B2" "$ADDR" "$T/pg.mail" "$B2/race.out" &
+		_pb=$!
+		wait "$_pa" "$_pb"
+		_n=$(( $(find "$A/replies" "$B2/replies" -name '*.eml' | wc -l) ))
+		[ "$_n" -eq 1 ] || _bad="$_bad round $i: $_n replies;"
+		grep -qxE "eom: (tempfail|replycode)" "$A/race.out" "$B2/race.out" &&
+		    _tf=$((_tf + 1))
+	done
+	C=$A; : >"$C/out"; cp "$C/mlog" "$C/log"
+	[ -z "$_bad" ] || why="$why;$_bad"
+	echo "    20 concurrent rounds: the loser was tempfailed (451) in $_tf, found the entry answered in the others"
+	result pg-two-milters-one-reply
+
+	# the database down: ordinary mail as fast as ever, the challenge
+	# 451, answered once it is back
+	rm -f "$A"/replies/*
+	pg_entry "$ADDR" awaiting "$EXP" >/dev/null
+	sleep 0.2
+	t0=$(date +%s%N); mrun "$A" bob@mail.example "$T/ord.mail" "$A/ord0.out"
+	t1=$(date +%s%N); up_ms=$(( (t1 - t0) / 1000000 ))
+	pg_stop
+	t0=$(date +%s%N); mrun "$A" bob@mail.example "$T/ord.mail" "$A/ord1.out"
+	t1=$(date +%s%N); down_ms=$(( (t1 - t0) / 1000000 ))
+	C=$A; cp "$A/ord1.out" "$C/out"; cp "$C/mlog" "$C/log"
+	expect "data: accept"
+	expect_not "eom: tempfail"
+	echo "    ordinary mail: ${up_ms} ms with the database, ${down_ms} ms without (miltertest run)"
+	[ "$down_ms" -lt $((up_ms + 1000)) ] || why="$why; ${down_ms} ms without the database"
+	result pg-down-ordinary-mail-flows
+	mrun "$A" "$ADDR" "$T/pg.mail" "$C/out"; cp "$C/mlog" "$C/log"
+	if ! grep -qxE 'eom: (tempfail|replycode)' "$C/out"; then why="$why; eom did not tempfail"; fi
+	expect_replies 0
+	[ "$(grep -c 'PostgreSQL unreachable' "$C/mlog")" -eq 1 ] ||
+	    why="$why; outage logged $(grep -c 'PostgreSQL unreachable' "$C/mlog") times, want once"
+	result pg-down-challenge-tempfailed
+	pg_start "$T" "$PGPORT" || why="$why; cannot restart PostgreSQL"
+	# the CA's MTA retries: every second for up to 40 s
+	_i=0
+	while [ "$_i" -lt 40 ]; do
+		mrun "$A" "$ADDR" "$T/pg.mail" "$C/out"
+		grep -qx "eom: continue" "$C/out" && break
+		_i=$((_i + 1))
+		sleep 1
+	done
+	cp "$C/mlog" "$C/log"
+	expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+	expect_replies 1
+	[ "$(pg_state "$ADDR")" = answered ] || why="$why; state '$(pg_state "$ADDR")'"
+	echo "    answered by attempt $((_i + 1)) after the restart"
+	result pg-back-challenge-answered
+
+	# least privilege, as the milter's role itself
+	newcase pg-roles
+	pg_entry "$ADDR" awaiting "$EXP" >/dev/null
+	# the requester's role reads the spool (smime-acme spool), never
+	# printing token-part2
+	printf 'SpoolDatabase %s\n' "$RDB" >"$C/rq.conf"
+	$SA --conf "$C/rq.conf" -c "$C/cfg" spool >"$C/list" 2>>"$C/log" ||
+	    why="$why; smime-acme spool on the database failed"
+	grep -q "^$ADDR  *awaiting" "$C/list" || why="$why; entry not listed"
+	grep -qF "$P2" "$C/list" && why="$why; token-part2 listed"
+	asmilter() { PGUSER=smime_milter pg_psql -d "$PGDATABASE" -tAc "$1" 2>>"$C/log"; }
+	asmilter "INSERT INTO smime_acme.entries (key, mailbox, rule, state)
+	    VALUES ('$(tool key eve@mail.example)', 'eve@mail.example', 'octet',
+	    'awaiting')" && why="$why; the milter role created an entry"
+	asmilter "UPDATE smime_acme.entries SET state = 'answered'" &&
+	    why="$why; the milter role updated an entry directly"
+	asmilter "DELETE FROM smime_acme.entries" && why="$why; the milter role deleted"
+	asmilter "SELECT order_url FROM smime_acme.entries" &&
+	    why="$why; the milter role read order_url"
+	asmilter "SELECT reason FROM smime_acme.entries" &&
+	    why="$why; the milter role read reason"
+	[ "$(asmilter "SELECT token2 FROM smime_acme.entries WHERE key = '$(tool key "$ADDR")'")" = "$P2" ] ||
+	    why="$why; the milter role cannot read token2"
+	pg_psql -d "$PGDATABASE" -c "UPDATE smime_acme.entries SET state = 'answered'" >/dev/null
+	[ -z "$(asmilter "SELECT key FROM smime_acme.entries")" ] ||
+	    why="$why; the milter role sees entries that are not pending"
+	pg_psql -d "$PGDATABASE" -c "CREATE ROLE nobody_else LOGIN" >/dev/null
+	PGUSER=nobody_else pg_psql -d "$PGDATABASE" -tAc \
+	    "SELECT token2 FROM smime_acme.entries" 2>>"$C/log" &&
+	    why="$why; another role read token2"
+	grep -q 'permission denied' "$C/log" || why="$why; no permission error"
+	: >"$C/out"
+	result pg-milter-role-least-privilege
+
+	stop_milter "$A"; stop_milter "$B2"
+	pg_stop
+fi
 
 # --- startup ------------------------------------------------------------------------
 newcase config

@@ -14,7 +14,8 @@
 -- recipient; its lines are prefixed "next ".  With hook, the shell command
 -- CMD runs once the filter accepts connections (its startup checks are
 -- done) and before the first transaction.  With rcpts, those recipients
--- follow rcpt (one "rcpt: reply" line each).
+-- follow rcpt (one "rcpt: reply" line each).  With -D running=1 the filter
+-- is not started: one the caller started already listens on sock.
 
 local names = {
 	[SMFIR_CONTINUE] = "continue", [SMFIR_ACCEPT] = "accept",
@@ -153,7 +154,9 @@ local function transaction(path)
 end
 
 mt.set_timeout(60)
-mt.startfilter(milter, "-f", "-v", "-c", conf)
+if running == nil then
+	mt.startfilter(milter, "-f", "-v", "-c", conf)
+end
 transaction(msg)
 if msg2 ~= nil then
 	pfx = "next "

@@ -71,6 +71,8 @@ test_defaults(void **state)
 	assert_false(c->require_dkim);
 	assert_string_equal(c->token_rule, "octet");
 	assert_null(c->user_id);
+	assert_null(c->spool_database);
+	assert_int_equal(c->claim_timeout, 120);
 	conf_free(c);
 }
 
@@ -93,7 +95,9 @@ test_values(void **state)
 			  "ChallengeDisposition quarantine\n"
 			  "SigningKey example.test mail /etc/k.pem\n"
 			  "SigningKey other.test s2 /etc/k2.pem\n"
-			  "TokenRule string\n",
+			  "TokenRule string\n"
+			  "SpoolDatabase service=smime passfile=/p\n"
+			  "ClaimTimeout 300\n",
 	    &c);
 	assert_non_null(c);
 	assert_string_equal(err, "");
@@ -111,6 +115,8 @@ test_values(void **state)
 	assert_string_equal(c->signing[1].selector, "s2");
 	assert_string_equal(c->signing[1].keyfile, "/etc/k2.pem");
 	assert_string_equal(c->token_rule, "string");
+	assert_string_equal(c->spool_database, "service=smime passfile=/p");
+	assert_int_equal(c->claim_timeout, 300);
 	conf_free(c);
 	free(err);
 }
@@ -131,6 +137,10 @@ test_errors(void **state)
 		{ "SyslogFacility nowhere\n", ":1: SyslogFacility: unknown" },
 		{ "SigningKey example.test\n", ":1: SigningKey: expected" },
 		{ "TokenRule bytes\n", ":1: TokenRule: value not one" },
+		{ "SpoolDatabase host=db password=s3cret\n",
+		    ":1: SpoolDatabase: holds a password" },
+		{ "SpoolDatabase host=db dbname\n",
+		    ":1: SpoolDatabase: not a libpq connection string" },
 	};
 	struct config *c;
 	size_t i;
@@ -141,6 +151,7 @@ test_errors(void **state)
 		err = capture_err(v[i].text, &c);
 		assert_null(c);
 		if (strstr(err, v[i].want) == NULL ||
+		    strstr(err, "s3cret") != NULL ||
 		    strstr(err, "/tmp/smime-acme-conf.") == NULL) {
 			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err,
 			    v[i].want);

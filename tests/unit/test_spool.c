@@ -3,7 +3,8 @@
  * claim / release / complete cycle and constant-name lookup by address,
  * FIFOs planted in entries/ (refused without blocking) and the work/
  * cleanup when the final write fails (full disk, simulated with
- * RLIMIT_FSIZE: write(2) then fails as on a full file system).
+ * RLIMIT_FSIZE: write(2) then fails as on a full file system), the claim
+ * timeout (a stale claim is taken over) and the SpoolDatabase check.
  * gnutls_hash_fast is interposed here so a test can make hashing fail.
  */
 #include <sys/resource.h>
@@ -204,10 +205,16 @@ test_cycle(void **state)
 	assert_int_equal(spool_lookup(sp, "alice@example.test", &f), 0);
 	assert_string_equal(f.token2, e.token2);
 
-	/* claim: a second claim loses; a claimed entry is not found */
+	/* claim: a second claim loses, told that someone else holds it; a
+	 * claimed entry is not found, but the address still has an entry
+	 * (a challenge arriving meanwhile is tempfailed, not let through) */
+	assert_false(spool_claimed(sp, "alice@example.test"));
 	assert_int_equal(spool_claim(sp, "alice@example.test", &f), 0);
-	assert_int_equal(spool_claim(sp, "alice@example.test", &f), 1);
-	assert_false(spool_has(sp, "alice@example.test"));
+	assert_int_equal(
+	    spool_claim(sp, "alice@example.test", &f), SPOOL_CLAIMED);
+	assert_true(spool_claimed(sp, "alice@example.test"));
+	assert_int_equal(spool_lookup(sp, "alice@example.test", &e), 1);
+	assert_true(spool_has(sp, "alice@example.test"));
 	assert_int_equal(spool_release(sp, "alice@example.test"), 0);
 	assert_true(spool_has(sp, "alice@example.test"));
 
@@ -485,6 +492,96 @@ test_refusal_note(void **state)
 	spool_close(sp);
 }
 
+/* A milter that claimed and died: after ClaimTimeout another takes the
+ * claim over; before it, the claim holds (SPOOL_CLAIMED). */
+static void
+test_claim_expiry(void **state)
+{
+	struct spool *sp;
+	struct spool_entry e, f;
+	struct timespec old[2];
+	char key[65], path[256];
+
+	(void)state;
+	sp = spool_open(dir, true, -1, (gid_t)-1);
+	assert_non_null(sp);
+	spool_set_claim_timeout(sp, 120);
+	fill(&e, "carol@example.test");
+	assert_int_equal(spool_write(sp, &e), 0);
+	/* an entry written long ago: its claim is fresh all the same */
+	spool_key("carol@example.test", key);
+	snprintf(path, sizeof(path), "%s/entries/%s", dir, key);
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 3600;
+	old[0].tv_nsec = old[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	assert_int_equal(spool_claim(sp, "carol@example.test", &f), 0);
+	assert_int_equal(
+	    spool_claim(sp, "carol@example.test", &f), SPOOL_CLAIMED);
+	assert_true(spool_claimed(sp, "carol@example.test"));
+	assert_int_equal(spool_lookup(sp, "carol@example.test", &f), 1);
+
+	/* the claimer died: its claim (the ctime of the rename into work/,
+	 * which no one but the kernel sets) ages past the timeout */
+	snprintf(path, sizeof(path), "%s/work/%s", dir, key);
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 600;
+	spool_set_claim_timeout(sp, 1);
+	sleep(2);
+	assert_false(spool_claimed(sp, "carol@example.test"));
+	assert_int_equal(spool_lookup(sp, "carol@example.test", &f), 0);
+	assert_int_equal(spool_claim(sp, "carol@example.test", &f), 0);
+	assert_string_equal(f.token2, e.token2);
+	/* taken over: fresh again */
+	spool_set_claim_timeout(sp, 120);
+	assert_int_equal(
+	    spool_claim(sp, "carol@example.test", &f), SPOOL_CLAIMED);
+	f.state = SPOOL_ANSWERED;
+	assert_int_equal(spool_complete(sp, &f), 0);
+	assert_int_equal(spool_lookup(sp, "carol@example.test", &f), 0);
+	assert_int_equal(f.state, SPOOL_ANSWERED);
+
+	/* ClaimTimeout 0: a claim never expires */
+	spool_set_claim_timeout(sp, 0);
+	e.state = SPOOL_AWAITING;
+	assert_int_equal(spool_write(sp, &e), 0);
+	assert_int_equal(spool_claim(sp, "carol@example.test", &f), 0);
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	assert_int_equal(
+	    spool_claim(sp, "carol@example.test", &f), SPOOL_CLAIMED);
+	spool_close(sp);
+}
+
+/* SpoolDatabase: a libpq connection string without a password. */
+static void
+test_conninfo(void **state)
+{
+	const char *why;
+
+	(void)state;
+	assert_int_equal(spool_conninfo_check("service=smime", &why), 0);
+	assert_int_equal(spool_conninfo_check("host=/run/postgresql "
+					      "dbname=smime user=milter "
+					      "passfile=/etc/smime-acme/pgpass",
+			     &why),
+	    0);
+	assert_int_equal(
+	    spool_conninfo_check("postgresql://milter@db/smime", &why), 0);
+	assert_int_equal(
+	    spool_conninfo_check("host=db password=s3cret", &why), -1);
+	assert_non_null(strstr(why, "password"));
+	assert_null(strstr(why, "s3cret"));
+	assert_int_equal(
+	    spool_conninfo_check("host=db password = 's3 cret'", &why), -1);
+	assert_int_equal(
+	    spool_conninfo_check("postgresql://milter:s3cret@db/smime", &why),
+	    -1);
+	assert_int_equal(
+	    spool_conninfo_check("postgresql://db/smime?password=x", &why), -1);
+	assert_int_equal(spool_conninfo_check("host=db dbname", &why), -1);
+	assert_null(strstr(why, "host=db"));
+	assert_int_equal(spool_conninfo_check("nosuchkey=1", &why), -1);
+	assert_int_equal(spool_conninfo_check("", &why), -1);
+}
+
 int
 main(void)
 {
@@ -500,6 +597,9 @@ main(void)
 		    test_refusal_note, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_complete_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_claim_expiry, setup, teardown),
+		cmocka_unit_test(test_conninfo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,7 @@ import threading
 from .acme import AcmeHandler
 from .https import HttpsServer
 from .pki import Pki
-from .smtp import SmtpHandler, SmtpServer
+from .smtp import SmtpHandler, SmtpServer, parse_relays
 from .state import Ca
 from .util import b64u, valid_addr_spec, write_file
 
@@ -25,8 +25,8 @@ def parse_args(argv):
     p.add_argument("--listen", default="127.0.0.1")
     p.add_argument("--https-port", type=int, default=0)
     p.add_argument("--smtp-port", type=int, default=0)
-    p.add_argument("--relay", required=True, help="HOST:PORT for challenge "
-                   "mails")
+    p.add_argument("--relay", required=True, help="HOST:PORT[,HOST:PORT...] "
+                   "for challenge mails, tried in order like MX hosts")
     p.add_argument("--from", dest="from_addr",
                    default="acme-challenge@ca.test")
     p.add_argument("--token-rule", choices=("octet", "string"),
@@ -54,8 +54,10 @@ def parse_args(argv):
         p.error("--badnonce-rate must be within 0..1")
     if not valid_addr_spec(a.from_addr):
         p.error("--from is not an address")
-    if ":" not in a.relay:
-        p.error("--relay must be HOST:PORT")
+    try:
+        parse_relays(a.relay)
+    except ValueError as e:
+        p.error("--relay: %s" % e)
     return a
 
 

@@ -1,28 +1,92 @@
-"""SMTP, both ways: the challenge mail goes out through the relay
-(send_mail), replies come in to a minimal receiver (SmtpHandler, RFC 5321
+"""SMTP, both ways: the challenge mail goes out through the relays, tried
+in order like a domain's MX hosts, or to all of them at once (send_mail), replies come in to a minimal receiver (SmtpHandler, RFC 5321
 subset) that hands each message to Ca.handle_reply."""
 
+import logging
 import re
 import smtplib
 import socketserver
+import threading
 import time
 
+log = logging.getLogger("smime-test-ca")
 
-def send_mail(relay, from_addr, mailbox, raw):
-    """Send RAW from FROM_ADDR to MAILBOX through RELAY (HOST:PORT), up to
-    five tries; returns None, or the last error."""
-    host, _, port = relay.rpartition(":")
+
+def parse_relays(spec):
+    """"HOST:PORT[,HOST:PORT...]" -> list of (host, port); ValueError if
+    malformed."""
+    out = []
+    for r in spec.split(","):
+        host, _, port = r.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("relay %r is not HOST:PORT" % r)
+        out.append((host, int(port)))
+    return out
+
+
+def _deliver(relay, from_addr, mailbox, raw, barrier=None):
+    """One SMTP transaction with RELAY (host, port); with BARRIER, wait on
+    it between RCPT and DATA so that parallel deliveries end at the same
+    moment.  Raises on any failure (4xx and 5xx included)."""
+    opts = [] if mailbox.isascii() else ["SMTPUTF8"]
+    with smtplib.SMTP(relay[0], relay[1], timeout=30) as s:
+        s.ehlo()
+        code, resp = s.mail(from_addr, opts)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, resp, from_addr)
+        code, resp = s.rcpt(mailbox)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({mailbox: (code, resp)})
+        if barrier is not None:
+            barrier.wait(timeout=30)
+        code, resp = s.data(raw)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, resp)
+
+
+def send_mail(relays, from_addr, mailbox, raw, deliver_all=False, tries=5):
+    """Send RAW from FROM_ADDR to MAILBOX as a domain's MX list is used:
+    RELAYS ("HOST:PORT[,HOST:PORT...]") in order, a failure (connection,
+    4xx or 5xx) falls back to the next, up to TRIES rounds with a growing
+    pause between them (0.5 s more each round, at most 3 s).  With DELIVER_ALL, the same mail goes to every
+    relay at the same moment instead (parallel sessions whose final "."
+    is sent together: a duplicated delivery), each with its own rounds.
+    Returns None, or the last error (of any relay with DELIVER_ALL)."""
+    rl = parse_relays(relays)
+    if deliver_all and len(rl) > 1:
+        errs = [None] * len(rl)
+        barrier = threading.Barrier(len(rl))
+
+        def one(i):
+            try:
+                _deliver(rl[i], from_addr, mailbox, raw, barrier)
+            except (OSError, smtplib.SMTPException,
+                    threading.BrokenBarrierError) as e:
+                barrier.abort()
+                errs[i] = send_mail("%s:%d" % rl[i], from_addr, mailbox, raw,
+                                    tries=tries)
+                if errs[i] is None:
+                    log.info("delivery to %s:%d retried after: %s",
+                             rl[i][0], rl[i][1], e)
+        ts = [threading.Thread(target=one, args=(i,), daemon=True)
+              for i in range(len(rl))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return next((e for e in errs if e is not None), None)
     err = None
-    for attempt in range(5):
-        try:
-            with smtplib.SMTP(host, int(port), timeout=30) as s:
-                opts = [] if mailbox.isascii() else ["SMTPUTF8"]
-                s.sendmail(from_addr, [mailbox], raw, mail_options=opts)
-            err = None
-            break
-        except (OSError, smtplib.SMTPException) as e:
-            err = e
-            time.sleep(0.5 * (attempt + 1))
+    for attempt in range(tries):
+        for r in rl:
+            try:
+                _deliver(r, from_addr, mailbox, raw)
+                return None
+            except (OSError, smtplib.SMTPException) as e:
+                err = e
+                log.info("challenge mail to %s via %s:%d: %s", mailbox,
+                         r[0], r[1], e)
+        if attempt + 1 < tries:
+            time.sleep(min(0.5 * (attempt + 1), 3.0))
     return err
 
 

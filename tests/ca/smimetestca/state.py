@@ -16,7 +16,7 @@ import time
 
 from .mail import (KeyStore, compose_challenge, decode_header_text,
                    reply_failure)
-from .smtp import send_mail
+from .smtp import parse_relays, send_mail
 from .util import ERR, AcmeError, b64u, b64u_dec, now, problem_doc, rfc3339
 
 log = logging.getLogger("smime-test-ca")
@@ -58,6 +58,9 @@ class Ca:
             "processing_time": 0.3,  # s a finalized order stays processing
             "order_retry_after": 1,
             "chains": 2,  # 2: a Link rel="alternate" chain; 1: none
+            "relay": args.relay,      # HOST:PORT[,HOST:PORT...], in order
+            "deliver_all": False,     # the same mail to every relay at once
+            "relay_tries": 5,         # rounds over the relays
         }
         self.eab = None
         if args.eab_required:
@@ -172,8 +175,11 @@ class Ca:
         delay = float(self.config["mail_delay"] or 0)
         if delay > 0:
             time.sleep(delay)
-        err = send_mail(self.args.relay, self.args.from_addr, ch["mailbox"],
-                        ch["mail"])
+        with self.lock:
+            relay, every = self.config["relay"], self.config["deliver_all"]
+            tries = self.config["relay_tries"]
+        err = send_mail(relay, self.args.from_addr, ch["mailbox"],
+                        ch["mail"], every, tries)
         with self.lock:
             rec = {"mailbox": ch["mailbox"], "message_id": ch["msgid"],
                    "time": rfc3339(now()), "challenge":
@@ -325,7 +331,11 @@ class Ca:
                 "order_retry_after": lambda v: int(v) if int(v) >= 0
                 else _bad("order_retry_after must be >= 0"),
                 "chains": lambda v: int(v) if int(v) in (1, 2)
-                else _bad("chains must be 1 or 2")}
+                else _bad("chains must be 1 or 2"),
+                "relay": _relay_spec,
+                "deliver_all": bool,
+                "relay_tries": lambda v: int(v) if int(v) >= 1
+                else _bad("relay_tries must be >= 1")}
         with self.lock:
             for k, v in req.items():
                 if k not in conv:
@@ -385,6 +395,14 @@ class Ca:
                 "authorizations": authzs, "certificates": certs,
                 "revoked": revoked, "counts": counts,
                 "config": dict(self.config)}
+
+
+def _relay_spec(v):
+    """A relay list for the config: "HOST:PORT[,HOST:PORT...]"."""
+    if not isinstance(v, str):
+        raise TypeError("relay must be a string HOST:PORT[,HOST:PORT...]")
+    parse_relays(v)
+    return v
 
 
 def _bad(msg):

@@ -4,7 +4,8 @@
 # the system Postfix, Dovecot and OpenDKIM configurations are never read or
 # touched.
 #
-#   world.sh up DIR [--milter SOCKET] [--no-dkim-signer] [--ca "ARGS"] [--no-ca]
+#   world.sh up DIR [--milter SOCKET] [--mx-b SOCKET] [--no-dkim-signer]
+#               [--ca "ARGS"] [--no-ca]
 #   world.sh down DIR        stop what `up` started (idempotent)
 #   world.sh status DIR      show what runs; exit 0 if everything answers
 #
@@ -17,6 +18,11 @@
 #             SMTP listener; everything else bounces (error transport).
 #             DIR/bin/sendmail injects into this instance (non_smtpd_milters
 #             = OpenDKIM, so injected replies are signed too).
+#   MX B      with --mx-b: a second Postfix instance, the domain's second
+#             MX, on MX_B_PORT with SOCKET in its smtpd_milters
+#             (default_action=accept), delivering into the same Maildirs
+#             (DIR/postfix-b/, log DIR/postfix-b/maillog).  Mail it injects
+#             goes out through the first instance (DIR/bin/sendmail).
 #   OpenDKIM  signer for example.test (selector mail), inet socket.
 #   Dovecot   IMAP_PORT (plain) and IMAPS_PORT (TLS), any user@example.test
 #             with password MAIL_PASSWORD.
@@ -47,7 +53,8 @@ die() {
 }
 usage() {
 	cat >&2 <<'EOF'
-usage: world.sh up DIR [--milter SOCKET] [--no-dkim-signer] [--ca "ARGS"] [--no-ca]
+usage: world.sh up DIR [--milter SOCKET] [--mx-b SOCKET] [--no-dkim-signer]
+                   [--ca "ARGS"] [--no-ca]
        world.sh down DIR
        world.sh status DIR
 EOF
@@ -126,15 +133,18 @@ start_bg() {
 
 do_down() {
 	[ -d "$DIR" ] || return 0
-	local conf=$DIR/postfix/etc pids=() name pid all=() i alive
+	local conf pf pids=() name pid all=() i alive
 	# Postfix first (its master is not our direct child).
-	if [ -f "$conf/main.cf" ] && [ -f "$DIR/postfix/spool/pid/master.pid" ]; then
-		pid=$(tr -dc 0-9 <"$DIR/postfix/spool/pid/master.pid")
-		if [ -n "$pid" ] && alive "$pid" &&
-			grep -q master "/proc/$pid/comm" 2>/dev/null; then
-			printf 'postfix %s\n' "$pid" >>"$DIR/pids"
+	for pf in postfix postfix-b; do
+		conf=$DIR/$pf/etc
+		if [ -f "$conf/main.cf" ] && [ -f "$DIR/$pf/spool/pid/master.pid" ]; then
+			pid=$(tr -dc 0-9 <"$DIR/$pf/spool/pid/master.pid")
+			if [ -n "$pid" ] && alive "$pid" &&
+				grep -q master "/proc/$pid/comm" 2>/dev/null; then
+				printf '%s %s\n' "$pf" "$pid" >>"$DIR/pids"
+			fi
 		fi
-	fi
+	done
 	[ -f "$DIR/pids" ] || return 0
 	while read -r name pid; do
 		[ -n "$pid" ] && alive "$pid" || continue
@@ -142,9 +152,12 @@ do_down() {
 		for i in $(descendants "$pid"); do all+=("$i"); done
 		pids+=("$pid")
 	done <"$DIR/pids"
-	if [ -f "$conf/main.cf" ] && postfix -c "$conf" status >/dev/null 2>&1; then
-		postfix -c "$conf" stop >/dev/null 2>&1
-	fi
+	for pf in postfix postfix-b; do
+		conf=$DIR/$pf/etc
+		if [ -f "$conf/main.cf" ] && postfix -c "$conf" status >/dev/null 2>&1; then
+			postfix -c "$conf" stop >/dev/null 2>&1
+		fi
+	done
 	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 	for ((i = 0; i < 100; i++)); do
 		alive=0
@@ -161,7 +174,8 @@ do_down() {
 		fi
 	done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-	rm -f "$DIR/pids" "$DIR/postfix/spool/pid/master.pid"
+	rm -f "$DIR/pids" "$DIR/postfix/spool/pid/master.pid" \
+		"$DIR/postfix-b/spool/pid/master.pid"
 	return 0
 }
 
@@ -194,7 +208,15 @@ do_status() {
 		echo "DOWN     postfix ($POSTFIX_CONF)"
 		rc=1
 	fi
-	for p in MX_PORT SUBMIT_PORT IMAP_PORT IMAPS_PORT OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT; do
+	if [ -n "${POSTFIX_B_CONF:-}" ]; then
+		if postfix -c "$POSTFIX_B_CONF" status >/dev/null 2>&1; then
+			echo "running  postfix MX B ($POSTFIX_B_CONF)"
+		else
+			echo "DOWN     postfix MX B ($POSTFIX_B_CONF)"
+			rc=1
+		fi
+	fi
+	for p in MX_PORT MX_B_PORT SUBMIT_PORT IMAP_PORT IMAPS_PORT OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT; do
 		eval "pnum=\${$p:-}"
 		# shellcheck disable=SC2154
 		[ -n "$pnum" ] || continue
@@ -334,6 +356,56 @@ EOF
 	chmod 755 "$DIR/bin" "$DIR/bin/sendmail" "$DIR/bin/smtp-inject.py" "$DIR/bin/maildir-deliver.py"
 }
 
+# write_postfix_b_conf: MX B (--mx-b), the domain's second MX: inbound
+# only, the same delivery as the first instance
+write_postfix_b_conf() {
+	local etc=$DIR/postfix-b/etc spool=$DIR/postfix-b/spool data=$DIR/postfix-b/data
+	postfix_conf "$etc" "$spool" "$data" "$DIR/postfix-b/maillog" "$MAIL_DOMAIN" \
+	    "# MX B: the second MX for $MAIL_DOMAIN
+$HOST:$MX_B_PORT inet n - n - - smtpd -o syslog_name=postfix-world-b/mx -o smtpd_milters=\$mx_milters" \
+	    "maildir   unix  -       n       n       -       -       pipe
+  flags=DRhu user=mail:mail argv=$PY $DIR/bin/maildir-deliver.py $DIR/mail \${recipient}" <<EOF ||
+# The test world's second MX for $MAIL_DOMAIN on 127.0.0.1:$MX_B_PORT.
+syslog_name = postfix-world-b
+myorigin = \$mydomain
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions =
+virtual_mailbox_domains = $MAIL_DOMAIN
+virtual_mailbox_maps = static:any-user
+virtual_transport = maildir
+maildir_destination_recipient_limit = 1
+default_transport = error:no delivery outside the test world
+relay_transport = error:no delivery outside the test world
+smtp_dns_support_level = disabled
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 10s
+mx_milters = { $MX_B_MILTER, default_action=accept }
+non_smtpd_milters =
+milter_default_action = accept
+EOF
+	    die "cannot write the Postfix configuration in $etc"
+	: >"$DIR/postfix-b/maillog"
+}
+
+# start_postfix NAME PORT: check and start the instance DIR/NAME, record
+# its master, wait for its listener on PORT
+start_postfix() {
+	local d=$DIR/$1 port=$2 pfpid='' i
+	postfix -c "$d/etc" check >"$d/check.log" 2>&1 ||
+		die "postfix check ($1) failed: $(tail -3 "$d/check.log" "$d/maillog" | tr '\n' ' ')"
+	postfix -c "$d/etc" start >>"$d/check.log" 2>&1 ||
+		die "postfix start ($1) failed: $(tail -3 "$d/maillog" | tr '\n' ' ')"
+	for ((i = 0; i < WAIT_S * 20; i++)); do
+		pfpid=$(tr -dc 0-9 <"$d/spool/pid/master.pid" 2>/dev/null)
+		[ -n "$pfpid" ] && break
+		sleep 0.05
+	done
+	[ -n "$pfpid" ] || die "postfix master pid file ($1) missing"
+	record "$1" "$pfpid"
+	wait_port "$port" "$1 MX" "$pfpid"
+}
+
 write_dovecot_conf() {
 	local d=$DIR/dovecot
 	mkdir -p "$d/run" "$d/state"
@@ -416,17 +488,19 @@ do_up() {
 	DIR=$(cd "$DIR" && pwd)
 	# Postfix, Dovecot and user mail must reach into DIR.
 	chmod 755 "$DIR"
-	rm -rf "$DIR/postfix" "$DIR/dovecot" "$DIR/dkim" "$DIR/tls" "$DIR/ca" "$DIR/ca-sink" \
+	rm -rf "$DIR/postfix" "$DIR/postfix-b" "$DIR/dovecot" "$DIR/dkim" "$DIR/tls" "$DIR/ca" "$DIR/ca-sink" \
 		"$DIR/world.env" "$DIR/seen" "$DIR"/*.log
 	MAIL_UID=$(id -u mail) MAIL_GID=$(id -g mail)
 	mkdir -p "$DIR/mail/$MAIL_DOMAIN"
 	chown mail:mail "$DIR/mail" "$DIR/mail/$MAIL_DOMAIN"
 	MAIL_PASSWORD=${MAIL_PASSWORD:-world-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')}
 
-	mapfile -t ports < <(free_ports 6)
-	[ "${#ports[@]}" = 6 ] || die "cannot pick free ports"
+	mapfile -t ports < <(free_ports 7)
+	[ "${#ports[@]}" = 7 ] || die "cannot pick free ports"
 	MX_PORT=${ports[0]} SUBMIT_PORT=${ports[1]} IMAP_PORT=${ports[2]}
 	IMAPS_PORT=${ports[3]} OPENDKIM_PORT=${ports[4]} SINK_PORT=${ports[5]}
+	MX_B_PORT=''
+	[ -z "$MX_B_MILTER" ] || MX_B_PORT=${ports[6]}
 
 	gen_dkim
 	gen_tls
@@ -457,20 +531,12 @@ do_up() {
 	wait_port "$IMAPS_PORT" dovecot "$LAST_PID"
 
 	write_postfix_conf
-	postfix -c "$DIR/postfix/etc" check >"$DIR/postfix/check.log" 2>&1 ||
-		die "postfix check failed: $(tail -3 "$DIR/postfix/check.log" "$DIR/postfix/maillog" | tr '\n' ' ')"
-	postfix -c "$DIR/postfix/etc" start >>"$DIR/postfix/check.log" 2>&1 ||
-		die "postfix start failed: $(tail -3 "$DIR/postfix/maillog" | tr '\n' ' ')"
-	local pfpid=
-	for ((i = 0; i < WAIT_S * 20; i++)); do
-		pfpid=$(tr -dc 0-9 <"$DIR/postfix/spool/pid/master.pid" 2>/dev/null)
-		[ -n "$pfpid" ] && break
-		sleep 0.05
-	done
-	[ -n "$pfpid" ] || die "postfix master pid file missing"
-	record postfix "$pfpid"
-	wait_port "$MX_PORT" "postfix MX" "$pfpid"
-	wait_port "$SUBMIT_PORT" "postfix submission" "$pfpid"
+	start_postfix postfix "$MX_PORT"
+	wait_port "$SUBMIT_PORT" "postfix submission"
+	if [ -n "$MX_B_MILTER" ]; then
+		write_postfix_b_conf
+		start_postfix postfix-b "$MX_B_PORT"
+	fi
 
 	# public keys of everybody who signs in this world
 	: >"$DIR/dkim/all.keys"
@@ -496,6 +562,12 @@ do_up() {
 		envline POSTFIX_LOG "$DIR/postfix/maillog"
 		envline SENDMAIL "$DIR/bin/sendmail"
 		envline MILTER_SOCKET "$MILTER"
+		envline MX_B_PORT "$MX_B_PORT"
+		if [ -n "$MX_B_MILTER" ]; then
+			envline MX_B_MILTER "$MX_B_MILTER"
+			envline POSTFIX_B_CONF "$DIR/postfix-b/etc"
+			envline POSTFIX_B_LOG "$DIR/postfix-b/maillog"
+		fi
 		if [ "$DKIM_SIGNER" = 1 ]; then
 			envline OPENDKIM_SOCKET "inet:$OPENDKIM_PORT@$HOST"
 		envline OPENDKIM_MILTER "inet:$HOST:$OPENDKIM_PORT"
@@ -537,6 +609,8 @@ EOF
 	else
 		echo "  ca.test         smtp-sink $HOST:$CA_SMTP_PORT dumping into $DIR/ca-sink/"
 	fi
+	[ -z "$MX_B_MILTER" ] ||
+		echo "  MX B (smtpd)    smtp://$HOST:$MX_B_PORT   milter: $MX_B_MILTER"
 	echo "  logs            $DIR/postfix/maillog $DIR/opendkim.log $DIR/dovecot.log$([ "$USE_CA" = 1 ] && echo " $DIR/ca/ca.log")"
 	echo "  stop with       $0 down $DIR"
 }
@@ -550,12 +624,17 @@ EOF
 [ $# -ge 2 ] || usage
 CMD=$1 DIR=$2
 shift 2
-MILTER='' DKIM_SIGNER=1 USE_CA=1 CA_ARGS=''
+MILTER='' MX_B_MILTER='' DKIM_SIGNER=1 USE_CA=1 CA_ARGS=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--milter)
 		[ $# -ge 2 ] || usage
 		MILTER=$2
+		shift 2
+		;;
+	--mx-b)
+		[ $# -ge 2 ] || usage
+		MX_B_MILTER=$2
 		shift 2
 		;;
 	--no-dkim-signer)
