@@ -410,7 +410,9 @@ set_reload(struct spool_pg *pg, PGconn *c)
 		}
 	}
 	PQclear(r);
-	qsort(s.k, s.n, 65, key_cmp);
+	if (s.n > 0) {
+		qsort(s.k, s.n, 65, key_cmp);
+	}
 	pthread_mutex_lock(&pg->set_mu);
 	old = pg->set;
 	pg->set = s;
