@@ -13,7 +13,8 @@ cli_print_help(const char *prog, bool full)
 	FILE *f = full ? stdout : stderr;
 
 	fprintf(f,
-	    "usage: %s cert|renew|revoke|retire|import|account|spool|batch [-e EMAIL]...\n"
+	    "usage: %s cert|renew|revoke|retire|import|account|spool|spool-migrate|batch\n"
+	    "       [-e EMAIL]...\n"
 	    "       [-t] [--dry-run] [-n] [-c CONFIG_DIR] [-w WORK_DIR] [-l LOGS_DIR]\n"
 	    "       [--agree-tos] [--contact CONTACT]\n"
 	    "       [--spool DIR | --file-validate | --imap ... | --tb ... ] [options]\n",
@@ -33,6 +34,8 @@ cli_print_help(const char *prog, bool full)
 	    "  import    adopt a seed client (certbot) -c DIR: account, lineages\n"
 	    "  account   show the ACME account [--rollover | --deactivate]\n"
 	    "  spool     list pending spool entries\n"
+	    "  spool-migrate  create or upgrade the SpoolDatabase schema\n"
+	    "            [--database CONNINFO] [--milter-role R] [--requester-role R]\n"
 	    "\n"
 	    "Seed options:\n"
 	    "  -e, --email ADDR        address to certify (repeatable, no wildcards)\n"
