@@ -436,30 +436,24 @@ refuse(struct mctx *c, const char *obj, const char *why)
 	return SMFIS_CONTINUE;
 }
 
-/* The mail cannot be verified now (no verdict from the worker, or the
- * CA's DKIM key temporarily unavailable): 451, so the sender retries. */
+/* 451 for a challenge that cannot be decided now, so that the CA's MTA
+ * retries (maybe at another MX): text says what the sender sees. */
 static sfsistat
-verify_later(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why)
+tempfail(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why,
+    const char *text)
 {
 	log_notice(
 	    "%s: eom: %s: not answered yet: %s, tempfail", c->qid, rcpt, why);
-	(void)mlt_setreply(ctx, "451", "4.7.1",
-	    "ACME challenge could not be verified now, try again later");
+	(void)mlt_setreply(ctx, "451", "4.7.1", text);
 	return SMFIS_TEMPFAIL;
 }
 
+/* The mail cannot be verified now (no verdict from the worker, or the
+ * CA's DKIM key temporarily unavailable). */
+#define VERIFY_LATER "ACME challenge could not be verified now, try again later"
 /* The entry of rcpt is being answered by another delivery (a claim not
- * yet expired), or the database spool cannot be reached: 451, so that the
- * CA's MTA retries, maybe at another MX, once the claim is decided. */
-static sfsistat
-spool_later(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why)
-{
-	log_notice(
-	    "%s: eom: %s: not answered yet: %s, tempfail", c->qid, rcpt, why);
-	(void)mlt_setreply(ctx, "451", "4.7.1",
-	    "ACME challenge cannot be answered now, try again later");
-	return SMFIS_TEMPFAIL;
-}
+ * yet expired), or the database spool cannot be reached. */
+#define SPOOL_LATER "ACME challenge cannot be answered now, try again later"
 
 /* Sleep ms milliseconds. */
 static void
@@ -512,12 +506,13 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 	rc = spool_claim(c->app->spool, rcpt, &e);
 	if (rc == SPOOL_CLAIMED) {
 		buf_free(&msg);
-		return spool_later(
-		    ctx, c, rcpt, "entry claimed by another delivery");
+		return tempfail(ctx, c, rcpt,
+		    "entry claimed by another delivery", SPOOL_LATER);
 	}
 	if (rc < 0 && spool_unavailable(c->app->spool)) {
 		buf_free(&msg);
-		return spool_later(ctx, c, rcpt, "spool database unreachable");
+		return tempfail(
+		    ctx, c, rcpt, "spool database unreachable", SPOOL_LATER);
 	}
 	if (rc != 0) {
 		buf_free(&msg);
@@ -619,14 +614,15 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 
 	rc = lookup_wait(ctx, c, rcpt, &e);
 	if (rc == 1 && spool_claimed(c->app->spool, rcpt)) {
-		return spool_later(
-		    ctx, c, rcpt, "entry claimed by another delivery");
+		return tempfail(ctx, c, rcpt,
+		    "entry claimed by another delivery", SPOOL_LATER);
 	}
 	if (rc == 1) {
 		return refuse(c, rcpt, "no pending spool entry");
 	}
 	if (rc < 0 && spool_unavailable(c->app->spool)) {
-		return spool_later(ctx, c, rcpt, "spool database unreachable");
+		return tempfail(
+		    ctx, c, rcpt, "spool database unreachable", SPOOL_LATER);
 	}
 	if (rc < 0) {
 		return refuse(c, rcpt, "spool entry unreadable");
@@ -668,7 +664,7 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	if (verifier_run(c->app->verifier, &rq, &vd, reason, sizeof(reason)) <
 	    0) {
 		explicit_bzero(&m, sizeof(m));
-		return verify_later(ctx, c, rcpt, reason);
+		return tempfail(ctx, c, rcpt, reason, VERIFY_LATER);
 	}
 	if (vd.dkim.pass) {
 		snprintf(auth, sizeof(auth), "d=%s", vd.dkim.domain);
@@ -678,7 +674,7 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	} else if (vd.dkim.tempfail) {
 		/* the CA's key could not be fetched now: it may pass later */
 		explicit_bzero(&m, sizeof(m));
-		return verify_later(ctx, c, rcpt, vd.dkim.reason);
+		return tempfail(ctx, c, rcpt, vd.dkim.reason, VERIFY_LATER);
 	} else if (c->smime) {
 		snprintf(reason, sizeof(reason), "%s; %s", vd.dkim.reason,
 		    vd.smime.reason);

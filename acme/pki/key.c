@@ -359,6 +359,21 @@ key_from_rsa_public(const void *n, size_t n_len, const void *e, size_t e_len)
 	return key_wrap_pub(pub);
 }
 
+/* The GnuTLS curve of an EC key type; GNUTLS_ECC_CURVE_INVALID (logged)
+ * for another type. */
+static gnutls_ecc_curve_t
+ec_curve(enum key_type curve)
+{
+	if (curve == KEY_EC256) {
+		return GNUTLS_ECC_CURVE_SECP256R1;
+	}
+	if (curve == KEY_EC384) {
+		return GNUTLS_ECC_CURVE_SECP384R1;
+	}
+	log_err("key: not an EC key type");
+	return GNUTLS_ECC_CURVE_INVALID;
+}
+
 struct key *
 key_from_ec_public(enum key_type curve, const void *x, size_t x_len,
     const void *y, size_t y_len)
@@ -369,12 +384,7 @@ key_from_ec_public(enum key_type curve, const void *x, size_t x_len,
 	gnutls_ecc_curve_t c;
 	int rc;
 
-	if (curve == KEY_EC256) {
-		c = GNUTLS_ECC_CURVE_SECP256R1;
-	} else if (curve == KEY_EC384) {
-		c = GNUTLS_ECC_CURVE_SECP384R1;
-	} else {
-		log_err("key: not an EC key type");
+	if ((c = ec_curve(curve)) == GNUTLS_ECC_CURVE_INVALID) {
 		return NULL;
 	}
 	if ((rc = gnutls_pubkey_init(&pub)) < 0 ||
@@ -423,12 +433,7 @@ key_from_ec_private(enum key_type curve, const struct key_raw *r)
 	gnutls_ecc_curve_t c;
 	int rc;
 
-	if (curve == KEY_EC256) {
-		c = GNUTLS_ECC_CURVE_SECP256R1;
-	} else if (curve == KEY_EC384) {
-		c = GNUTLS_ECC_CURVE_SECP384R1;
-	} else {
-		log_err("key: not an EC key type");
+	if ((c = ec_curve(curve)) == GNUTLS_ECC_CURVE_INVALID) {
 		return NULL;
 	}
 	if ((rc = gnutls_privkey_init(&priv)) < 0 ||
