@@ -247,8 +247,9 @@ os.rename(tmp, os.path.join(os.environ["SPOOL"], "entries", k))
 EOF
 		}
 		local_entry incomplete
-		printf 'From: ACME <acme@example.test>\r\nTo: erin@example.test\r\nSubject: ACME: %s\r\nDate: Sat, 28 Nov 2026 18:43:16 +0000\r\nMessage-ID: <local-%s@example.test>\r\nAuto-Submitted: auto-generated; type=acme\r\nX-Test-Tag: local-challenge\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nlocal\r\n' \
-			"$P1" "$$" >"$WORLD_DIR/t/local-challenge.raw"
+		# dated now: a challenge dated before its entry is a replay
+		printf 'From: ACME <acme@example.test>\r\nTo: erin@example.test\r\nSubject: ACME: %s\r\nDate: %s\r\nMessage-ID: <local-%s@example.test>\r\nAuto-Submitted: auto-generated; type=acme\r\nX-Test-Tag: local-challenge\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nlocal\r\n' \
+			"$P1" "$(LC_ALL=C date -R)" "$$" >"$WORLD_DIR/t/local-challenge.raw"
 		SIGN_SEL=$DKIM_SELECTOR tool sign "$DKIM_SIGN_KEY" example.test \
 			"$WORLD_DIR/t/local-challenge.raw" "$WORLD_DIR/t/local-challenge.eml"
 		"$SENDMAIL" -i -f acme@example.test -- erin@example.test <"$WORLD_DIR/t/local-challenge.eml"
