@@ -132,6 +132,8 @@ seed_case file-validate-token sam@example.test token
 # ------------------------------------------------ interactive through a pipe
 # The token alone on standard input (a pipe, no -n, no terminal); the
 # block on standard output; the reply sent by the feeding script.
+# --interactive: without it a spool at the built-in default path (a host
+# with the milter installed) would be chosen instead (smime-acme(1)).
 a=pia@example.test
 rm -f "$T/pipe.out"
 {
@@ -145,7 +147,7 @@ rm -f "$T/pipe.out"
 	sed -n '/-----BEGIN ACME RESPONSE-----/,/-----END ACME RESPONSE-----/p' \
 		"$T/pipe.out" >"$T/$a.block"
 	reply "$a" "$T/$a.mail" "$T/$a.block"
-} | "$SA" cert --agree-tos --conf "$CONF_NS" -c "$T/pipe" -e "$a" \
+} | "$SA" cert --agree-tos --conf "$CONF_NS" -c "$T/pipe" -e "$a" --interactive \
 	--no-passphrase --finalize-delay 0 --spool-timeout 60 \
 	>"$T/pipe.out" 2>"$T/out"
 rc=$?

@@ -16,7 +16,9 @@
 
 pg_spool_setup() {
 	PG_SPOOL_SKIP=
-	if "$2" --allow-root spool-migrate -n 2>&1 | grep -q 'unknown command'; then
+	# a configuration of its own: never the host's default one
+	: >"$1/pg-spool-requester.conf"
+	if "$2" --allow-root --conf "$1/pg-spool-requester.conf" spool-migrate -n 2>&1 | grep -q 'unknown command'; then
 		PG_SPOOL_SKIP="the requester has no spool-migrate command"
 		return 77
 	fi
@@ -31,7 +33,8 @@ pg_spool_setup() {
 		PG_SPOOL_SKIP="cannot create the roles"
 		return 1
 	fi
-	if ! "$2" --allow-root spool-migrate --database "$PG_CONNINFO" \
+	if ! "$2" --allow-root --conf "$1/pg-spool-requester.conf" \
+		spool-migrate --database "$PG_CONNINFO" \
 		--milter-role smime_milter --requester-role smime_requester >&2; then
 		PG_SPOOL_SKIP="smime-acme spool-migrate failed"
 		return 1
