@@ -138,6 +138,20 @@ day_of(time_t t, char *out, size_t outlen)
 	}
 }
 
+/* The key a renewal keeps, from path (NULL: none could be named); NULL
+ * when it cannot be loaded, logged and counted as a failed renewal. */
+static struct key *
+kept_key(struct renew_state *st, const char *name, const char *path)
+{
+	struct key *k = path != NULL ? key_load_file(path) : NULL;
+
+	if (k == NULL) {
+		log_err("%s: cannot load the key; use --rotate-key", name);
+		st->failed++;
+	}
+	return k;
+}
+
 static int
 renew_one(const struct store_lineage *l, void *arg)
 {
@@ -189,14 +203,9 @@ renew_one(const struct store_lineage *l, void *arg)
 	}
 	free(path);
 	path = store_path(l->dir, "privkey.pem");
-	if (!f->set->cli->rotate_key && path != NULL) {
-		k = key_load_file(path);
-		if (k == NULL) {
-			log_err("%s: cannot load the key; use --rotate-key",
-			    l->name);
-			st->failed++;
-			goto out;
-		}
+	if (!f->set->cli->rotate_key && path != NULL &&
+	    (k = kept_key(st, l->name, path)) == NULL) {
+		goto out;
 	}
 	for (i = 0; i < l->n_addrs; i++) {
 		addrs[i] = l->addrs[i];
@@ -296,16 +305,11 @@ seed_renew_one(struct renew_state *st, struct seed_lineage *l)
 		goto out;
 	}
 	path = store_path(l->live, "privkey.pem");
-	if (!r.lc.rotate_key) {
-		k = path != NULL && realpath(path, real) != NULL
-		    ? key_load_file(real)
-		    : NULL;
-		if (k == NULL) {
-			log_err("%s: cannot load the key; use --rotate-key",
-			    l->name);
-			st->failed++;
-			goto out;
-		}
+	if (!r.lc.rotate_key &&
+	    (k = kept_key(st, l->name,
+		 path != NULL && realpath(path, real) != NULL ? real : NULL)) ==
+		NULL) {
+		goto out;
 	}
 	for (i = 0; i < l->n_addrs; i++) {
 		addrs[i] = l->addrs[i];
