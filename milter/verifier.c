@@ -65,6 +65,19 @@
 #include "dkim/sigscreen.h"
 #include "milter/verifier.h"
 
+/* Built with AddressSanitizer (gcc names it, clang 14 only answers
+ * __has_feature): a worker then needs more room and a few more calls. */
+#if defined(__SANITIZE_ADDRESS__)
+#define WORKER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WORKER_ASAN 1
+#endif
+#endif
+#ifndef WORKER_ASAN
+#define WORKER_ASAN 0
+#endif
+
 #define HELLO_MAGIC      0x53415648u /* "SAVH" */
 #define REQ_MAGIC        0x53415652u /* "SAVR" */
 #define VERDICT_MAGIC    0x53415656u /* "SAVV" */
@@ -355,7 +368,7 @@ worker_limits(const struct worker_env *env)
 	set_limit(RLIMIT_NPROC, 0, 0);
 	set_limit(RLIMIT_NOFILE, WORKER_FILES, WORKER_FILES);
 	set_limit(RLIMIT_CPU, (rlim_t)env->timeout, (rlim_t)env->timeout + 1);
-#if !defined(__SANITIZE_ADDRESS__)
+#if !WORKER_ASAN
 	/* ASan reserves terabytes of address space for its shadow */
 	set_limit(RLIMIT_AS, WORKER_MEMORY, WORKER_MEMORY);
 #endif
@@ -429,7 +442,7 @@ static const int worker_syscalls[] = {
 	SCMP_SYS(exit),
 	SCMP_SYS(exit_group),
 	SCMP_SYS(restart_syscall),
-#if defined(__SANITIZE_ADDRESS__)
+#if WORKER_ASAN
 	SCMP_SYS(sigaltstack),
 	SCMP_SYS(prctl),
 	SCMP_SYS(readlink),
@@ -442,6 +455,20 @@ static const int worker_syscalls[] = {
 
 /* open(2) flags a worker may not use: writing, creating, truncating */
 #define OPEN_MASK ((scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC))
+
+/* One argument comparison, every field named (libseccomp's SCMP_A<n>
+ * macros leave datum_b out, which clang's -Wextra refuses). */
+static struct scmp_arg_cmp
+arg_cmp(unsigned int arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c;
+
+	c.arg = arg;
+	c.op = op;
+	c.datum_a = a;
+	c.datum_b = b;
+	return c;
+}
 
 /* Load the worker's seccomp filter (kill the process on a violation).
  * 0 / -1. */
@@ -466,19 +493,20 @@ worker_seccomp(void)
 	}
 	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i])) < 0) {
+			arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)families[i], 0)) <
+		    0) {
 			goto out;
 		}
 	}
 	/* files read only; signals only to itself (abort(), raise()) */
 	if (seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-		SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_MASK, O_RDONLY)) < 0 ||
+		arg_cmp(2, SCMP_CMP_MASKED_EQ, OPEN_MASK, O_RDONLY)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-		SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_MASK, O_RDONLY)) < 0 ||
+		arg_cmp(1, SCMP_CMP_MASKED_EQ, OPEN_MASK, O_RDONLY)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) < 0 ||
+		arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0)) < 0 ||
 	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FIONREAD)) < 0) {
+		arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)FIONREAD, 0)) < 0) {
 		goto out;
 	}
 	rc = seccomp_load(f) < 0 ? -1 : 0;
@@ -734,13 +762,13 @@ out:
 
 /* One byte and room for one descriptor: the control socket's datagram. */
 struct fd_msg {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cb;
 	struct msghdr msg;
 	struct iovec iov;
 	char byte;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cb; /* last: clang sees CMSG_SPACE as variable-sized */
 };
 
 static void
