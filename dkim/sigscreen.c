@@ -217,6 +217,24 @@ check_i(const char *i, const char *d, const char **why)
 }
 
 int
+sigscreen_is_signature(const char *name)
+{
+	static const char sig[] = "DKIM-Signature";
+	size_t n;
+
+	if (name == NULL) {
+		return 0;
+	}
+	/* libopendkim's rule (dkim_header): trailing isspace() is not part
+	 * of the name */
+	n = strlen(name);
+	while (n > 0 && isspace((unsigned char)name[n - 1])) {
+		n--;
+	}
+	return n == sizeof(sig) - 1 && strncasecmp(name, sig, n) == 0;
+}
+
+int
 sigscreen_check(const char *value, const char *from_domain, const char **why)
 {
 	struct tag t[TAGS_MAX];

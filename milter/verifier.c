@@ -575,7 +575,7 @@ worker_verify(const struct worker_env *env, const char *payload, size_t len,
 			(void)kill(getppid(), 0);
 		}
 		/* the library sees only signatures that can matter */
-		if (strcasecmp(name, "DKIM-Signature") == 0) {
+		if (sigscreen_is_signature(name)) {
 			if (nsig == SIGSCREEN_MAX) {
 				ignored = "more DKIM signatures than "
 					  "SIGSCREEN_MAX";

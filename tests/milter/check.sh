@@ -515,6 +515,26 @@ check_reply octet
 expect_log "not answered: no DKIM signature (DKIM-Signature ignored: h= names dkim-signature)"
 result dkim-heap-overflow-screened-next-answered
 
+# The same signature under the obsolete name syntax "DKIM-Signature :"
+# (RFC 5322 §4.5.3; the name arrives as "DKIM-Signature "): libopendkim
+# drops the space and takes it for a signature, so the screen must too
+# (fuzz input dkimv/libopendkim-name-space-before-colon got past it).
+newcase dkim-name-space; write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"
+{
+	printf 'DKIM-Signature : v=1; a=rsa-sha256; c=relaxed/relaxed; d=ca.example; s=sel;\r\n'
+	printf '\th=from:to:subject:date:message-id:auto-submitted:mime-version:content-type:dkim-signature:x;\r\n'
+	printf '\tbh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n'
+	cat "$C/raw"
+} >"$C/mail"
+tool sign "$KEY" ca.example "$C/raw" "$C/mail2"
+run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+expect "eom: continue"
+expect "next eom: continue"
+expect_replies 1
+expect_log "not answered: no DKIM signature (DKIM-Signature ignored: h= names dkim-signature)"
+result dkim-name-space-before-colon-screened
+
 # A worker that crashes (test hook: no known mail crashes the screened
 # library; before the screen, the mail above did): 451 for that mail, one
 # log line, and the same milter answers the next valid challenge.

@@ -139,11 +139,31 @@ test_screen(void **state)
 	    -1);
 }
 
+/* Which header names are DKIM-Signatures: libopendkim's rule, white space
+ * before the colon dropped (the fuzz input libopendkim-name-space-before-
+ * colon reached the library unscreened through "DKIM-Signature :"). */
+static void
+test_is_signature(void **state)
+{
+	(void)state;
+	assert_true(sigscreen_is_signature("DKIM-Signature"));
+	assert_true(sigscreen_is_signature("dkim-signature"));
+	assert_true(sigscreen_is_signature("DKIM-Signature "));
+	assert_true(sigscreen_is_signature("DKIM-Signature\t \r\n"));
+	assert_false(sigscreen_is_signature(" DKIM-Signature"));
+	assert_false(sigscreen_is_signature("DKIM-Signatures"));
+	assert_false(sigscreen_is_signature("DKIM-Signatur"));
+	assert_false(sigscreen_is_signature("X-DKIM-Signature"));
+	assert_false(sigscreen_is_signature(""));
+	assert_false(sigscreen_is_signature(NULL));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_screen),
+		cmocka_unit_test(test_is_signature),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
