@@ -57,6 +57,23 @@ mailhdr_has_bare_eol(const char *v)
 	return false;
 }
 
+/* A field name: printable ASCII but the colon (RFC 5322 ftext). */
+static bool
+name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0) {
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == ':') {
+			return false;
+		}
+	}
+	return true;
+}
+
 int
 mailhdrs_add(struct mailhdrs *hs, const char *name, const char *value,
     size_t max_field, size_t max_total)
@@ -65,6 +82,13 @@ mailhdrs_add(struct mailhdrs *hs, const char *name, const char *value,
 	struct mailhdr *h;
 
 	if (hs->problem != NULL) {
+		return -1;
+	}
+	/* "From :" (RFC 5322 §4.5.3, obsolete): libopendkim drops the space
+	 * and counts a second From; lookups here would not.  Refused, so
+	 * both see the same fields. */
+	if (!name_ok(name, nl)) {
+		hs->problem = "malformed header name";
 		return -1;
 	}
 	if (nl + vl + 1 > max_field) {
@@ -92,23 +116,6 @@ mailhdrs_add(struct mailhdrs *hs, const char *name, const char *value,
 	hs->n++;
 	hs->bytes += nl + vl + 3;
 	return 0;
-}
-
-/* A field name: printable ASCII but the colon (RFC 5322 ftext). */
-static bool
-name_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0) {
-		return false;
-	}
-	for (i = 0; i < n; i++) {
-		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == ':') {
-			return false;
-		}
-	}
-	return true;
 }
 
 int

@@ -37,9 +37,11 @@ void mailhdrs_init(struct mailhdrs *hs);
 void mailhdrs_free(struct mailhdrs *hs);
 
 /*
- * Keep one field.  A field longer than max_field (name + value + 1), more
- * than MAILHDR_COUNT_MAX fields, more than max_total bytes in all, or a CR
- * or LF in the value that is not folding sets hs->problem and returns -1;
+ * Keep one field.  A name that is not printable ASCII without a colon
+ * (white space before the colon included), a field longer than max_field
+ * (name + value + 1), more than MAILHDR_COUNT_MAX fields, more than
+ * max_total bytes in all, or a CR or LF in the value that is not folding
+ * sets hs->problem and returns -1;
  * the first problem sticks and every later call fails.
  */
 int mailhdrs_add(struct mailhdrs *hs, const char *name, const char *value,

@@ -58,6 +58,30 @@ test_add_caps(void **state)
 	mailhdrs_free(NULL);
 }
 
+/* Names as libmilter hands them: "From :" arrives as "From " and would
+ * be a second From to libopendkim but not to mailhdrs_get(). */
+static void
+test_add_names(void **state)
+{
+	static const char *const bad[] = { "From ", "DKIM-Signature ", "From\t",
+		" From", "X Y", "", "A:B", "Caf\xc3\xa9" };
+	struct mailhdrs hs;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mailhdrs_init(&hs);
+		assert_int_equal(
+		    mailhdrs_add(&hs, bad[i], " x", 256, 4096), -1);
+		assert_string_equal(hs.problem, "malformed header name");
+		assert_int_equal(hs.n, 0);
+		mailhdrs_free(&hs);
+	}
+	mailhdrs_init(&hs);
+	assert_int_equal(mailhdrs_add(&hs, "X-A_b.c!~", " x", 256, 4096), 0);
+	mailhdrs_free(&hs);
+}
+
 static const struct {
 	const char *name, *text;
 	int rc;
@@ -215,6 +239,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bare_eol),
 		cmocka_unit_test(test_add_caps),
+		cmocka_unit_test(test_add_names),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_split_caps),
 		cmocka_unit_test(test_decode),
