@@ -164,11 +164,13 @@ build_ref() {
 		die "cannot build refmilter.c"
 }
 
-# start_ref NAME SOCKET: the reference filter, running as postfix.
+# start_ref NAME SOCKET [ARGS...]: the reference filter, running as
+# postfix (ARGS: -c for the accept-at-connect floor).
 start_ref() {
 	local name=$1 sock=$2
+	shift 2
 	[ -n "$REF_BIN" ] || build_ref
-	"$REF_BIN" -p "$sock" -u postfix >"$WORK/$name.log" 2>&1 &
+	"$REF_BIN" -p "$sock" -u postfix "$@" >"$WORK/$name.log" 2>&1 &
 	MPID[$name]=$!
 	BENCH_PIDS+=("$!")
 	MSPEC[$name]=$(pf_milter_spec "$sock")

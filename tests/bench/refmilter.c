@@ -4,11 +4,16 @@
  * headers, with the same stage callbacks smime-acme-milter registers for
  * ordinary mail (connect, helo, envfrom, envrcpt, data, eoh: every packet
  * Postfix sends gets a reply, so no Nagle/delayed-ACK stall on inet:).
- * It is the floor any libmilter filter pays; the benchmarks print our
- * milter next to it and next to "no milter".  Also the stand-in while
- * smime-acme-milter cannot be built.
+ * The benchmarks print our milter next to it and next to "no milter".
+ * Also the stand-in while smime-acme-milter cannot be built.
  *
- *   refmilter -p SOCKET [-u USER] [-P PIDFILE]
+ * With -c it is the floor any milter pays (issue 14's "accept-at-connect
+ * floor"): it asks the MTA for no connect macros where it may
+ * (SMFIF_SETSYMLIST, so Sendmail sends no packet that waits for a delayed
+ * ACK) and accepts the whole session at connect; what is left is the
+ * MTA's connection to the filter, the negotiation and one round trip.
+ *
+ *   refmilter -p SOCKET [-c] [-u USER] [-P PIDFILE]
  *
  * SOCKET in libmilter syntax (inet:PORT@127.0.0.1, local:/path).  -u drops
  * to USER after the socket exists (when started as root).
@@ -26,12 +31,34 @@
 
 #include <libmilter/mfapi.h>
 
+static int accept_at_connect; /* -c */
+
 static sfsistat
 ref_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	(void)ctx;
 	(void)host;
 	(void)sa;
+	return accept_at_connect ? SMFIS_ACCEPT : SMFIS_CONTINUE;
+}
+
+/* -c: no macros before connect where the MTA lets us choose. */
+static sfsistat
+ref_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+    unsigned long *pf2, unsigned long *pf3)
+{
+	(void)f1;
+	(void)f2;
+	(void)f3;
+	*pf0 = 0;
+	*pf1 = 0;
+	*pf2 = 0;
+	*pf3 = 0;
+	if ((f0 & SMFIF_SETSYMLIST) != 0 &&
+	    smfi_setsymlist(ctx, SMFIM_CONNECT, (char *)"") == MI_SUCCESS) {
+		*pf0 = SMFIF_SETSYMLIST;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -115,8 +142,11 @@ main(int argc, char **argv)
 	FILE *f;
 	int c;
 
-	while ((c = getopt(argc, argv, "p:u:P:")) >= 0) {
+	while ((c = getopt(argc, argv, "cp:u:P:")) >= 0) {
 		switch (c) {
+		case 'c':
+			accept_at_connect = 1;
+			break;
 		case 'p':
 			sock = optarg;
 			break;
@@ -146,6 +176,9 @@ main(int argc, char **argv)
 	desc.xxfi_header = ref_header;
 	desc.xxfi_eoh = ref_eoh;
 	desc.xxfi_eom = ref_eom;
+	if (accept_at_connect) {
+		desc.xxfi_negotiate = ref_negotiate;
+	}
 
 	umask(0);
 	if (strncmp(sock, "local:", 6) == 0 || strncmp(sock, "unix:", 5) == 0) {
@@ -170,6 +203,7 @@ main(int argc, char **argv)
 	return smfi_main() == MI_SUCCESS ? 0 : 1;
 
 usage:
-	fprintf(stderr, "usage: refmilter -p SOCKET [-u USER] [-P PIDFILE]\n");
+	fprintf(
+	    stderr, "usage: refmilter -p SOCKET [-c] [-u USER] [-P PIDFILE]\n");
 	return 2;
 }

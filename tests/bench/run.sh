@@ -13,7 +13,9 @@
 #                         MTA, median and p99, next to an ordinary mail
 #   batch.sh              the requester's batch benchmark, if present
 #
-# then prints one summary block.  Every figure is printed next to a
+# then prints one summary block, ending with the ordinary-mail table of
+# both MTAs against no milter and the accept-at-connect floor
+# (overhead-table.py).  Every figure is printed next to a
 # reference measured in the same run, as a ratio; targets are printed, not
 # enforced (this is not part of `make check`).  Exit status non-zero only
 # when a benchmark could not run or lost mail.
@@ -104,6 +106,14 @@ done
 		[ -f "$f" ] && cat "$f"
 		grep '^SKIP: ' "$OUT/$n.log" 2>/dev/null
 	done
+	t=()
+	[ -f "$OUT/overhead-runs.csv" ] && t+=("Postfix=$OUT/overhead-runs.csv")
+	[ -f "$OUT/sendmail-overhead-runs.csv" ] && t+=("Sendmail=$OUT/sendmail-overhead-runs.csv")
+	if [ ${#t[@]} -gt 0 ]; then
+		echo
+		echo "-- ordinary mail, Postfix and Sendmail (issue 14's table)"
+		python3 "$here/overhead-table.py" "${t[@]}"
+	fi
 	echo
 	echo "total $(($(date +%s) - start)) s; results in $OUT"
 } | tee "$OUT/summary.txt"

@@ -3,7 +3,7 @@
 # mail under Sendmail 8.17 (the e2e Sendmail world, tests/e2e/world/
 # sendmail.sh: Debian's packages unpacked, never installed).  Two worlds:
 # one whose MX daemon runs the milter on an inet socket, one on a unix
-# socket; the first world's PLAIN daemon (same Sendmail, no filter) is the
+# socket (and two for the floor, below); the first world's PLAIN daemon (same Sendmail, no filter) is the
 # reference.  smtp-source sends N messages of ~MSGSIZE bytes, one per SMTP
 # connection, to x@ca.test, which Sendmail relays to a discarding
 # smtp-sink.  The milter's spool is empty: the ordinary-mail path.
@@ -11,6 +11,9 @@
 #   none        PLAIN daemon, no filter (the reference)
 #   acme-inet   MX daemon, smime-acme-milter on inet:PORT@127.0.0.1
 #   acme-unix   MX daemon of the second world, unix socket
+#   floor-inet  MX daemons of two more worlds with refmilter -c (no macros,
+#   floor-unix  accepts at connect: the floor any milter pays), when
+#               $B/tests/bench/refmilter is built
 #
 # Each round runs every configuration once per session count, rotated,
 # after a warm-up; "x none" is the median of per-round ratios of msgs/s
@@ -36,6 +39,7 @@ MSGSIZE=${MSGSIZE:-4096}
 OUT=${OUT:-/tmp}
 WORLD=$top/tests/e2e/world/sendmail.sh
 MILTER_BIN=$top/${B:-build}/smime-acme-milter
+REF_BIN=$top/${B:-build}/tests/bench/refmilter
 SUMMARY=$OUT/sendmail-overhead-summary.txt
 CSV=$OUT/sendmail-overhead-runs.csv
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -62,14 +66,17 @@ chmod 755 "$WORK"
 SOCKD=$(mktemp -d "$top/${B:-build}/smbench-sock.XXXXXX")
 chown nobody:nogroup "$SOCKD"
 MPID=()
+WORLDS=(inet unix)
+[ -x "$REF_BIN" ] && WORLDS+=(floor-inet floor-unix)
 cleanup() {
-	local p
+	local p w
 	for p in "${MPID[@]}"; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	"$WORLD" down "$WORK/inet" >/dev/null 2>&1
-	"$WORLD" down "$WORK/unix" >/dev/null 2>&1
+	for w in "${WORLDS[@]}"; do
+		"$WORLD" down "$WORK/$w" >/dev/null 2>&1
+	done
 	rm -rf "$SOCKD"
 	[ "$own" = 1 ] && [ "${KEEP:-0}" != 1 ] && rm -rf "$WORK"
 }
@@ -85,9 +92,20 @@ for s in "inet:$MPORT@127.0.0.1" "unix:$SOCKD/milter.sock"; do
 	"$MILTER_BIN" -f -c "$c" 2>"$WORK/${s%%:*}.milter.log" &
 	MPID+=($!)
 done
-for w in inet unix; do
-	spec="inet:$MPORT@127.0.0.1"
-	[ "$w" = unix ] && spec="local:$SOCKD/milter.sock"
+if [ -x "$REF_BIN" ]; then
+	FPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	for s in "inet:$FPORT@127.0.0.1" "local:$SOCKD/floor.sock"; do
+		"$REF_BIN" -c -p "$s" -u nobody 2>"$WORK/floor-${s%%:*}.log" &
+		MPID+=($!)
+	done
+fi
+for w in "${WORLDS[@]}"; do
+	case $w in
+	inet) spec="inet:$MPORT@127.0.0.1" ;;
+	unix) spec="local:$SOCKD/milter.sock" ;;
+	floor-inet) spec="inet:$FPORT@127.0.0.1" ;;
+	floor-unix) spec="local:$SOCKD/floor.sock" ;;
+	esac
 	SINK_DISCARD=1 "$WORLD" up "$WORK/$w" --no-ca --no-dkim-signer --milter "$spec" \
 		>"$WORK/$w.up.log" 2>&1 || {
 		echo "sendmail-overhead: world $w did not start: $(tail -2 "$WORK/$w.up.log")" >&2
@@ -102,6 +120,13 @@ QDIR[none]=$WORK/inet/sendmail/mqueue
 QDIR[acme-inet]=$WORK/inet/sendmail/mqueue
 QDIR[acme-unix]=$WORK/unix/sendmail/mqueue
 CONFIGS="none acme-inet acme-unix"
+if [ -x "$REF_BIN" ]; then
+	for w in floor-inet floor-unix; do
+		PORT[$w]=$(. "$WORK/$w/world.env" && echo "$MX_PORT")
+		QDIR[$w]=$WORK/$w/sendmail/mqueue
+		CONFIGS="$CONFIGS $w"
+	done
+fi
 
 MSG=$WORK/ordinary.eml
 {
@@ -157,26 +182,29 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 
-python3 - "$CSV" "$SESSIONS" >"$SUMMARY" <<'EOF'
+python3 - "$CSV" "$SESSIONS" "$CONFIGS" >"$SUMMARY" <<'EOF'
 import csv, statistics, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["round"] != "warmup"]
 errs = sum(int(r["errors"]) for r in rows)
 print("Sendmail: ordinary mail, msgs/s accepted (median of rounds); x none = median of per-round ratios")
-print("%-10s %9s %9s %9s %9s" % ("sessions", "config", "msgs/s", "x none", "spread"))
+print("%-10s %10s %9s %9s %13s" % ("sessions", "config", "msgs/s", "x none", "spread"))
 for s in sys.argv[2].split():
     by = {}
     for r in rows:
         if r["sessions"] == s:
             by.setdefault(r["round"], {})[r["config"]] = float(r["msgs_per_s"])
-    for cfg in ("none", "acme-inet", "acme-unix"):
+    for cfg in sys.argv[3].split():
         rates = [v[cfg] for v in by.values() if cfg in v]
         ratios = [v[cfg] / v["none"] for v in by.values() if cfg in v and v.get("none")]
         if not rates:
             continue
-        print("%-10s %9s %9.1f %9.3f %9s" % (s, cfg, statistics.median(rates),
+        print("%-10s %10s %9.1f %9.3f %13s" % (s, cfg, statistics.median(rates),
               statistics.median(ratios) if ratios else float("nan"),
               "%.3f-%.3f" % (min(ratios), max(ratios)) if ratios else "-"))
 print("errors: %d" % errs)
 EOF
+[ -x "$REF_BIN" ] || echo "floor: not measured ($REF_BIN not built)" >>"$SUMMARY"
+echo >>"$SUMMARY"
+python3 "$here/overhead-table.py" "Sendmail=$CSV" >>"$SUMMARY"
 cat "$SUMMARY"
 grep -q '^errors: 0$' "$SUMMARY"
