@@ -638,7 +638,8 @@ static int recv_fd(int ctl, int *fd);
 static int
 worker_main(int ctl, int note, const struct worker_env *env)
 {
-	struct hello h = { HELLO_MAGIC, (int32_t)getpid() };
+	pid_t self = getpid();
+	struct hello h = { HELLO_MAGIC, (int32_t)self };
 	struct verdict_msg vm;
 	uint32_t hdr[2];
 	char *payload = NULL;
@@ -657,8 +658,10 @@ worker_main(int ctl, int note, const struct worker_env *env)
 	if (n <= 0 || fd < 0) {
 		return n == 0 ? WORKER_GONE : 0;
 	}
-	if (write(note, "J", 1) < 0) {
-		/* lost: one worker fewer waits until the next note */
+	/* the server learns which worker left the idle set (a pid_t is
+	 * one atomic pipe write) */
+	if (write(note, &self, sizeof(self)) < 0) {
+		/* lost: the server finds out when this worker is reaped */
 	}
 	close(note);
 	/* backstop if the milter is gone; it normally kills us first */
@@ -829,8 +832,8 @@ send_fd(int ctl, int fd)
 	return n == 1 ? 0 : -1;
 }
 
-/* Fork one worker on the shared control socket.  0 / -1. */
-static int
+/* Fork one worker on the shared control socket.  Its pid / -1. */
+static pid_t
 spawn_worker(int ctl, const int note[2], const struct worker_env *env)
 {
 	pid_t pid = fork();
@@ -842,7 +845,7 @@ spawn_worker(int ctl, const int note[2], const struct worker_env *env)
 		close(note[0]);
 		_exit(worker_main(ctl, note[1], env));
 	}
-	return 0;
+	return pid;
 }
 
 /*
@@ -868,30 +871,74 @@ resolver_bound(void)
 	return setenv("RES_OPTIONS", v, 1) < 0 ? -1 : 0;
 }
 
+/* The workers waiting for a candidate, by pid. */
+struct idle_set {
+	pid_t pid[WORKERS_IDLE];
+	size_t n;
+};
+
+/* Take pid out of the set; true if it was there. */
+static bool
+idle_drop(struct idle_set *is, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < is->n; i++) {
+		if (is->pid[i] == pid) {
+			is->pid[i] = is->pid[--is->n];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+on_sigchld(int sig)
+{
+	(void)sig; /* only interrupts ppoll() */
+}
+
 /*
  * The server's loop: keep WORKERS_IDLE workers waiting on the control
  * socket, so that no fork is on a candidate's path; a worker that takes
- * a candidate writes one byte to note and the server forks the next.  It
- * ends when a worker finds the control socket closed (the milter is
- * gone) or, through PR_SET_PDEATHSIG, with the milter.
+ * a candidate writes its pid to note and the server forks the next.  An
+ * idle worker that dies (killed by hand or by the OOM killer) is
+ * replaced as well: SIGCHLD, blocked but while in ppoll(), wakes the
+ * loop, and a reaped pid still in the idle set was idle.  Notes are read
+ * before children are reaped, so a worker that took a candidate and has
+ * already exited is never mistaken for an idle one.  It ends when a
+ * worker finds the control socket closed (the milter is gone) or,
+ * through PR_SET_PDEATHSIG, with the milter.
  */
 static void
 server_main(int ctl, const struct worker_env *env)
 {
+	struct idle_set is = { { 0 }, 0 };
+	struct sigaction sa;
 	struct pollfd pfd;
-	size_t live = 0, idle = 0, took;
-	char b[64];
+	struct timespec nap = { 0, 200 * 1000 * 1000 };
+	sigset_t chld, during;
+	size_t live = 0, k;
+	pid_t b[16], pid;
 	ssize_t n;
-	pid_t pid;
 	int note[2], st;
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)prctl(PR_SET_NAME, SERVER_NAME, 0, 0, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (pipe2(note, O_CLOEXEC) < 0) {
+	if (pipe2(note, O_CLOEXEC) < 0 ||
+	    fcntl(note[0], F_SETFL, O_NONBLOCK) < 0) {
 		log_err_errno("verifier: pipe");
 		_exit(1);
 	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigchld;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	(void)sigemptyset(&chld);
+	(void)sigaddset(&chld, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &chld, &during);
+	(void)sigdelset(&during, SIGCHLD);
 	/* the stub resolver's share of the key lookup bound: each try
 	 * waits 2 s, twice per server; before anything initialises it */
 	if (resolver_bound() < 0) {
@@ -906,8 +953,23 @@ server_main(int ctl, const struct worker_env *env)
 			 "the milter's filesystem access");
 	}
 	for (;;) {
+		/* workers that took a candidate */
+		while ((n = read(note[0], b, sizeof(b))) > 0) {
+			for (k = 0; k < (size_t)n / sizeof(b[0]); k++) {
+				(void)idle_drop(&is, b[k]);
+			}
+		}
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			live--;
+			if (idle_drop(&is, pid)) {
+				log_warn("verifier: idle worker %ld %s %d, "
+					 "forking another",
+				    (long)pid,
+				    WIFSIGNALED(st) ? "killed by signal"
+						    : "exited with status",
+				    WIFSIGNALED(st) ? WTERMSIG(st)
+						    : WEXITSTATUS(st));
+			}
 			if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) {
 				log_warn("verifier: worker %ld killed by its "
 					 "seccomp filter (a forbidden system "
@@ -919,21 +981,17 @@ server_main(int ctl, const struct worker_env *env)
 				return;
 			}
 		}
-		while (idle < WORKERS_IDLE && live < WORKERS_MAX &&
-		    spawn_worker(ctl, note, env) == 0) {
-			idle++;
+		while (is.n < WORKERS_IDLE && live < WORKERS_MAX &&
+		    (pid = spawn_worker(ctl, note, env)) > 0) {
+			is.pid[is.n++] = pid;
 			live++;
 		}
 		pfd.fd = note[0];
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		/* short naps only while a fork failed or too many live */
-		if (poll(&pfd, 1, idle < WORKERS_IDLE ? 200 : -1) <= 0) {
-			continue;
-		}
-		n = read(note[0], b, sizeof(b));
-		took = n > 0 ? (size_t)n : 0;
-		idle -= took < idle ? took : idle;
+		(void)ppoll(
+		    &pfd, 1, is.n < WORKERS_IDLE ? &nap : NULL, &during);
 	}
 }
 

@@ -590,6 +590,23 @@ check_reply octet
 expect_log "starting a new one"
 result verification-server-killed-respawned-next-answered
 
+# The server's idle workers killed (as the OOM killer might): the server
+# forks others, and the next challenge is answered; it used to wait for a
+# worker that never came, and every later challenge got 451 at
+# VerifyTimeout until the milter restarted.
+newcase idle-workers-killed; write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "$ADDR" "$C/mail" -D hook="$PY $top/tests/milter/tools.py killworkers $C/pid $C/killed; sleep 0.3"
+[ -n "$(tr -d ' \n' <"$C/killed" 2>/dev/null)" ] || why="$why; no idle worker found to kill"
+expect "eom: continue"
+expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+expect_replies 1
+check_reply octet
+_k=$(wc -w <"$C/killed" 2>/dev/null || echo 0)
+_n=$(grep -c 'idle worker [0-9]* killed by signal 9, forking another' "$C/log")
+[ "$_n" -eq "$_k" ] || why="$why; $_n 'idle worker ... forking another' lines for $_k workers killed"
+result idle-workers-killed-replaced-next-answered
+
 # The CA's DKIM key cannot be fetched now (the key file is unreadable for
 # the milter's user, as DNS timing out or SERVFAIL would be): 451, so the
 # CA's MTA retries, instead of a refusal that loses the challenge.

@@ -12,6 +12,8 @@
   smime MODE CERT KEY CHAIN RAW OUT [TAMPER]   S/MIME-sign a challenge mail
   killverifier PIDFILE OUT     SIGKILL every process below the milter but
                                the keeper (smime-acme-keep); pids to OUT
+  killworkers PIDFILE OUT      SIGKILL the server's idle workers only (the
+                               OOM killer's choice); pids to OUT
 
 Needs Debian's python3-dkim and, for smime, openssl.
 """
@@ -137,7 +139,7 @@ elif cmd == 'smime':         # smime MODE CERT KEY CHAIN RAW OUT [TAMPER]
                 b'Content-Disposition: attachment; filename=smime.p7s\r\n\r\n' + b64 +
                 b'\r\n--' + bd + b'--\r\n')
     open(dst, 'wb').write(out)
-elif cmd == 'killverifier':  # killverifier PIDFILE OUT
+elif cmd in ('killverifier', 'killworkers'):  # PIDFILE OUT
     import signal, time
     def tree():
         par, comm = {}, {}
@@ -168,7 +170,16 @@ elif cmd == 'killverifier':  # killverifier PIDFILE OUT
         if sum(1 for d in sub.values() if d >= 2) >= 2:
             break
         time.sleep(0.1)
-    victims = [p for p in sub if comm.get(p) != 'smime-acme-keep']
+    if cmd == 'killworkers':   # milter > keeper > server > workers
+        for _ in range(50):
+            if sum(1 for d in sub.values() if d == 3) >= 2:
+                break
+            time.sleep(0.1)
+            par, comm = tree()
+            sub = below(m, par)
+        victims = [p for p, d in sub.items() if d == 3]
+    else:
+        victims = [p for p in sub if comm.get(p) != 'smime-acme-keep']
     for sig in (signal.SIGSTOP, signal.SIGKILL):
         for p in victims:
             try:
