@@ -147,6 +147,7 @@ get_order(struct flow *f, const char *const *addrs, size_t n,
 		memset(ord, 0, sizeof(*ord));
 		free(so->url);
 		so->url = NULL;
+		so->created = 0; /* a new order: marked afresh below */
 	}
 	for (i = 0; i < n; i++) {
 		ids[i].type = (char *)"email";
@@ -675,9 +676,13 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 		}
 	}
 
+	/* a resumed order's entries are as old as the order: a rerun after
+	 * its entries were removed must not make the challenge already on
+	 * its way look like a replay (doc/protocol.md §2, check 8a) */
 	for (i = 0; i < n; i++) {
 		jobs[i].f = f;
 		jobs[i].addr = addrs[i];
+		jobs[i].created = so.created;
 	}
 	if (!c->dry_run) {
 		prepared = true;
@@ -689,6 +694,12 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	}
 	if (get_order(f, addrs, n, &so, &ord, replaces) != 0) {
 		goto out;
+	}
+	/* the stored order was not usable: the new one's entries start now */
+	for (i = 0; i < n && so.created != 0; i++) {
+		if (jobs[i].created == 0 || jobs[i].created < so.created) {
+			jobs[i].created = so.created;
+		}
 	}
 	if (c->dry_run) {
 		flow_say(f,

@@ -285,6 +285,24 @@ order_file(
 	return store_path(config_dir, sub);
 }
 
+/* A positive unix time stored under key in info; 0 if absent or bad. */
+static time_t
+info_time(const char *info, const char *key)
+{
+	char *v = info_get(info, key), *end;
+	long long t = 0;
+
+	if (v != NULL) {
+		errno = 0;
+		t = strtoll(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0' || t < 0) {
+			t = 0;
+		}
+	}
+	free(v);
+	return (time_t)t;
+}
+
 int
 store_order_load(const char *config_dir, struct store_order *o)
 {
@@ -299,6 +317,7 @@ store_order_load(const char *config_dir, struct store_order *o)
 	}
 	info = fs_read_file(ipath, INFO_MAX, NULL);
 	if (info != NULL) {
+		o->created = info_time(info, "created");
 		free(o->url);
 		o->url = info_get(info, "url");
 		o->lost = o->url == NULL || *o->url == '\0';
@@ -349,14 +368,17 @@ out:
 }
 
 int
-store_order_save_url(const char *config_dir, const struct store_order *o)
+store_order_save_url(const char *config_dir, struct store_order *o)
 {
 	struct buf b;
 	int rc = -1;
 
+	if (o->created == 0) {
+		o->created = time(NULL);
+	}
 	buf_init(&b, 0);
-	if (buf_printf(&b, "url: %s\ncreated: %ld\n", o->url ? o->url : "",
-		(long)time(NULL)) == 0) {
+	if (buf_printf(&b, "url: %s\ncreated: %lld\n", o->url ? o->url : "",
+		(long long)o->created) == 0) {
 		rc = order_write(config_dir, o, "order.info", b.data, b.len);
 	}
 	buf_free(&b);

@@ -62,6 +62,10 @@ struct store_order {
 	char *url;                   /* NULL until newOrder returned */
 	struct key *key;             /* NULL until generated */
 	bool lost; /* loaded: newOrder was sent, its URL never stored */
+	/* when this order was first marked (before newOrder; kept by every
+	 * later save, 0 for a new order): no challenge of it can be older,
+	 * so a resumed order's spool entries carry it (freshness) */
+	time_t created;
 };
 
 /* Fill o->id for the (sorted, domain-lower-cased) address set.  0 / -1. */
@@ -74,9 +78,10 @@ int store_order_load(const char *config_dir, struct store_order *o);
  * Persist the URL / the key (0600).  0 / -1 (logged).  With o->url NULL,
  * store_order_save_url records that newOrder is about to be sent: a run
  * killed before the URL is stored leaves that mark, and the next run
- * looks for the order at the CA instead of ordering again.
+ * looks for the order at the CA instead of ordering again.  It records
+ * o->created, set to now first when it is 0.
  */
-int store_order_save_url(const char *config_dir, const struct store_order *o);
+int store_order_save_url(const char *config_dir, struct store_order *o);
 int store_order_save_key(const char *config_dir, const struct store_order *o);
 /* Forget the order (after the certificate set is stored). */
 int store_order_remove(const char *config_dir, const struct store_order *o);

@@ -13,7 +13,9 @@
 #    time left is cut to the deadline and polled again;
 #  - --dry-run writes nothing; a run killed with SIGKILL mid-order is
 #    resumed without a second order, also when it was killed before the
-#    order's URL was stored (found in the account's orders list); badNonce, 429 + Retry-After and a 500
+#    order's URL was stored (found in the account's orders list); a rerun
+#    whose entry was removed writes it with the order's creation time
+#    (freshness); badNonce, 429 + Retry-After and a 500
 #    on finalize are survived;
 #  - renew renews a certificate inside its window (revoked: RFC 9773 says
 #    now) and not one outside; revoke by account key and by the key inside
@@ -437,6 +439,52 @@ has "$(cat "$T/out")" "found the order started before at the CA" ||
 	why="$why; did not find the lost order"
 [ -z "$(ls -A "$T/lost/orders" 2>/dev/null)" ] || why="$why; order state left"
 verdict requester-adopt-lost-order
+
+# ------------------------------- rerun after the spool entry was removed
+# The first run's challenge can still be on its way (the CA's MTA retries
+# a 451) when a rerun resumes the order after its entry was removed: the
+# new entry must carry the order's creation time, not the rerun's, or the
+# milter's freshness rule refuses the real challenge as a replay.  A spool
+# no milter reads keeps the challenge unanswered; the stored order is
+# made two hours old, the entry removed, and the rerun's entry checked.
+SPX=$T/spool-unread
+spool_setup "$SPX"
+"$SA" --allow-root cert "${COMMON[@]}" -c "$T/fresh" -e rerun@example.test \
+	--no-passphrase --spool "$SPX" --spool-timeout 120 >"$T/out" 2>&1 &
+sp=$!
+for _ in $(seq 300); do
+	grep -qs '^state: awaiting' "$SPX"/entries/* && break
+	sleep 0.1
+done
+n1=$(ca_orders)
+kill -9 "$sp"
+wait "$sp" 2>/dev/null
+old=$(($(date +%s) - 7200))
+oi=$(ls "$T"/fresh/orders/*/order.info 2>/dev/null | head -1)
+if [ -z "$oi" ]; then
+	why="no order state after the first run"
+else
+	sed -i "s/^created: .*/created: $old/" "$oi"
+fi
+rm -f "$SPX"/entries/*
+"$SA" --allow-root cert "${COMMON[@]}" -c "$T/fresh" -e rerun@example.test \
+	--no-passphrase --spool "$SPX" --spool-timeout 4 --spool-post-after 60 \
+	>"$T/out" 2>&1 &
+sp=$!
+created=
+for _ in $(seq 300); do
+	created=$(sed -n 's/^created: //p' "$SPX"/entries/* 2>/dev/null | head -1)
+	[ -n "$created" ] && break
+	sleep 0.1
+done
+wait "$sp"
+rc=$?
+n2=$(ca_orders)
+[ "$created" = "$old" ] || why="$why; the rerun's entry says created: '$created', the order was created at $old"
+[ "$n1" = "$n2" ] || why="$why; orders $n1 before the rerun, $n2 after"
+has "$(cat "$T/out")" "resuming the order" || why="$why; did not say it resumed"
+[ "$rc" = 75 ] || why="$why; rc $rc, want 75 (not answered in time)"
+verdict requester-rerun-entry-keeps-order-time
 
 # ------------------------------------------------------------ interactive (pty)
 printf 'pty pass\n' >"$T/pp2"
