@@ -455,6 +455,27 @@ tempfail(SMFICTX *ctx, struct mctx *c, const char *rcpt, const char *why,
  * yet expired), or the database spool cannot be reached. */
 #define SPOOL_LATER "ACME challenge cannot be answered now, try again later"
 
+/*
+ * A spool call for rcpt that gave no entry (rc 1: none, or not awaiting;
+ * < 0: an error): 451 while another delivery holds a live claim on it or
+ * the database spool cannot be reached, so that the CA's MTA retries;
+ * otherwise the mail is refused with gone (rc 1) or bad (rc < 0).
+ */
+static sfsistat
+spool_miss(SMFICTX *ctx, struct mctx *c, const char *rcpt, int rc, bool claimed,
+    const char *gone, const char *bad)
+{
+	if (claimed) {
+		return tempfail(ctx, c, rcpt,
+		    "entry claimed by another delivery", SPOOL_LATER);
+	}
+	if (rc < 0 && spool_unavailable(c->app->spool)) {
+		return tempfail(
+		    ctx, c, rcpt, "spool database unreachable", SPOOL_LATER);
+	}
+	return refuse(c, rcpt, rc == 1 ? gone : bad);
+}
+
 /* Sleep ms milliseconds. */
 static void
 sleep_ms(long ms)
@@ -504,21 +525,11 @@ answer(SMFICTX *ctx, struct mctx *c, const char *rcpt,
 
 	buf_init(&msg, 0);
 	rc = spool_claim(c->app->spool, rcpt, &e);
-	if (rc == SPOOL_CLAIMED) {
-		buf_free(&msg);
-		return tempfail(ctx, c, rcpt,
-		    "entry claimed by another delivery", SPOOL_LATER);
-	}
-	if (rc < 0 && spool_unavailable(c->app->spool)) {
-		buf_free(&msg);
-		return tempfail(
-		    ctx, c, rcpt, "spool database unreachable", SPOOL_LATER);
-	}
 	if (rc != 0) {
 		buf_free(&msg);
-		return refuse(c, rcpt,
-		    rc == 1 ? "entry gone or no longer awaiting"
-			    : "cannot claim the spool entry");
+		return spool_miss(ctx, c, rcpt, rc, rc == SPOOL_CLAIMED,
+		    "entry gone or no longer awaiting",
+		    "cannot claim the spool entry");
 	}
 	/*
 	 * Test hook: with TestDKIMKeys (a test-only key) and this variable
@@ -613,19 +624,10 @@ check_and_answer(SMFICTX *ctx, struct mctx *c)
 	rcpt = c->rcpt[i];
 
 	rc = lookup_wait(ctx, c, rcpt, &e);
-	if (rc == 1 && spool_claimed(c->app->spool, rcpt)) {
-		return tempfail(ctx, c, rcpt,
-		    "entry claimed by another delivery", SPOOL_LATER);
-	}
-	if (rc == 1) {
-		return refuse(c, rcpt, "no pending spool entry");
-	}
-	if (rc < 0 && spool_unavailable(c->app->spool)) {
-		return tempfail(
-		    ctx, c, rcpt, "spool database unreachable", SPOOL_LATER);
-	}
-	if (rc < 0) {
-		return refuse(c, rcpt, "spool entry unreadable");
+	if (rc != 0) {
+		return spool_miss(ctx, c, rcpt, rc,
+		    rc == 1 && spool_claimed(c->app->spool, rcpt),
+		    "no pending spool entry", "spool entry unreadable");
 	}
 	if (e.state == SPOOL_INCOMPLETE) {
 		explicit_bzero(&e, sizeof(e));
