@@ -497,16 +497,21 @@ result no-pending-entry-accepted-at-data
 # dkim_canon_selecthdrs (issue 10): the milter process died.  The screen
 # (dkim/sigscreen.c) keeps it from the library; the same milter answers
 # the next valid challenge.
-newcase dkim-overflow; write_entry "$C" "$ADDR" awaiting "$EXP"
-mkmail "$C/raw"
-{
-	printf 'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=ca.example; s=sel;\r\n'
-	printf '\th=from:to:subject:date:message-id:auto-submitted:mime-version:content-type:dkim-signature:x;\r\n'
-	printf '\tbh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n'
-	cat "$C/raw"
-} >"$C/mail"
-tool sign "$KEY" ca.example "$C/raw" "$C/mail2"
-run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+# overflow_case NAME SIGNAME: a case whose first mail carries that
+# signature under the header name SIGNAME, the second a valid challenge
+overflow_case() {
+	newcase "$1"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"
+	{
+		printf '%s v=1; a=rsa-sha256; c=relaxed/relaxed; d=ca.example; s=sel;\r\n' "$2"
+		printf '\th=from:to:subject:date:message-id:auto-submitted:mime-version:content-type:dkim-signature:x;\r\n'
+		printf '\tbh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n'
+		cat "$C/raw"
+	} >"$C/mail"
+	tool sign "$KEY" ca.example "$C/raw" "$C/mail2"
+	run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+}
+overflow_case dkim-overflow "DKIM-Signature:"
 expect "eom: continue"
 expect "next eom: continue"
 expect "next eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
@@ -521,16 +526,7 @@ result dkim-heap-overflow-screened-next-answered
 # (fuzz input dkimv/libopendkim-name-space-before-colon); the worker died
 # and the mail got 451.  Such a name is now malformed (common/mailhdr.c):
 # refused before any verification, and the screen knows it too.
-newcase dkim-name-space; write_entry "$C" "$ADDR" awaiting "$EXP"
-mkmail "$C/raw"
-{
-	printf 'DKIM-Signature : v=1; a=rsa-sha256; c=relaxed/relaxed; d=ca.example; s=sel;\r\n'
-	printf '\th=from:to:subject:date:message-id:auto-submitted:mime-version:content-type:dkim-signature:x;\r\n'
-	printf '\tbh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n'
-	cat "$C/raw"
-} >"$C/mail"
-tool sign "$KEY" ca.example "$C/raw" "$C/mail2"
-run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+overflow_case dkim-name-space "DKIM-Signature :"
 expect "eom: continue"
 expect "next eom: continue"
 expect_replies 1
