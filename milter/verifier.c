@@ -961,6 +961,10 @@ server_main(int ctl, const struct worker_env *env)
 		}
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 			live--;
+			/* the milter is gone: a normal end, not a lost worker */
+			if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_GONE) {
+				return;
+			}
 			if (idle_drop(&is, pid)) {
 				log_warn("verifier: idle worker %ld %s %d, "
 					 "forking another",
@@ -976,9 +980,6 @@ server_main(int ctl, const struct worker_env *env)
 					 "call; the kernel's audit log names "
 					 "it)",
 				    (long)pid);
-			}
-			if (WIFEXITED(st) && WEXITSTATUS(st) == WORKER_GONE) {
-				return;
 			}
 		}
 		while (is.n < WORKERS_IDLE && live < WORKERS_MAX &&

@@ -697,7 +697,7 @@ flow_issue(struct flow *f, const char *const *addrs, size_t n, unsigned usage,
 	}
 	/* the stored order was not usable: the new one's entries start now */
 	for (i = 0; i < n && so.created != 0; i++) {
-		if (jobs[i].created == 0 || jobs[i].created < so.created) {
+		if (jobs[i].created < so.created) {
 			jobs[i].created = so.created;
 		}
 	}

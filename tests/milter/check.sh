@@ -575,14 +575,20 @@ result worker-forbidden-syscall-killed-tempfail-next-answered
 # The verification server killed with its idle workers: the keeper
 # (ps name smime-acme-keep) forks a new one and the next challenge is
 # verified and answered; it used to get 451 until the milter restarted.
-newcase server-killed; write_entry "$C" "$ADDR" awaiting "$EXP"
-mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
-run "$ADDR" "$C/mail" -D hook="$PY $top/tests/milter/tools.py killverifier $C/pid $C/killed"
-[ -n "$(tr -d ' \n' <"$C/killed" 2>/dev/null)" ] || why="$why; no verification process found to kill"
-expect "eom: continue"
-expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
-expect_replies 1
-check_reply octet
+# kill_case NAME TOOL WHAT: a valid challenge sent after tools.py TOOL
+# killed verification processes (WHAT, for the message if none was found);
+# it must be answered
+kill_case() {
+	newcase "$1"; write_entry "$C" "$ADDR" awaiting "$EXP"
+	mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+	run "$ADDR" "$C/mail" -D hook="$PY $top/tests/milter/tools.py $2 $C/pid $C/killed; sleep 0.3"
+	[ -n "$(tr -d ' \n' <"$C/killed" 2>/dev/null)" ] || why="$why; no $3 found to kill"
+	expect "eom: continue"
+	expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
+	expect_replies 1
+	check_reply octet
+}
+kill_case server-killed killverifier "verification process"
 expect_log "starting a new one"
 result verification-server-killed-respawned-next-answered
 
@@ -590,14 +596,7 @@ result verification-server-killed-respawned-next-answered
 # forks others, and the next challenge is answered; it used to wait for a
 # worker that never came, and every later challenge got 451 at
 # VerifyTimeout until the milter restarted.
-newcase idle-workers-killed; write_entry "$C" "$ADDR" awaiting "$EXP"
-mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
-run "$ADDR" "$C/mail" -D hook="$PY $top/tests/milter/tools.py killworkers $C/pid $C/killed; sleep 0.3"
-[ -n "$(tr -d ' \n' <"$C/killed" 2>/dev/null)" ] || why="$why; no idle worker found to kill"
-expect "eom: continue"
-expect "eom-action: add-header X-ACME-Challenge: answered by smime-acme-milter"
-expect_replies 1
-check_reply octet
+kill_case idle-workers-killed killworkers "idle worker"
 _k=$(wc -w <"$C/killed" 2>/dev/null || echo 0)
 _n=$(grep -c 'idle worker [0-9]* killed by signal 9, forking another' "$C/log")
 [ "$_n" -eq "$_k" ] || why="$why; $_n 'idle worker ... forking another' lines for $_k workers killed"
