@@ -650,11 +650,17 @@ def t_send_on_post(w):
 
 
 def t_badnonce_retry(w):
-    w.post_config(badnonce_rate=0.5)
+    # rate 1: every signed request is refused once; the retry with the
+    # error's nonce always passes (the CA spares that nonce)
+    before = w.state_doc()["counts"]["badnonce_injected"]
+    w.post_config(badnonce_rate=1)
     try:
         c = w.client()
         w.issue(c, "ivan@example.test")
-        check(c.badnonce_seen > 0, "no badNonce seen at rate 0.5")
+        injected = w.state_doc()["counts"]["badnonce_injected"] - before
+        check(c.badnonce_seen > 0, "no badNonce seen at rate 1")
+        check(c.badnonce_seen == injected, "client retried %d times, CA "
+              "injected %d" % (c.badnonce_seen, injected))
     finally:
         w.post_config(badnonce_rate=0)
 

@@ -132,6 +132,12 @@ ca_orders() {
 		"$E2E_PY" -c 'import json, sys; print(len(json.load(sys.stdin)["orders"]))'
 }
 
+# ca_count NAME: the test CA's counter NAME (e.g. badnonce_injected)
+ca_count() {
+	ca_state | "$E2E_PY" -c 'import json, sys
+print(json.load(sys.stdin)["counts"][sys.argv[1]])' "$1"
+}
+
 # e2e_need_root: print SKIP for NAME and exit unless running as root
 e2e_need_root() {
 	if [ "$(id -u)" != 0 ]; then

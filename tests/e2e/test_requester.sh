@@ -233,10 +233,14 @@ if [ "$HAVE_MILTER" = 1 ]; then
 	verdict requester-pkcs12
 
 	# -------------------------------------------------- CA faults
-	ca_cfg '{"badnonce_rate":0.3,"ratelimit_once":true,"finalize_500_once":true}'
+	# badnonce_rate 1: every signed request is refused once, the retry
+	# with the error's nonce passes
+	nb=$(ca_count badnonce_injected)
+	ca_cfg '{"badnonce_rate":1,"ratelimit_once":true,"finalize_500_once":true}'
 	sa cert "${COMMON[@]}" -c "$T/c8" -e faults@example.test --no-passphrase
 	[ "$rc" = 0 ] || why="rc $rc"
 	[ -s "$(certdir "$T/c8" faults@example.test)/cert.pem" ] || why="$why; no certificate"
+	[ "$(ca_count badnonce_injected)" -gt "$nb" ] || why="$why; no badNonce injected"
 	verdict requester-ca-faults
 	ca_cfg '{"badnonce_rate":0,"ratelimit_once":false,"finalize_500_once":false}'
 

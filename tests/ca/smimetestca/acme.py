@@ -133,13 +133,15 @@ class AcmeHandler(Handler):
             key = account["key"]
         verify_jws_sig(alg, key, signing_input, sig)
         nonce = prot.get("nonce")
-        if not isinstance(nonce, str) or not ca.use_nonce(nonce):
+        kind = ca.use_nonce(nonce) if isinstance(nonce, str) else None
+        if kind is None:
             raise AcmeError(ERR + "badNonce", "nonce missing, unknown or "
                             "already used")
         rate = float(ca.config["badnonce_rate"] or 0)
-        if rate > 0 and random.random() < rate:
+        if rate > 0 and kind != "spared" and random.random() < rate:
             with ca.lock:
                 ca.counts["badnonce_injected"] += 1
+            self.spare_nonce = True
             raise AcmeError(ERR + "badNonce", "nonce rejected (test "
                             "injection); retry with the fresh nonce")
         want_url = ca.url(urllib.parse.urlsplit(self.path).path)

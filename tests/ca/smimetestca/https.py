@@ -36,7 +36,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         if nonce:
-            self.send_header("Replay-Nonce", self.ca.new_nonce())
+            self.send_header("Replay-Nonce", self.ca.new_nonce(
+                getattr(self, "spare_nonce", False)))
+            self.spare_nonce = False
             self.send_header("Cache-Control", "no-store")
         self.send_header("Link", '<%s>;rel="index"' % self.ca.url("/dir"))
         for k, v in (headers or {}).items():

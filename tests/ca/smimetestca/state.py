@@ -73,18 +73,22 @@ class Ca:
     def new_id(self):
         return secrets.token_hex(8)
 
-    def new_nonce(self):
+    def new_nonce(self, spared=False):
+        """A fresh nonce.  A spared one (handed out with an injected
+        badNonce) is never rejected by injection again, so the retry the
+        error asks for succeeds, as it would at a real CA."""
         n = b64u(secrets.token_bytes(16))
         with self.lock:
-            self.nonces[n] = True
+            self.nonces[n] = "spared" if spared else "plain"
             if len(self.nonces) > 200000:
                 for k in list(self.nonces)[:50000]:
                     del self.nonces[k]
         return n
 
     def use_nonce(self, n):
+        """Consume n: "plain", "spared", or None if unknown or used."""
         with self.lock:
-            return self.nonces.pop(n, None) is not None
+            return self.nonces.pop(n, None)
 
     def url(self, path):
         return self.base + path
