@@ -15,6 +15,9 @@
 #   ref-unix    headers, nothing else) - a do-nothing filter of our shape
 #   floor-inet  refmilter -c: no macros, accepts at connect - the floor
 #   floor-unix  any milter pays (issue 14)
+#   env-inet    refmilter -r: negotiates as smime-acme-milter and accepts
+#   env-unix    at the first RCPT, no work - the envelope floor: what any
+#               filter pays that must see the recipients
 #
 # The milter's spool is empty, so no mail is a challenge candidate: this is
 # the path every ordinary message takes (with the database spool, a lookup
@@ -30,7 +33,7 @@
 #
 # Environment: N (5000), SESSIONS ("1 10"), ROUNDS (3), WARMUP_N (300),
 # PAUSE (2 s), CONFIGS ("none acme-inet acme-unix acme-pg ref-inet
-# ref-unix floor-inet floor-unix"),
+# ref-unix floor-inet floor-unix env-inet env-unix"),
 # MSGSIZE (4096), QUICK=1 (N=500, ROUNDS=1, WARMUP_N=100), WORK, OUT, B.
 # Output: $OUT/overhead-runs.csv, $OUT/overhead-summary.txt
 set -euo pipefail
@@ -47,7 +50,7 @@ SESSIONS=${SESSIONS:-"1 10"}
 ROUNDS=${ROUNDS:-3}
 WARMUP_N=${WARMUP_N:-300}
 PAUSE=${PAUSE:-2}
-CONFIGS=${CONFIGS:-"none acme-inet acme-unix acme-pg ref-inet ref-unix floor-inet floor-unix"}
+CONFIGS=${CONFIGS:-"none acme-inet acme-unix acme-pg ref-inet ref-unix floor-inet floor-unix env-inet env-unix"}
 MSGSIZE=${MSGSIZE:-4096}
 
 bench_init milter-overhead
@@ -55,7 +58,7 @@ if ! milter_available; then
 	echo "SKIP: milter-overhead: $MILTER_BIN not built (STANDIN=1 runs the harness with refmilter)"
 	exit 0
 fi
-pick_ports 14
+pick_ports 25   # sink and listeners from +0, milters from +20
 SOCK=$WORK/sock
 mkdir -p "$SOCK"
 chmod 755 "$SOCK"
@@ -70,14 +73,14 @@ for cfg in $want; do
 			echo "   acme-pg: left out: $PG_SPOOL_SKIP" >>"$WORK/left-out.txt"
 			continue
 		fi
-		start_acme acme-pg "inet:$((PORT_BASE + 12))@$HOST" - <<EOF
+		start_acme acme-pg "inet:$((PORT_BASE + 22))@$HOST" - <<EOF
 SpoolDatabase $PG_SPOOL_MILTER
 EOF
 		add_listener acme-pg acme-pg
 		;;
 	none) add_listener none ;;
 	acme-inet)
-		start_acme acme-inet "inet:$((PORT_BASE + 10))@$HOST"
+		start_acme acme-inet "inet:$((PORT_BASE + 20))@$HOST"
 		add_listener acme-inet acme-inet
 		;;
 	acme-unix)
@@ -85,7 +88,7 @@ EOF
 		add_listener acme-unix acme-unix
 		;;
 	ref-inet)
-		start_ref ref-inet "inet:$((PORT_BASE + 11))@$HOST"
+		start_ref ref-inet "inet:$((PORT_BASE + 21))@$HOST"
 		add_listener ref-inet ref-inet
 		;;
 	ref-unix)
@@ -93,12 +96,20 @@ EOF
 		add_listener ref-unix ref-unix
 		;;
 	floor-inet)
-		start_ref floor-inet "inet:$((PORT_BASE + 13))@$HOST" -c
+		start_ref floor-inet "inet:$((PORT_BASE + 23))@$HOST" -c
 		add_listener floor-inet floor-inet
 		;;
 	floor-unix)
 		start_ref floor-unix "local:$SOCK/floor.sock" -c
 		add_listener floor-unix floor-unix
+		;;
+	env-inet)
+		start_ref env-inet "inet:$((PORT_BASE + 24))@$HOST" -r
+		add_listener env-inet env-inet
+		;;
+	env-unix)
+		start_ref env-unix "local:$SOCK/env.sock" -r
+		add_listener env-unix env-unix
 		;;
 	*) die "unknown configuration $cfg" ;;
 	esac

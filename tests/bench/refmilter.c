@@ -13,7 +13,13 @@
  * ACK) and accepts the whole session at connect; what is left is the
  * MTA's connection to the filter, the negotiation and one round trip.
  *
- *   refmilter -p SOCKET [-c] [-u USER] [-P PIDFILE]
+ * With -r it is the envelope floor: what a filter pays that must see the
+ * recipients and nothing else.  It negotiates as smime-acme-milter does
+ * (no HELO, no MAIL, no macros where the MTA lets it choose) and accepts
+ * each message at its first RCPT, as smime-acme-milter does while nothing
+ * is pending; it does no work of its own.
+ *
+ *   refmilter -p SOCKET [-c | -r] [-u USER] [-P PIDFILE]
  *
  * SOCKET in libmilter syntax (inet:PORT@127.0.0.1, local:/path).  -u drops
  * to USER after the socket exists (when started as root).
@@ -32,6 +38,7 @@
 #include <libmilter/mfapi.h>
 
 static int accept_at_connect; /* -c */
+static int accept_at_rcpt;    /* -r */
 
 static sfsistat
 ref_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
@@ -51,12 +58,23 @@ ref_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void)f1;
 	(void)f2;
 	(void)f3;
+	static const int stages[] = { SMFIM_CONNECT, SMFIM_HELO, SMFIM_ENVFROM,
+		SMFIM_ENVRCPT };
+	size_t i, n = accept_at_rcpt ? sizeof(stages) / sizeof(stages[0]) : 1;
+	int symlist = (f0 & SMFIF_SETSYMLIST) != 0;
+
 	*pf0 = 0;
-	*pf1 = 0;
+	*pf1 = accept_at_rcpt
+	    ? f1 & (SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NOUNKNOWN)
+	    : 0;
 	*pf2 = 0;
 	*pf3 = 0;
-	if ((f0 & SMFIF_SETSYMLIST) != 0 &&
-	    smfi_setsymlist(ctx, SMFIM_CONNECT, (char *)"") == MI_SUCCESS) {
+	for (i = 0; symlist && i < n; i++) {
+		if (smfi_setsymlist(ctx, stages[i], (char *)"") != MI_SUCCESS) {
+			symlist = 0;
+		}
+	}
+	if (symlist) {
 		*pf0 = SMFIF_SETSYMLIST;
 	}
 	return SMFIS_CONTINUE;
@@ -83,7 +101,7 @@ ref_envrcpt(SMFICTX *ctx, char **argv)
 {
 	(void)ctx;
 	(void)argv;
-	return SMFIS_CONTINUE;
+	return accept_at_rcpt ? SMFIS_ACCEPT : SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -142,10 +160,13 @@ main(int argc, char **argv)
 	FILE *f;
 	int c;
 
-	while ((c = getopt(argc, argv, "cp:u:P:")) >= 0) {
+	while ((c = getopt(argc, argv, "crp:u:P:")) >= 0) {
 		switch (c) {
 		case 'c':
 			accept_at_connect = 1;
+			break;
+		case 'r':
+			accept_at_rcpt = 1;
 			break;
 		case 'p':
 			sock = optarg;
@@ -160,7 +181,8 @@ main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (sock == NULL || optind != argc) {
+	if (sock == NULL || optind != argc ||
+	    (accept_at_connect && accept_at_rcpt)) {
 		goto usage;
 	}
 
@@ -176,7 +198,7 @@ main(int argc, char **argv)
 	desc.xxfi_header = ref_header;
 	desc.xxfi_eoh = ref_eoh;
 	desc.xxfi_eom = ref_eom;
-	if (accept_at_connect) {
+	if (accept_at_connect || accept_at_rcpt) {
 		desc.xxfi_negotiate = ref_negotiate;
 	}
 
@@ -203,7 +225,7 @@ main(int argc, char **argv)
 	return smfi_main() == MI_SUCCESS ? 0 : 1;
 
 usage:
-	fprintf(
-	    stderr, "usage: refmilter -p SOCKET [-c] [-u USER] [-P PIDFILE]\n");
+	fprintf(stderr,
+	    "usage: refmilter -p SOCKET [-c | -r] [-u USER] [-P PIDFILE]\n");
 	return 2;
 }
