@@ -152,6 +152,13 @@ spool_has(struct spool *sp, const char *addr)
 			      : spool_file_has(sp, addr);
 }
 
+bool
+spool_is_empty(struct spool *sp)
+{
+	return sp->pg != NULL ? spool_pg_is_empty(sp->pg)
+			      : spool_file_is_empty(sp);
+}
+
 int
 spool_write(struct spool *sp, const struct spool_entry *e)
 {

@@ -151,6 +151,13 @@ bool spool_claimed(struct spool *sp, const char *addr);
 /* Cheap existence test for the envelope stage: true if an entry exists
  * (claimed or not); the database spool answers from the pending set. */
 bool spool_has(struct spool *sp, const char *addr);
+/*
+ * True if no entry exists at all right now (claimed or not): then no
+ * spool_has() can be true until one is written.  The directory spool
+ * reads entries/ and work/ (false if either cannot be read); the database
+ * spool answers from the pending set, as spool_has() does.
+ */
+bool spool_is_empty(struct spool *sp);
 
 /* Write (create or replace) the entry for e->mailbox atomically, 0640. */
 int spool_write(struct spool *sp, const struct spool_entry *e);

@@ -424,6 +424,43 @@ spool_file_has(struct spool *sp, const char *addr)
 	    access(path, F_OK) == 0;
 }
 
+/* 1 if dir/sub holds nothing but . and .., 0 if it holds a name, -1 if
+ * it cannot be read. */
+static int
+sub_is_empty(const struct spool *sp, const char *sub)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int rc = 1;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", sp->dir, sub) >=
+	    (int)sizeof(dir)) {
+		return -1;
+	}
+	d = opendir(dir);
+	if (d == NULL) {
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			rc = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+bool
+spool_file_is_empty(struct spool *sp)
+{
+	/* entries/ first: that is where a new entry appears */
+	return sub_is_empty(sp, "entries") == 1 &&
+	    sub_is_empty(sp, "work") == 1;
+}
+
 int
 spool_file_write(struct spool *sp, const struct spool_entry *e)
 {

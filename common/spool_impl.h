@@ -23,6 +23,7 @@ int spool_file_lookup(
     struct spool *sp, const char *addr, struct spool_entry *e);
 bool spool_file_claimed(struct spool *sp, const char *addr);
 bool spool_file_has(struct spool *sp, const char *addr);
+bool spool_file_is_empty(struct spool *sp);
 int spool_file_write(struct spool *sp, const struct spool_entry *e);
 int spool_file_remove(struct spool *sp, const char *addr);
 int spool_file_claim(struct spool *sp, const char *addr, struct spool_entry *e);
@@ -41,6 +42,7 @@ void spool_pg_close(struct spool_pg *pg);
 int spool_pg_lookup(
     struct spool_pg *pg, const char *addr, struct spool_entry *e);
 bool spool_pg_has(struct spool_pg *pg, const char *addr);
+bool spool_pg_is_empty(struct spool_pg *pg);
 int spool_pg_write(struct spool_pg *pg, const struct spool_entry *e);
 int spool_pg_remove(struct spool_pg *pg, const char *addr);
 int spool_pg_claim(

@@ -773,6 +773,20 @@ spool_pg_has(struct spool_pg *pg, const char *addr)
 	return has;
 }
 
+bool
+spool_pg_is_empty(struct spool_pg *pg)
+{
+	bool empty;
+
+	if (!(pg->flags & SPOOL_DB_MILTER)) {
+		return false; /* only the milter keeps the set */
+	}
+	pthread_mutex_lock(&pg->set_mu);
+	empty = pg->set.n == 0;
+	pthread_mutex_unlock(&pg->set_mu);
+	return empty;
+}
+
 static void
 num(char *buf, size_t len, time_t t)
 {

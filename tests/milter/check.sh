@@ -478,18 +478,41 @@ M_EXTRA=$(i=0; while [ $i -lt 300 ]; do
 run "$ADDR" "$C/mail"
 refused candidate-over-256-headers-refused "too many or too large headers"
 
-# no pending entry: accepted at DATA, nothing else looked at; the MTA is
-# asked not to send HELO and MAIL at all (one round trip less each)
+# nothing pending at all (the usual state): accepted at the first RCPT,
+# so the MTA sends no DATA stage; the MTA is asked not to send HELO and
+# MAIL at all (one round trip less each)
 newcase no-entry
 mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
 run "$ADDR" "$C/mail"
 expect "helo: skipped"
 expect "mail: skipped"
-expect "data: accept"
+expect "rcpt: accept"
+expect_not "data: accept"
 expect_not "eom: continue"
 expect_replies 0
 [ -s "$C/log" ] && grep -q 'not answered' "$C/log" && why="$why; logged for ordinary mail"
+result empty-spool-accepted-at-rcpt
+
+# another address pending: a later recipient might be that one, so the
+# message is decided at DATA, once every recipient is known
+newcase other-entry; write_entry "$C" "someone-else@example.test" awaiting "$EXP"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "$ADDR" "$C/mail"
+expect "rcpt: continue"
+expect "data: accept"
+expect_not "eom: continue"
+expect_replies 0
 result no-pending-entry-accepted-at-data
+
+# ... and when that later recipient is the pending one, the mail is
+# answered
+newcase other-entry-later-rcpt; write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+run "someone-else@example.test" "$C/mail" -D rcpts="$ADDR"
+expect "rcpt: continue"
+expect "eom: continue"
+expect_replies 1
+result pending-second-recipient-answered
 
 # --- hostile mail: the verification worker (milter/verifier.c) ------------------
 # A DKIM-Signature whose h= names every header, itself included, plus one
@@ -1080,6 +1103,13 @@ ClaimTimeout 120"
 	pg_milter pg-b; B2=$C
 	mkmail "$T/pg.raw"; tool sign "$KEY" ca.example "$T/pg.raw" "$T/pg.mail"
 	M_TO=bob@mail.example M_SUBJECT="hello" M_AUTOSUB="" mkmail "$T/ord.mail"
+
+	# nothing pending in the database: ordinary mail accepted at RCPT
+	C=$A
+	mrun "$A" bob@mail.example "$T/ord.mail" "$C/out"; cp "$C/mlog" "$C/log"
+	expect "rcpt: accept"
+	expect_not "data: accept"
+	result pg-empty-pending-set-accepted-at-rcpt
 
 	# a new entry: how long until the second milter has it in memory
 	_k16=$(tool key "$ADDR" | cut -c1-16)

@@ -195,9 +195,11 @@ test_cycle(void **state)
 	assert_string_not_equal(k1, k2);
 
 	assert_false(spool_has(sp, "alice@example.test"));
+	assert_true(spool_is_empty(sp));
 	assert_int_equal(spool_lookup(sp, "alice@example.test", &f), 1);
 	fill(&e, "alice@example.test");
 	assert_int_equal(spool_write(sp, &e), 0);
+	assert_false(spool_is_empty(sp));
 	snprintf(path, sizeof(path), "%s/entries/%s", dir, k1);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
@@ -215,6 +217,8 @@ test_cycle(void **state)
 	assert_true(spool_claimed(sp, "alice@example.test"));
 	assert_int_equal(spool_lookup(sp, "alice@example.test", &e), 1);
 	assert_true(spool_has(sp, "alice@example.test"));
+	/* only work/ holds it now: still not empty */
+	assert_false(spool_is_empty(sp));
 	assert_int_equal(spool_release(sp, "alice@example.test"), 0);
 	assert_true(spool_has(sp, "alice@example.test"));
 
@@ -235,6 +239,7 @@ test_cycle(void **state)
 	assert_int_equal(spool_remove(sp, "alice@example.test"), 0);
 	assert_int_equal(spool_remove(sp, "alice@example.test"), 0);
 	assert_false(spool_has(sp, "alice@example.test"));
+	assert_true(spool_is_empty(sp));
 	spool_close(sp);
 
 	/* a spool without its subdirectories is refused */
