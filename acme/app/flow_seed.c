@@ -254,6 +254,8 @@ new_lineage_settings(const struct flow *f, struct seed_lineage *l)
 		    c->smtp_login != NULL ? strdup(c->smtp_login) : NULL;
 		l->port = c->port;
 		l->ssl = c->ssl;
+		/* the seed saves its IMAP plugin's --no-verify-ssl */
+		l->no_verify_ssl = c->no_verify_ssl || c->mail_no_verify_ssl;
 		l->smtp_method = c->smtp_method;
 		l->smtp_port = c->smtp_port;
 		if (l->login == NULL || l->host == NULL ||

@@ -136,6 +136,10 @@ seed_renewal_write(const struct seed_lineage *l, const char *server)
 		if (l->ssl) {
 			fail |= put_value(&b, "castle_imap_ssl", "True");
 		}
+		if (l->no_verify_ssl) {
+			fail |=
+			    put_value(&b, "castle_imap_no_verify_ssl", "True");
+		}
 		if (methods[l->smtp_method] != NULL) {
 			fail |= put_value(&b, "castle_imap_smtp_method",
 			    methods[l->smtp_method]);

@@ -207,6 +207,37 @@ top=$(awk '/-----BEGIN CERTIFICATE-----/ { c = "" } { c = c $0 "\n" }
 if [ -z "$why" ]; then pass seed-renew-preferred-chain; else fail seed-renew-preferred-chain "${why#; }"; fi
 why=""
 
+# ------------------------------------------------ castle_imap_no_verify_ssl
+# A lineage made with --imap --ssl --no-verify-ssl saves the seed's IMAP
+# plugin option (castle_imap_no_verify_ssl = True), so the cron renewal
+# without the flag still reaches the world's Dovecot, whose certificate is
+# not trusted; without the saved option the same renewal is refused.
+printf '%s\n' "$MAIL_PASSWORD" >"$T/mailpw"
+IMAP_ARGS=(--password-file "$T/mailpw" --dkim-keys "$DKIM_KEYS" --spool-timeout 60)
+UC=$S/renewal/una_example.test.conf
+sa cert -n --agree-tos --conf "$CONF" -c "$S" --finalize-delay 0 --no-passphrase \
+	-e una@example.test --imap --login una@example.test --host 127.0.0.1 \
+	--port "$IMAPS_PORT" --ssl --no-verify-ssl --smtp-method plain \
+	--smtp-host 127.0.0.1 --smtp-port "$SUBMIT_PORT" "${IMAP_ARGS[@]}" </dev/null
+[ "$rc" = 0 ] || why="cert una: rc $rc: $(tail -2 "$T/out" | tr '\n' '|')"
+grep -q '^castle_imap_no_verify_ssl = True$' "$UC" ||
+	why="$why; the renewal file lacks castle_imap_no_verify_ssl: $(tr '\n' '|' <"$UC")"
+grep -q "$MAIL_PASSWORD" "$UC" && why="$why; the IMAP password went into the renewal file"
+old_una=$(serial "$S/live/una_example.test/cert.pem")
+sa renew --force -c "$S" -n --conf "$CONF" --finalize-delay 0 -e una@example.test \
+	"${IMAP_ARGS[@]}" </dev/null
+[ "$rc" = 0 ] || why="$why; renew with the saved option: rc $rc: $(tail -2 "$T/out" | tr '\n' '|')"
+[ "$(serial "$S/live/una_example.test/cert.pem")" != "$old_una" ] ||
+	why="$why; live/una_example.test/cert.pem not renewed"
+sed -i '/^castle_imap_no_verify_ssl/d' "$UC"
+sa renew --force -c "$S" -n --conf "$CONF" --finalize-delay 0 -e una@example.test \
+	"${IMAP_ARGS[@]}" </dev/null
+[ "$rc" != 0 ] || why="$why; renewed through an untrusted IMAP certificate without the option"
+grep -qiE 'certificate|ssl|tls' "$T/out" ||
+	why="$why; the refusal does not name the certificate: $(tail -2 "$T/out" | tr '\n' '|')"
+if [ -z "$why" ]; then pass seed-imap-no-verify-ssl-saved; else fail seed-imap-no-verify-ssl-saved "${why#; }"; fi
+why=""
+
 # ------------------------------------------------ import refusals
 S2=$T/seed2
 mkdir -p "$S2/renewal"
