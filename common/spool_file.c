@@ -98,6 +98,7 @@ spool_file_open(const char *dir, bool create, long check_uid, gid_t gid)
 		log_err("spool: out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&sp->empty_mu, NULL);
 	return sp;
 }
 
@@ -107,6 +108,7 @@ spool_file_close(struct spool *sp)
 	if (sp == NULL) {
 		return;
 	}
+	pthread_mutex_destroy(&sp->empty_mu);
 	free(sp->dir);
 	free(sp);
 }
@@ -453,12 +455,70 @@ sub_is_empty(const struct spool *sp, const char *sub)
 	return rc;
 }
 
+/*
+ * Ordinary mail asks this once a message, so an empty spool is remembered
+ * by the mtimes of entries/ and work/: while both are unchanged, two
+ * stat(2) replace two directory reads.  Every name added to or removed
+ * from a directory sets its mtime to the time of the change, so a change
+ * after a scan shows as a new mtime, unless the change falls in the same
+ * timestamp tick as the mtime the scan saw.  Hence a scan is remembered
+ * only when it began EMPTY_SETTLE_S or more after both mtimes: any later
+ * change then carries a later time (ticks are at most 1 s, on the
+ * coarsest file systems).
+ */
+#define EMPTY_SETTLE_S 2
+
+static int
+sub_mtime(const struct spool *sp, const char *sub, struct timespec *out)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", sp->dir, sub) >=
+		(int)sizeof(dir) ||
+	    stat(dir, &st) < 0) {
+		return -1;
+	}
+	*out = st.st_mtim;
+	return 0;
+}
+
+static bool
+ts_equal(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
 bool
 spool_file_is_empty(struct spool *sp)
 {
+	struct timespec m[2], now;
+	bool empty, known;
+
+	if (sub_mtime(sp, "entries", &m[0]) < 0 ||
+	    sub_mtime(sp, "work", &m[1]) < 0) {
+		return false;
+	}
+	pthread_mutex_lock(&sp->empty_mu);
+	known = sp->empty_known && ts_equal(&m[0], &sp->empty_mtime[0]) &&
+	    ts_equal(&m[1], &sp->empty_mtime[1]);
+	pthread_mutex_unlock(&sp->empty_mu);
+	if (known) {
+		return true;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
 	/* entries/ first: that is where a new entry appears */
-	return sub_is_empty(sp, "entries") == 1 &&
-	    sub_is_empty(sp, "work") == 1;
+	empty =
+	    sub_is_empty(sp, "entries") == 1 && sub_is_empty(sp, "work") == 1;
+	if (empty && now.tv_sec - m[0].tv_sec >= EMPTY_SETTLE_S &&
+	    now.tv_sec - m[1].tv_sec >= EMPTY_SETTLE_S) {
+		pthread_mutex_lock(&sp->empty_mu);
+		sp->empty_known = true;
+		sp->empty_mtime[0] = m[0];
+		sp->empty_mtime[1] = m[1];
+		pthread_mutex_unlock(&sp->empty_mu);
+	}
+	return empty;
 }
 
 int

@@ -6,6 +6,9 @@
 #ifndef COMMON_SPOOL_IMPL_H
 #define COMMON_SPOOL_IMPL_H
 
+#include <pthread.h>
+#include <time.h>
+
 #include "common/spool.h"
 
 struct spool_pg; /* spool_pg.c */
@@ -14,6 +17,11 @@ struct spool {
 	char *dir;           /* file backend: the directory */
 	struct spool_pg *pg; /* PostgreSQL backend, or NULL */
 	int claim_timeout;   /* seconds: an older claim may be taken over */
+	/* file backend: the last scan that found entries/ and work/ empty,
+	 * by their mtimes (spool_file_is_empty) */
+	pthread_mutex_t empty_mu;
+	bool empty_known;
+	struct timespec empty_mtime[2];
 };
 
 struct spool *spool_file_open(

@@ -1,14 +1,15 @@
 /*
  * callbacks: the smfiDesc table and the callbacks, in protocol order.
  *
- * Ordinary mail costs one lookup per recipient (two access(2) with the
- * directory spool, entries/ and work/; a lookup in memory with the
- * database spool).  While nothing at all is pending (the usual state), the
- * first recipient without an entry accepts the message at RCPT; otherwise
- * at DATA (or at the first header when DATA is not sent) a message none
- * of whose recipients has a spool entry is accepted; at end of headers
- * everything that is not a candidate (Subject with "ACME:") is accepted,
- * and so is our own reply passing through non_smtpd_milters.  Every stage is registered and
+ * While nothing at all is pending (the usual state: spool_is_empty, two
+ * stat(2) of entries/ and work/ with the directory spool, the pending set
+ * in memory with the database) the message is accepted at its first
+ * RCPT.  Otherwise each recipient costs one lookup (two access(2), or the
+ * pending set), and at DATA (or at the first header when DATA is not
+ * sent) a message none of whose recipients has a spool entry is accepted;
+ * at end of headers everything that is not a candidate (Subject with
+ * "ACME:") is accepted, and so is our own reply passing through
+ * non_smtpd_milters.  Every stage is registered and
  * answered and no SMFIP_NR_* flag is negotiated: Postfix sends each
  * stage's macros anyway, and a packet without a reply costs a 40 ms
  * Nagle/delayed-ACK stall on inet sockets (doc/performance.md §1).
@@ -317,15 +318,16 @@ mlt_envrcpt(SMFICTX *ctx, char **argv)
 	if (envelope_addr(argv[0], addr, sizeof(addr)) < 0) {
 		return SMFIS_CONTINUE;
 	}
+	if (c->n_rcpt == 0 && c->n_rcpt_over == 0 &&
+	    spool_is_empty(c->app->spool)) {
+		/* nothing pending anywhere: neither this recipient nor a
+		 * later one has an entry, so the message is decided here and
+		 * the MTA sends no DATA stage (doc/performance.md §2) */
+		return msg_accept(c);
+	}
 	/* one too many is logged at EOH, where the queue id is known */
 	if (spool_has(c->app->spool, addr)) {
 		(void)ctx_add_rcpt(c, addr);
-	} else if (c->n_rcpt == 0 && c->n_rcpt_over == 0 &&
-	    spool_is_empty(c->app->spool)) {
-		/* nothing pending anywhere: no later recipient can have an
-		 * entry either, so the message is decided here and the MTA
-		 * sends no DATA stage (doc/performance.md §2) */
-		return msg_accept(c);
 	}
 	return SMFIS_CONTINUE;
 }

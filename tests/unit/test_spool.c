@@ -246,6 +246,69 @@ test_cycle(void **state)
 	assert_null(spool_open("/nonexistent-spool", false, -1, (gid_t)-1));
 }
 
+/* set the mtime of dir/sub to t */
+static void
+set_mtime(const char *sub, time_t t)
+{
+	char path[256];
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* spool_is_empty remembers an empty spool by the directories' mtimes,
+ * but only mtimes old enough that a later change must show as a new one */
+static void
+test_empty_memory(void **state)
+{
+	struct spool *sp;
+	struct spool_entry e;
+	char path[256], key[65];
+	time_t old = time(NULL) - 10, recent = time(NULL);
+	int fd;
+
+	(void)state;
+	sp = spool_open(dir, true, -1, (gid_t)-1);
+	assert_non_null(sp);
+	spool_key("zed@example.test", key);
+	snprintf(path, sizeof(path), "%s/entries/%s", dir, key);
+
+	/* recent mtimes: every call reads the directories, so a name that
+	 * appears with the mtime unchanged (the same tick) is seen */
+	set_mtime("entries", recent);
+	set_mtime("work", recent);
+	assert_true(spool_is_empty(sp));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0);
+	close(fd);
+	set_mtime("entries", recent);
+	assert_false(spool_is_empty(sp));
+	assert_int_equal(unlink(path), 0);
+
+	/* old mtimes: remembered; while they stay, the directories are not
+	 * read (shown by a name slipped in under the old mtime) */
+	set_mtime("entries", old);
+	set_mtime("work", old);
+	assert_true(spool_is_empty(sp));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0);
+	close(fd);
+	set_mtime("entries", old);
+	assert_true(spool_is_empty(sp));
+	assert_int_equal(unlink(path), 0);
+	set_mtime("entries", old);
+
+	/* a real change sets a new mtime and is seen at once */
+	assert_true(spool_is_empty(sp));
+	fill(&e, "zed@example.test");
+	assert_int_equal(spool_write(sp, &e), 0);
+	assert_false(spool_is_empty(sp));
+	assert_int_equal(spool_remove(sp, "zed@example.test"), 0);
+	assert_true(spool_is_empty(sp));
+	spool_close(sp);
+}
+
 /* create with a group: every directory made gets it and mode 2770 (even
  * under umask 077), and entries inherit the group */
 static void
@@ -594,6 +657,8 @@ main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_empty_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_hash_failure, setup, teardown),
