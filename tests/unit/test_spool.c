@@ -257,6 +257,28 @@ set_mtime(const char *sub, time_t t)
 	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
 }
 
+/* Both directories' mtimes set to t, the empty spool seen, then a file
+ * made at path with entries/ keeping mtime t: what spool_is_empty says
+ * then.  The file is gone and the mtimes are t again afterwards. */
+static bool
+empty_with_slipped_name(struct spool *sp, const char *path, time_t t)
+{
+	bool empty;
+	int fd;
+
+	set_mtime("entries", t);
+	set_mtime("work", t);
+	assert_true(spool_is_empty(sp));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	assert_true(fd >= 0);
+	close(fd);
+	set_mtime("entries", t);
+	empty = spool_is_empty(sp);
+	assert_int_equal(unlink(path), 0);
+	set_mtime("entries", t);
+	return empty;
+}
+
 /* spool_is_empty remembers an empty spool by the directories' mtimes,
  * but only mtimes old enough that a later change must show as a new one */
 static void
@@ -266,7 +288,6 @@ test_empty_memory(void **state)
 	struct spool_entry e;
 	char path[256], key[65];
 	time_t old = time(NULL) - 10, recent = time(NULL);
-	int fd;
 
 	(void)state;
 	sp = spool_open(dir, true, -1, (gid_t)-1);
@@ -276,28 +297,10 @@ test_empty_memory(void **state)
 
 	/* recent mtimes: every call reads the directories, so a name that
 	 * appears with the mtime unchanged (the same tick) is seen */
-	set_mtime("entries", recent);
-	set_mtime("work", recent);
-	assert_true(spool_is_empty(sp));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
-	assert_true(fd >= 0);
-	close(fd);
-	set_mtime("entries", recent);
-	assert_false(spool_is_empty(sp));
-	assert_int_equal(unlink(path), 0);
-
+	assert_false(empty_with_slipped_name(sp, path, recent));
 	/* old mtimes: remembered; while they stay, the directories are not
-	 * read (shown by a name slipped in under the old mtime) */
-	set_mtime("entries", old);
-	set_mtime("work", old);
-	assert_true(spool_is_empty(sp));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
-	assert_true(fd >= 0);
-	close(fd);
-	set_mtime("entries", old);
-	assert_true(spool_is_empty(sp));
-	assert_int_equal(unlink(path), 0);
-	set_mtime("entries", old);
+	 * read (the slipped-in name goes unseen) */
+	assert_true(empty_with_slipped_name(sp, path, old));
 
 	/* a real change sets a new mtime and is seen at once */
 	assert_true(spool_is_empty(sp));
