@@ -154,8 +154,9 @@ bool spool_has(struct spool *sp, const char *addr);
 /*
  * True if no entry exists at all right now (claimed or not): then no
  * spool_has() can be true until one is written.  The directory spool
- * reads entries/ and work/ (false if either cannot be read); the database
- * spool answers from the pending set, as spool_has() does.
+ * reads entries/ and work/, or remembers the last reading while their
+ * mtimes stay (false if either cannot be read); the database spool answers
+ * from the pending set, as spool_has() does.
  */
 bool spool_is_empty(struct spool *sp);
 

@@ -456,9 +456,10 @@ sub_is_empty(const struct spool *sp, const char *sub)
 }
 
 /*
- * Ordinary mail asks this once a message, so an empty spool is remembered
- * by the mtimes of entries/ and work/: while both are unchanged, two
- * stat(2) replace two directory reads.  Every name added to or removed
+ * Ordinary mail asks this once a message, so the answer is remembered by
+ * the mtimes of entries/ and work/: while both are unchanged, two stat(2)
+ * replace the directory reads (a spool with thousands of entries is
+ * as cheap as an empty one).  Every name added to or removed
  * from a directory sets its mtime to the time of the change, so a change
  * after a scan shows as a new mtime, unless the change falls in the same
  * timestamp tick as the mtime the scan saw.  Hence a scan is remembered
@@ -493,7 +494,7 @@ bool
 spool_file_is_empty(struct spool *sp)
 {
 	struct timespec m[2], now;
-	bool empty, known;
+	bool empty = false, known;
 
 	if (sub_mtime(sp, "entries", &m[0]) < 0 ||
 	    sub_mtime(sp, "work", &m[1]) < 0) {
@@ -502,18 +503,22 @@ spool_file_is_empty(struct spool *sp)
 	pthread_mutex_lock(&sp->empty_mu);
 	known = sp->empty_known && ts_equal(&m[0], &sp->empty_mtime[0]) &&
 	    ts_equal(&m[1], &sp->empty_mtime[1]);
+	if (known) {
+		empty = sp->empty_was;
+	}
 	pthread_mutex_unlock(&sp->empty_mu);
 	if (known) {
-		return true;
+		return empty;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	/* entries/ first: that is where a new entry appears */
 	empty =
 	    sub_is_empty(sp, "entries") == 1 && sub_is_empty(sp, "work") == 1;
-	if (empty && now.tv_sec - m[0].tv_sec >= EMPTY_SETTLE_S &&
+	if (now.tv_sec - m[0].tv_sec >= EMPTY_SETTLE_S &&
 	    now.tv_sec - m[1].tv_sec >= EMPTY_SETTLE_S) {
 		pthread_mutex_lock(&sp->empty_mu);
 		sp->empty_known = true;
+		sp->empty_was = empty;
 		sp->empty_mtime[0] = m[0];
 		sp->empty_mtime[1] = m[1];
 		pthread_mutex_unlock(&sp->empty_mu);

@@ -17,10 +17,11 @@ struct spool {
 	char *dir;           /* file backend: the directory */
 	struct spool_pg *pg; /* PostgreSQL backend, or NULL */
 	int claim_timeout;   /* seconds: an older claim may be taken over */
-	/* file backend: the last scan that found entries/ and work/ empty,
-	 * by their mtimes (spool_file_is_empty) */
+	/* file backend: the last scan of entries/ and work/ and the mtimes
+	 * it saw (spool_file_is_empty) */
 	pthread_mutex_t empty_mu;
-	bool empty_known;
+	bool empty_known; /* a scan is remembered */
+	bool empty_was;   /* what it found */
 	struct timespec empty_mtime[2];
 };
 
