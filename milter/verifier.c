@@ -27,6 +27,11 @@
  *   worker says hello (its pid), reads one length-prefixed request and
  *   writes one fixed-size verdict.  Anything else (EOF, short read, bad
  *   magic, deadline) is "no verdict".
+ * - The pid the milter kills at the deadline is the one the kernel gives
+ *   with the hello (SO_PASSCRED), never the one the hello says: a worker
+ *   taken over by a mail could otherwise name the milter or the server.
+ *   A hello whose pid is not the sender's is a lie: that worker is
+ *   killed at once and its mail gets 451.
  * - The worker calls dkimv_* and smime_verify() exactly as callbacks.c
  *   did in process; libopendkim and GnuTLS PKCS#7 never see mail bytes in
  *   the milter.  The milter trusts a verdict as it trusted those calls.
@@ -95,6 +100,7 @@
 #define TEST_CRASH_HDR   "X-Test-Worker-Crash"
 #define TEST_SYSCALL_ENV "SMIME_ACME_TEST_WORKER_SYSCALL"
 #define TEST_SYSCALL_HDR "X-Test-Worker-Syscall"
+#define TEST_LIE_ENV     "SMIME_ACME_TEST_WORKER_LIE"
 
 /* Landlock ABI 6 ruleset attributes: scoping (older headers lack it). */
 struct ll_ruleset_attr6 {
@@ -122,6 +128,7 @@ struct worker_env {
 	size_t max_req;
 	bool test_crash;   /* tests only, see verifier_start() */
 	bool test_syscall; /* tests only, see verifier_start() */
+	bool test_lie;     /* tests only, see verifier_start() */
 };
 
 struct hello {
@@ -321,6 +328,68 @@ io_full(int fd, bool out, void *p, size_t len, long deadline)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * Read the hello from fd (SO_PASSCRED set) until deadline, with the pid
+ * of its sender as the kernel tells it (SCM_CREDENTIALS, translated into
+ * our pid namespace; only CAP_SYS_ADMIN could make it say otherwise).
+ * 0, -1 (EOF, error, no credentials), -2 (deadline).
+ */
+static int
+read_hello(int fd, struct hello *h, pid_t *sender, long deadline)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(struct ucred))];
+	} cb;
+	struct ucred uc;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	char *q = (char *)h;
+	size_t len = sizeof(*h);
+	ssize_t n;
+	int w;
+
+	*sender = -1;
+	while (len > 0) {
+		w = wait_fd(fd, POLLIN, deadline);
+		if (w <= 0) {
+			return w == 0 ? -2 : -1;
+		}
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = q;
+		iov.iov_len = len;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cb.b;
+		msg.msg_controllen = sizeof(cb.b);
+		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+			continue;
+		}
+		if (n <= 0) {
+			return -1;
+		}
+		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
+		     cm = CMSG_NXTHDR(&msg, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET ||
+			    cm->cmsg_type != SCM_CREDENTIALS ||
+			    cm->cmsg_len != CMSG_LEN(sizeof(uc))) {
+				continue;
+			}
+			memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+			/* every part of the hello from the same process */
+			if (*sender != -1 && *sender != uc.pid) {
+				return -1;
+			}
+			*sender = uc.pid;
+		}
+		q += n;
+		len -= (size_t)n;
+	}
+	return *sender > 1 ? 0 : -1;
 }
 
 /* ---- the worker --------------------------------------------------------- */
@@ -639,7 +708,9 @@ static int
 worker_main(int ctl, int note, const struct worker_env *env)
 {
 	pid_t self = getpid();
-	struct hello h = { HELLO_MAGIC, (int32_t)self };
+	/* the lie of a worker taken over: the server's pid in the hello */
+	struct hello h = { HELLO_MAGIC,
+		(int32_t)(env->test_lie ? getppid() : self) };
 	struct verdict_msg vm;
 	uint32_t hdr[2];
 	char *payload = NULL;
@@ -677,6 +748,16 @@ worker_main(int ctl, int note, const struct worker_env *env)
 	payload = malloc(hdr[1] > 0 ? hdr[1] : 1);
 	if (payload == NULL || worker_read(fd, payload, hdr[1]) < 0) {
 		goto out;
+	}
+	if (env->test_lie) {
+		/* and then no verdict, no alarm, no CPU: only a kill ends it */
+		sigset_t all;
+
+		(void)sigfillset(&all);
+		(void)sigprocmask(SIG_SETMASK, &all, NULL);
+		for (;;) {
+			(void)poll(NULL, 0, -1);
+		}
 	}
 	memset(&vm, 0, sizeof(vm));
 	vm.magic = VERDICT_MAGIC;
@@ -1091,6 +1172,10 @@ verifier_start(const struct milter_app *app)
 	 * forbids on a mail with an X-Test-Worker-Syscall header */
 	env.test_syscall = app->cfg->test_dkim_keys != NULL &&
 	    getenv(TEST_SYSCALL_ENV) != NULL;
+	/* and with this one every worker lies about its pid in the hello
+	 * (says the server's) and then hangs without a verdict */
+	env.test_lie =
+	    app->cfg->test_dkim_keys != NULL && getenv(TEST_LIE_ENV) != NULL;
 	pid = fork();
 	if (pid < 0) {
 		log_err_errno("verifier: fork");
@@ -1145,8 +1230,8 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	struct hello h;
 	struct buf req;
 	long start, deadline;
-	pid_t pid = -1;
-	int sv[2] = { -1, -1 }, rc = -1, io, hio = -1;
+	pid_t pid = -1, sender = -1;
+	int sv[2] = { -1, -1 }, rc = -1, io, hio = -1, one = 1;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(why, whylen, "verification worker failed");
@@ -1157,8 +1242,11 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	}
 	start = now_ms();
 	deadline = start + (long)v->timeout * 1000;
+	/* SO_PASSCRED before the worker has the other end: the kernel
+	 * names the sender of every byte read from sv[0] */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0 ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
 	    send_fd(v->ctl, sv[1]) < 0) {
 		snprintf(why, whylen,
 		    "cannot reach the verification server: %s",
@@ -1171,14 +1259,25 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	 * a waiting worker takes the socket (one wakeup less) */
 	io = io_full(sv[0], true, req.data, req.len, deadline);
 	if (io >= 0) {
-		hio = io_full(sv[0], false, &h, sizeof(h),
-		    io == 0 ? deadline : now_ms() + 10);
+		hio = read_hello(
+		    sv[0], &h, &sender, io == 0 ? deadline : now_ms() + 10);
 	}
-	if (hio == 0 && (h.magic != HELLO_MAGIC || h.pid <= 1)) {
+	if (hio == 0 && h.magic != HELLO_MAGIC) {
 		hio = io = -1;
 	}
 	if (hio == 0) {
-		pid = (pid_t)h.pid;
+		/* the kernel's word, not the worker's */
+		pid = sender;
+		if ((pid_t)h.pid != sender) {
+			(void)kill(pid, SIGKILL);
+			log_warn("%s: verification worker %ld said it was "
+				 "process %ld: killed, its verdict not "
+				 "awaited",
+			    rq->qid, (long)sender, (long)h.pid);
+			snprintf(why, whylen,
+			    "verification worker lied about its pid");
+			goto out;
+		}
 	} else if (io == 0) {
 		io = hio;
 	}

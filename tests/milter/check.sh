@@ -595,6 +595,30 @@ expect_log "not answered yet: verification worker died without a verdict"
 expect_log "killed by its seccomp filter"
 result worker-forbidden-syscall-killed-tempfail-next-answered
 
+# A worker taken over by a mail could name any process in its hello (the
+# pid the milter kills when no verdict comes): test hook, every worker
+# names the server and then hangs without a verdict, as such a worker
+# would to have it killed.  The milter takes the pid from the kernel
+# (SO_PASSCRED), kills the liar at once and tempfails its mail; the server
+# is never killed (it used to be, at VerifyTimeout) and the milter goes on
+# with the next mail.
+newcase worker-lie "VerifyTimeout 2"; write_entry "$C" "$ADDR" awaiting "$EXP"
+mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
+mkmail "$C/raw2"; tool sign "$KEY" ca.example "$C/raw2" "$C/mail2"
+export SMIME_ACME_TEST_WORKER_LIE=1
+run "$ADDR" "$C/mail" -D msg2="$C/mail2"
+unset SMIME_ACME_TEST_WORKER_LIE
+grep -qxE 'eom: (tempfail|replycode)' "$C/out" || why="$why; eom did not tempfail"
+grep -qxE 'next eom: (tempfail|replycode)' "$C/out" || why="$why; next eom did not tempfail"
+expect_replies 0
+_n=$(grep -c 'verification worker [0-9]* said it was process [0-9]*: killed' "$C/log")
+[ "$_n" -eq 2 ] || why="$why; $_n lies logged, want 2"
+! grep -q 'killed after\|starting a new one' "$C/log" || why="$why; a timeout kill or a server restart"
+# and no hung liar outlives the milter
+wait_filter
+pgrep -f -- "-c $C/conf" >/dev/null && why="$why; a process of this milter is left"
+result worker-lying-pid-killed-server-spared
+
 # The verification server killed with its idle workers: the keeper
 # (ps name smime-acme-keep) forks a new one and the next challenge is
 # verified and answered; it used to get 451 until the milter restarted.
