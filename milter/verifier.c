@@ -300,61 +300,50 @@ wait_fd(int fd, short events, long deadline)
 	}
 }
 
-/*
- * Read (out false) or write (out true) exactly len bytes.  0, -1 (EOF,
- * peer gone or error), -2 (deadline).
- */
-static int
-io_full(int fd, bool out, void *p, size_t len, long deadline)
+/* The sender's pid in the SCM_CREDENTIALS of msg (SO_PASSCRED set), or
+ * -1: the kernel's word, translated into our pid namespace. */
+static pid_t
+msg_sender(struct msghdr *msg)
 {
-	char *q = p;
-	ssize_t n;
-	int w;
+	struct cmsghdr *cm;
+	struct ucred uc;
 
-	while (len > 0) {
-		w = wait_fd(fd, out ? POLLOUT : POLLIN, deadline);
-		if (w <= 0) {
-			return w == 0 ? -2 : -1;
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(uc))) {
+			memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+			return uc.pid;
 		}
-		n = out ? send(fd, q, len, MSG_DONTWAIT | MSG_NOSIGNAL)
-			: recv(fd, q, len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-			continue;
-		}
-		if (n <= 0) {
-			return -1;
-		}
-		q += n;
-		len -= (size_t)n;
 	}
-	return 0;
+	return -1;
 }
 
 /*
- * Read the hello from fd (SO_PASSCRED set) until deadline, with the pid
- * of its sender as the kernel tells it (SCM_CREDENTIALS, translated into
- * our pid namespace; only CAP_SYS_ADMIN could make it say otherwise).
- * 0, -1 (EOF, error, no credentials), -2 (deadline).
+ * Read (out false) or write (out true) exactly len bytes.  Reading with
+ * sender non-NULL (SO_PASSCRED set on fd), *sender is the pid the kernel
+ * names for every part read, -1 if it named none or several.  0, -1
+ * (EOF, peer gone or error), -2 (deadline).
  */
 static int
-read_hello(int fd, struct hello *h, pid_t *sender, long deadline)
+io_full(int fd, bool out, void *p, size_t len, long deadline, pid_t *sender)
 {
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(struct ucred))];
 	} cb;
-	struct ucred uc;
 	struct msghdr msg;
 	struct iovec iov;
-	struct cmsghdr *cm;
-	char *q = (char *)h;
-	size_t len = sizeof(*h);
+	char *q = p;
 	ssize_t n;
+	pid_t who;
 	int w;
 
-	*sender = -1;
+	if (sender != NULL) {
+		*sender = 0;
+	}
 	while (len > 0) {
-		w = wait_fd(fd, POLLIN, deadline);
+		w = wait_fd(fd, out ? POLLOUT : POLLIN, deadline);
 		if (w <= 0) {
 			return w == 0 ? -2 : -1;
 		}
@@ -363,33 +352,26 @@ read_hello(int fd, struct hello *h, pid_t *sender, long deadline)
 		iov.iov_len = len;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		msg.msg_control = cb.b;
-		msg.msg_controllen = sizeof(cb.b);
-		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (sender != NULL) {
+			msg.msg_control = cb.b;
+			msg.msg_controllen = sizeof(cb.b);
+		}
+		n = out ? sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)
+			: recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
 			continue;
 		}
 		if (n <= 0) {
 			return -1;
 		}
-		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
-		     cm = CMSG_NXTHDR(&msg, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET ||
-			    cm->cmsg_type != SCM_CREDENTIALS ||
-			    cm->cmsg_len != CMSG_LEN(sizeof(uc))) {
-				continue;
-			}
-			memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
-			/* every part of the hello from the same process */
-			if (*sender != -1 && *sender != uc.pid) {
-				return -1;
-			}
-			*sender = uc.pid;
+		if (sender != NULL) {
+			who = msg_sender(&msg);
+			*sender = *sender == 0 || *sender == who ? who : -1;
 		}
 		q += n;
 		len -= (size_t)n;
 	}
-	return *sender > 1 ? 0 : -1;
+	return 0;
 }
 
 /* ---- the worker --------------------------------------------------------- */
@@ -1257,12 +1239,12 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 	sv[1] = -1;
 	/* the request goes out at once: the socket buffer holds it until
 	 * a waiting worker takes the socket (one wakeup less) */
-	io = io_full(sv[0], true, req.data, req.len, deadline);
+	io = io_full(sv[0], true, req.data, req.len, deadline, NULL);
 	if (io >= 0) {
-		hio = read_hello(
-		    sv[0], &h, &sender, io == 0 ? deadline : now_ms() + 10);
+		hio = io_full(sv[0], false, &h, sizeof(h),
+		    io == 0 ? deadline : now_ms() + 10, &sender);
 	}
-	if (hio == 0 && h.magic != HELLO_MAGIC) {
+	if (hio == 0 && (h.magic != HELLO_MAGIC || sender <= 1)) {
 		hio = io = -1;
 	}
 	if (hio == 0) {
@@ -1282,7 +1264,7 @@ verifier_run(struct verifier *v, const struct verifier_req *rq,
 		io = hio;
 	}
 	if (io == 0) {
-		io = io_full(sv[0], false, &vm, sizeof(vm), deadline);
+		io = io_full(sv[0], false, &vm, sizeof(vm), deadline, NULL);
 	}
 	if (io == -2) {
 		if (pid > 1) {
