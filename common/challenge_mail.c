@@ -85,11 +85,18 @@ challenge_mail_is_own_reply(const struct mailhdrs *hs)
 	return yes;
 }
 
-/* A Message-ID as "<...>" without white space, or "" */
+/* RFC 5322 VCHAR: printable ASCII, no white space */
+static bool
+vchar(char c)
+{
+	return c >= 0x21 && c <= 0x7e;
+}
+
+/* A Message-ID as "<...>" of printable ASCII without white space, or "" */
 static void
 copy_msgid(char *out, size_t outlen, const char *v)
 {
-	size_t n;
+	size_t i, n;
 
 	out[0] = '\0';
 	if (v == NULL) {
@@ -105,6 +112,11 @@ copy_msgid(char *out, size_t outlen, const char *v)
 	}
 	if (v[n + strspn(v + n, " \t\r\n")] != '\0') {
 		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!vchar(v[i])) {
+			return;
+		}
 	}
 	memcpy(out, v, n);
 	out[n] = '\0';
@@ -126,7 +138,7 @@ copy_refs(char *out, size_t outlen, const char *v)
 			sp = n > 0;
 			continue;
 		}
-		if (*v < 0x21 || *v > 0x7e || n + 3 >= outlen) {
+		if (!vchar(*v) || n + 3 >= outlen) {
 			out[0] = '\0';
 			return;
 		}

@@ -202,6 +202,13 @@ test_parse(void **state)
 	h[3].value = (char *)" <a@b> <c@d>";
 	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
 	assert_string_equal(m.message_id, "");
+	/* nor one with a control character or an 8-bit octet in it */
+	h[3].value = (char *)" <a\001b@c>";
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
+	assert_string_equal(m.message_id, "");
+	h[3].value = (char *)" <a\303\251@c>";
+	assert_int_equal(challenge_mail_parse(&hs, &m, &why), 0);
+	assert_string_equal(m.message_id, "");
 }
 
 static void
