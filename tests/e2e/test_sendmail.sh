@@ -268,12 +268,13 @@ EOF
 		# complete; the MSP's next queue run (cron's sendmail -Ac -q)
 		local_entry awaiting
 		"$SENDMAIL" -q
-		for ((i = 0; i < 200; i++)); do
+		# the reply and erin's copy travel separately: wait for both
+		for ((i = 0; i < 300; i++)); do
 			reply=$(grep -lF "Subject: Re: ACME: $P1" "$(maildir_of acme@example.test)"/new/* 2>/dev/null | head -1)
-			[ -n "$reply" ] && break
+			f=$(find_mail erin@example.test local-challenge)
+			[ -n "$reply" ] && [ -n "$f" ] && break
 			sleep 0.1
 		done
-		f=$(find_mail erin@example.test local-challenge)
 		want=$(tool digest "$P1" "$P2" "$THUMB" octet)
 		if [ -n "$reply" ] && [ -n "$f" ] && grep -q '^X-ACME-Challenge: ' "$f" &&
 			tr -d '\r' <"$reply" | grep -qxF -- "$want"; then
