@@ -30,10 +30,6 @@ for p in "$SA" "$MILTER"; do
 		exit 0
 	fi
 done
-if ! "$SA" --help 2>&1 | grep -q 'batch'; then
-	skip batch "smime-acme has no batch command yet (cli.c/main.c not wired)"
-	exit 0
-fi
 
 MPORT=$(free_port)
 if ! world_up --milter "inet:127.0.0.1:$MPORT"; then
