@@ -8,6 +8,7 @@
 #   pass name / fail name "why" / skip name "why"
 #   multimx_world NAME SUB [LINE...]   two MX, a milter each, one spool
 #   spool_setup DIR; conf_write FILE PORT SPOOL [LINE...]
+#   e2e_built NAME           $B, $SA, $MILTER; not built: FAIL and exit
 #   milter_start CONF PORT LOG || ...; milter_stop     ($MILTER, $MILTER_PID)
 #   ca_cfg JSON; ca_state; ca_orders                   the test CA's /_test/
 #   e2e_finish               exit status: 1 if any fail was printed
@@ -144,6 +145,23 @@ e2e_need_root() {
 		skip "$1" "needs root (private Postfix, Dovecot)"
 		exit 0
 	fi
+}
+
+# e2e_built NAME: B (made absolute), SA and MILTER, the build under test.
+# make check builds both programs before any e2e script runs, so one that
+# is missing is a failure of NAME, never a skip.
+e2e_built() {
+	local p
+	B=${B:-build}
+	case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
+	SA=$B/smime-acme
+	MILTER=$B/smime-acme-milter
+	for p in "$SA" "$MILTER"; do
+		if [ ! -x "$p" ]; then
+			fail "$1-built" "$p not built (make all tests)"
+			e2e_finish
+		fi
+	done
 }
 
 # world_up [world.sh options]: start a world; sources DIR/world.env.

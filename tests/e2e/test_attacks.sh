@@ -35,12 +35,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root attacks
 
-MILTER_BIN=$E2E_TOP/${B:-build}/smime-acme-milter
+e2e_built attacks
 TOOLS=$E2E_TOP/tests/milter/tools.py
-if [ ! -x "$MILTER_BIN" ]; then
-	fail attacks-build "$MILTER_BIN not built"
-	e2e_finish
-fi
 for t in openssl opendkim-genkey unshare; do
 	if ! command -v "$t" >/dev/null 2>&1; then
 		skip attacks "$t not installed"
@@ -172,7 +168,7 @@ chmod 644 "$T/conf"
 : >"$T/log"
 unshare -m --propagation private sh -c \
 	'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh \
-	"$T/resolv.conf" "$MILTER_BIN" -f -v -c "$T/conf" 2>>"$T/log" &
+	"$T/resolv.conf" "$MILTER" -f -v -c "$T/conf" 2>>"$T/log" &
 MPID=$!
 if ! wait_port "$MPORT" 100; then
 	fail attacks-milter-start "$(tail -3 "$T/log" | tr '\n' ' ')"

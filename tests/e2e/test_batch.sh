@@ -19,17 +19,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root batch
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-MILTER=$B/smime-acme-milter
+e2e_built batch
 N=${BATCH_N:-50}
-for p in "$SA" "$MILTER"; do
-	if [ ! -x "$p" ]; then
-		skip batch "$p not built"
-		exit 0
-	fi
-done
 
 MPORT=$(free_port)
 if ! world_up --milter "inet:127.0.0.1:$MPORT"; then

@@ -10,13 +10,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root config-errors
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-if [ ! -x "$SA" ]; then
-	skip config-errors "$SA not built"
-	exit 0
-fi
+e2e_built config-errors
 T=$(mktemp -d "${TMPDIR:-/tmp}/smime-conferr.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 chmod 755 "$T"

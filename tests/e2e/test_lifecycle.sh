@@ -17,18 +17,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root lifecycle
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-MILTER=$B/smime-acme-milter
-if [ ! -x "$SA" ] || [ ! -x "$MILTER" ]; then
-	skip lifecycle "$SA or $MILTER not built"
-	exit 0
-fi
-if [ ! -f "$E2E_TOP/tests/ca/smime-test-ca.py" ]; then
-	skip lifecycle "tests/ca/smime-test-ca.py missing"
-	exit 0
-fi
+e2e_built lifecycle
 
 requester_world lifecycle lc || e2e_finish
 

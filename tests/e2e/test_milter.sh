@@ -24,17 +24,9 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root milter
 
-MILTER_BIN=$E2E_TOP/${B:-build}/smime-acme-milter
+e2e_built milter
 RUNAS=nobody
 RUNGRP=nogroup
-if [ ! -x "$MILTER_BIN" ]; then
-	fail milter-build "$MILTER_BIN not built"
-	e2e_finish
-fi
-if [ ! -f "$E2E_TOP/tests/ca/acmeclient.py" ]; then
-	skip milter "tests/ca/acmeclient.py missing"
-	exit 0
-fi
 
 # start_milter CONF-LINES...: spool, config, milter as root -> $RUNAS
 start_milter() {
@@ -67,7 +59,7 @@ EOF
 		printf '%s\n' "$@"
 	} >"$M/conf"
 	: >"$M/log"
-	"$MILTER_BIN" -f -v -c "$M/conf" 2>>"$M/log" &
+	"$MILTER" -f -v -c "$M/conf" 2>>"$M/log" &
 	MPID=$!
 	if ! wait_port "$MPORT" 100; then
 		fail "$W-milter-start" "$(tail -3 "$M/log" | tr '\n' ' ')"

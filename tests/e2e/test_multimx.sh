@@ -35,14 +35,7 @@ set -u
 . "$E2E_TOP/tests/lib/pg_spool.sh"
 e2e_need_root multimx
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-MILTER=$B/smime-acme-milter
-if [ ! -x "$SA" ] || [ ! -x "$MILTER" ]; then
-	skip multimx "$SA or $MILTER not built"
-	exit 0
-fi
+e2e_built multimx
 RACES=${MULTIMX_RACES:-10}
 SPOOL_KIND=${MULTIMX_SPOOL:-file}
 CLAIM="ClaimTimeout 3"

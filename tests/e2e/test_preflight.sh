@@ -10,13 +10,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root preflight
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-MILTER=$B/smime-acme-milter
-if [ ! -x "$MILTER" ]; then
-	skip preflight "$MILTER not built"
-	exit 0
-fi
+e2e_built preflight
 T=$(mktemp -d "${TMPDIR:-/tmp}/smime-preflight.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 chmod 755 "$T"

@@ -10,14 +10,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root refusal
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-MILTER=$B/smime-acme-milter
-if [ ! -x "$SA" ] || [ ! -x "$MILTER" ]; then
-	skip refusal "$SA or $MILTER not built"
-	exit 0
-fi
+e2e_built refusal
 
 requester_world refusal rf || e2e_finish
 ca_cfg '{"unsigned": true}'

@@ -18,18 +18,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root renew-hook
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-MILTER=$B/smime-acme-milter
-if [ ! -x "$SA" ] || [ ! -x "$MILTER" ]; then
-	skip renew-hook "$SA or $MILTER not built"
-	exit 0
-fi
-if [ ! -f "$E2E_TOP/tests/ca/smime-test-ca.py" ]; then
-	skip renew-hook "tests/ca/smime-test-ca.py missing"
-	exit 0
-fi
+e2e_built renew-hook
 
 MPORT=$(free_port)
 if ! world_up --milter "inet:127.0.0.1:$MPORT"; then

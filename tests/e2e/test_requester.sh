@@ -27,18 +27,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root requester
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-MILTER=$B/smime-acme-milter
-if [ ! -x "$SA" ]; then
-	skip requester "$SA not built"
-	exit 0
-fi
-if [ ! -f "$E2E_TOP/tests/ca/smime-test-ca.py" ]; then
-	skip requester "tests/ca/smime-test-ca.py missing"
-	exit 0
-fi
+e2e_built requester
 
 MPORT=$(free_port)
 if ! world_up --milter "inet:127.0.0.1:$MPORT"; then
@@ -60,13 +49,9 @@ conf_write "$CONF" "$MPORT" "$SPOOL" "IncompleteWait 5" "SpoolPostAfter 60" \
 CONF_NS=$T/nospool.conf
 printf 'Server %s\nCABundle %s\n' "$CA_URL" "$CA_TRUST" >"$CONF_NS"
 
-HAVE_MILTER=0
-if [ -x "$MILTER" ]; then
-	if milter_start "$CONF" "$MPORT" "$T/milter.log"; then
-		HAVE_MILTER=1
-	else
-		sed 's/^/    milter: /' "$T/milter.log"
-	fi
+if ! milter_start "$CONF" "$MPORT" "$T/milter.log"; then
+	fail requester-milter-start "$(tail -1 "$T/milter.log")"
+	e2e_finish
 fi
 
 CA_BASE=https://127.0.0.1:$CA_HTTPS_PORT
@@ -154,223 +139,217 @@ spool_empty || why="$why; spool entries left"
 [ "$(ca_orders)" -gt "$n0" ] || why="$why; no order reached the CA"
 verdict requester-dry-run
 
-if [ "$HAVE_MILTER" = 1 ]; then
-	# -------------------------------------------------- spool, octet, RSA
-	C1=$T/c1
-	sa cert "${COMMON[@]}" -c "$C1" -e alice@example.test --no-passphrase --json
-	[ "$rc" = 0 ] || why="rc $rc"
-	d=$(certdir "$C1" alice@example.test)
-	for f in cert.pem chain.pem fullchain.pem privkey.pem alice@example.test.p12; do
-		[ -s "$d/$f" ] || why="$why; no $f"
-	done
-	[ "$(mode_of "$d/privkey.pem")" = 600 ] || why="$why; privkey mode $(mode_of "$d/privkey.pem")"
-	[ "$(mode_of "$d/alice@example.test.p12")" = 600 ] || why="$why; p12 mode"
-	acct=$(find "$C1/accounts" -name account.key)
-	[ -n "$acct" ] && [ "$(mode_of "$acct")" = 600 ] || why="$why; account.key missing or not 0600"
-	txt=$(x509text "$C1" alice@example.test 2>&1)
-	has "$txt" "email:alice@example.test" || why="$why; SAN"
-	has "$txt" "rsaEncryption" || why="$why; not RSA"
-	has "$txt" "Public-Key: (2048 bit)" || why="$why; not 2048 bits"
-	grep -q '"status":"issued"' "$T/out" || why="$why; no --json result"
-	openssl verify -purpose smimesign -CAfile "$CA_ROOT" -untrusted "$d/chain.pem" \
-		"$d/cert.pem" >/dev/null 2>&1 || why="$why; openssl verify failed"
-	spool_empty || why="$why; spool entry left"
-	verdict requester-spool-octet-rsa
+# -------------------------------------------------- spool, octet, RSA
+C1=$T/c1
+sa cert "${COMMON[@]}" -c "$C1" -e alice@example.test --no-passphrase --json
+[ "$rc" = 0 ] || why="rc $rc"
+d=$(certdir "$C1" alice@example.test)
+for f in cert.pem chain.pem fullchain.pem privkey.pem alice@example.test.p12; do
+	[ -s "$d/$f" ] || why="$why; no $f"
+done
+[ "$(mode_of "$d/privkey.pem")" = 600 ] || why="$why; privkey mode $(mode_of "$d/privkey.pem")"
+[ "$(mode_of "$d/alice@example.test.p12")" = 600 ] || why="$why; p12 mode"
+acct=$(find "$C1/accounts" -name account.key)
+[ -n "$acct" ] && [ "$(mode_of "$acct")" = 600 ] || why="$why; account.key missing or not 0600"
+txt=$(x509text "$C1" alice@example.test 2>&1)
+has "$txt" "email:alice@example.test" || why="$why; SAN"
+has "$txt" "rsaEncryption" || why="$why; not RSA"
+has "$txt" "Public-Key: (2048 bit)" || why="$why; not 2048 bits"
+grep -q '"status":"issued"' "$T/out" || why="$why; no --json result"
+openssl verify -purpose smimesign -CAfile "$CA_ROOT" -untrusted "$d/chain.pem" \
+	"$d/cert.pem" >/dev/null 2>&1 || why="$why; openssl verify failed"
+spool_empty || why="$why; spool entry left"
+verdict requester-spool-octet-rsa
 
-	# -------------------------------------------------- spool, string, EC
-	ca_cfg '{"token_rule":"string"}'
-	sa cert "${COMMON[@]}" -c "$T/c2" -e carol@example.test --no-passphrase \
-		--token-rule string --key-type ec
-	[ "$rc" = 0 ] || why="rc $rc"
-	txt=$(x509text "$T/c2" carol@example.test 2>&1)
-	has "$txt" "id-ecPublicKey" || why="$why; not EC"
-	has "$txt" "prime256v1\|P-256" || why="$why; not P-256"
-	verdict requester-spool-string-ec
+# -------------------------------------------------- spool, string, EC
+ca_cfg '{"token_rule":"string"}'
+sa cert "${COMMON[@]}" -c "$T/c2" -e carol@example.test --no-passphrase \
+	--token-rule string --key-type ec
+[ "$rc" = 0 ] || why="rc $rc"
+txt=$(x509text "$T/c2" carol@example.test 2>&1)
+has "$txt" "id-ecPublicKey" || why="$why; not EC"
+has "$txt" "prime256v1\|P-256" || why="$why; not P-256"
+verdict requester-spool-string-ec
 
-	# a reply under the wrong rule: the CA's problem, exit 69
-	sa cert "${COMMON[@]}" -c "$T/c3" -e wrong@example.test --no-passphrase \
-		--token-rule octet
-	[ "$rc" = 69 ] || why="rc $rc"
-	has "$(cat "$T/out")" "incorrectResponse\|invalid" || why="$why; CA problem not shown"
-	spool_empty || why="$why; spool entry left"
-	verdict requester-wrong-rule-problem
-	ca_cfg '{"token_rule":"octet"}'
+# a reply under the wrong rule: the CA's problem, exit 69
+sa cert "${COMMON[@]}" -c "$T/c3" -e wrong@example.test --no-passphrase \
+	--token-rule octet
+[ "$rc" = 69 ] || why="rc $rc"
+has "$(cat "$T/out")" "incorrectResponse\|invalid" || why="$why; CA problem not shown"
+spool_empty || why="$why; spool entry left"
+verdict requester-wrong-rule-problem
+ca_cfg '{"token_rule":"octet"}'
 
-	# -------------------------------------------------- several addresses, usage
-	sa cert "${COMMON[@]}" -c "$T/c4" -e dave@example.test -e d.vader@example.test \
-		--no-passphrase --usage digitalSignature --usage keyEncipherment
-	[ "$rc" = 0 ] || why="rc $rc"
-	txt=$(x509text "$T/c4" dave@example.test 2>&1)
-	has "$txt" "email:dave@example.test" || why="$why; SAN dave"
-	has "$txt" "email:d.vader@example.test" || why="$why; SAN d.vader"
-	ku=$(grep -A1 'Key Usage: critical' <<<"$txt" | tail -1 | sed 's/^ *//')
-	[ "$ku" = "Digital Signature, Key Encipherment" ] || why="$why; keyUsage '$ku'"
-	verdict requester-multi-address-usage
+# -------------------------------------------------- several addresses, usage
+sa cert "${COMMON[@]}" -c "$T/c4" -e dave@example.test -e d.vader@example.test \
+	--no-passphrase --usage digitalSignature --usage keyEncipherment
+[ "$rc" = 0 ] || why="rc $rc"
+txt=$(x509text "$T/c4" dave@example.test 2>&1)
+has "$txt" "email:dave@example.test" || why="$why; SAN dave"
+has "$txt" "email:d.vader@example.test" || why="$why; SAN d.vader"
+ku=$(grep -A1 'Key Usage: critical' <<<"$txt" | tail -1 | sed 's/^ *//')
+[ "$ku" = "Digital Signature, Key Encipherment" ] || why="$why; keyUsage '$ku'"
+verdict requester-multi-address-usage
 
-	sa cert "${COMMON[@]}" -c "$T/c5" -e sig@example.test --no-passphrase \
-		--usage digitalSignature --usage contentCommitment --key-type ec
-	[ "$rc" = 0 ] || why="rc $rc"
-	ku=$(x509text "$T/c5" sig@example.test | grep -A1 'Key Usage: critical' | tail -1 | sed 's/^ *//')
-	[ "$ku" = "Digital Signature, Non Repudiation" ] || why="$why; keyUsage '$ku'"
-	sa cert "${COMMON[@]}" -c "$T/c6" -e enc@example.test --no-passphrase \
-		--usage keyAgreement --key-type ec
-	[ "$rc" = 0 ] || why="$why; keyAgreement rc $rc"
-	ku=$(x509text "$T/c6" enc@example.test | grep -A1 'Key Usage: critical' | tail -1 | sed 's/^ *//')
-	[ "$ku" = "Key Agreement" ] || why="$why; keyUsage '$ku'"
-	verdict requester-usage-combinations
+sa cert "${COMMON[@]}" -c "$T/c5" -e sig@example.test --no-passphrase \
+	--usage digitalSignature --usage contentCommitment --key-type ec
+[ "$rc" = 0 ] || why="rc $rc"
+ku=$(x509text "$T/c5" sig@example.test | grep -A1 'Key Usage: critical' | tail -1 | sed 's/^ *//')
+[ "$ku" = "Digital Signature, Non Repudiation" ] || why="$why; keyUsage '$ku'"
+sa cert "${COMMON[@]}" -c "$T/c6" -e enc@example.test --no-passphrase \
+	--usage keyAgreement --key-type ec
+[ "$rc" = 0 ] || why="$why; keyAgreement rc $rc"
+ku=$(x509text "$T/c6" enc@example.test | grep -A1 'Key Usage: critical' | tail -1 | sed 's/^ *//')
+[ "$ku" = "Key Agreement" ] || why="$why; keyUsage '$ku'"
+verdict requester-usage-combinations
 
-	# -------------------------------------------------- PKCS#12 with passphrase
-	printf 'correct horse\n' >"$T/pp"
-	sa cert "${COMMON[@]}" -c "$T/c7" -e erin@example.test --passphrase-file "$T/pp"
-	[ "$rc" = 0 ] || why="rc $rc"
-	p12=$(certdir "$T/c7" erin@example.test)/erin@example.test.p12
-	n=$(openssl pkcs12 -in "$p12" -passin file:"$T/pp" -nokeys 2>/dev/null | grep -c 'BEGIN CERTIFICATE')
-	[ "$n" -ge 2 ] || why="$why; $n certificates in the PKCS#12 (want the chain)"
-	openssl pkcs12 -in "$p12" -passin file:"$T/pp" -nocerts -nodes 2>/dev/null |
-		grep -q 'BEGIN PRIVATE KEY' || why="$why; no key in the PKCS#12"
-	openssl pkcs12 -in "$p12" -passin pass:wrong -nokeys >/dev/null 2>&1 &&
-		why="$why; opens with a wrong passphrase"
-	verdict requester-pkcs12
+# -------------------------------------------------- PKCS#12 with passphrase
+printf 'correct horse\n' >"$T/pp"
+sa cert "${COMMON[@]}" -c "$T/c7" -e erin@example.test --passphrase-file "$T/pp"
+[ "$rc" = 0 ] || why="rc $rc"
+p12=$(certdir "$T/c7" erin@example.test)/erin@example.test.p12
+n=$(openssl pkcs12 -in "$p12" -passin file:"$T/pp" -nokeys 2>/dev/null | grep -c 'BEGIN CERTIFICATE')
+[ "$n" -ge 2 ] || why="$why; $n certificates in the PKCS#12 (want the chain)"
+openssl pkcs12 -in "$p12" -passin file:"$T/pp" -nocerts -nodes 2>/dev/null |
+	grep -q 'BEGIN PRIVATE KEY' || why="$why; no key in the PKCS#12"
+openssl pkcs12 -in "$p12" -passin pass:wrong -nokeys >/dev/null 2>&1 &&
+	why="$why; opens with a wrong passphrase"
+verdict requester-pkcs12
 
-	# -------------------------------------------------- CA faults
-	# badnonce_rate 1: every signed request is refused once, the retry
-	# with the error's nonce passes
-	nb=$(ca_count badnonce_injected)
-	ca_cfg '{"badnonce_rate":1,"ratelimit_once":true,"finalize_500_once":true}'
-	sa cert "${COMMON[@]}" -c "$T/c8" -e faults@example.test --no-passphrase
-	[ "$rc" = 0 ] || why="rc $rc"
-	[ -s "$(certdir "$T/c8" faults@example.test)/cert.pem" ] || why="$why; no certificate"
-	[ "$(ca_count badnonce_injected)" -gt "$nb" ] || why="$why; no badNonce injected"
-	verdict requester-ca-faults
-	ca_cfg '{"badnonce_rate":0,"ratelimit_once":false,"finalize_500_once":false}'
+# -------------------------------------------------- CA faults
+# badnonce_rate 1: every signed request is refused once, the retry
+# with the error's nonce passes
+nb=$(ca_count badnonce_injected)
+ca_cfg '{"badnonce_rate":1,"ratelimit_once":true,"finalize_500_once":true}'
+sa cert "${COMMON[@]}" -c "$T/c8" -e faults@example.test --no-passphrase
+[ "$rc" = 0 ] || why="rc $rc"
+[ -s "$(certdir "$T/c8" faults@example.test)/cert.pem" ] || why="$why; no certificate"
+[ "$(ca_count badnonce_injected)" -gt "$nb" ] || why="$why; no badNonce injected"
+verdict requester-ca-faults
+ca_cfg '{"badnonce_rate":0,"ratelimit_once":false,"finalize_500_once":false}'
 
-	# -------------------------------------------------- CA mails only on POST
-	ca_cfg '{"send_on":"post"}'
-	sa cert "${COMMON[@]}" -c "$T/c9" -e late@example.test --no-passphrase \
-		--spool-post-after 2
-	[ "$rc" = 0 ] || why="rc $rc"
-	has "$(cat "$T/out")" "asking the CA to proceed" || why="$why; did not POST early"
-	verdict requester-spool-send-on-post
-	ca_cfg '{"send_on":"authz"}'
+# -------------------------------------------------- CA mails only on POST
+ca_cfg '{"send_on":"post"}'
+sa cert "${COMMON[@]}" -c "$T/c9" -e late@example.test --no-passphrase \
+	--spool-post-after 2
+[ "$rc" = 0 ] || why="rc $rc"
+has "$(cat "$T/out")" "asking the CA to proceed" || why="$why; did not POST early"
+verdict requester-spool-send-on-post
+ca_cfg '{"send_on":"authz"}'
 
-	# -------------------------------------------------- slow CA
-	# The order stays processing past --spool-timeout: a slow server, 75,
-	# the order kept; once the CA issues, the rerun resumes it (the
-	# defect: 69 and the order state deleted, so the rerun ordered again).
-	ca_cfg '{"processing_time":3600}'
-	sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
-		--spool-timeout 20
-	n1=$(ca_orders)
-	[ "$rc" = 75 ] || why="rc $rc"
-	[ -n "$(ls -A "$T/c10/orders" 2>/dev/null)" ] ||
-		why="$why; the order state was deleted"
-	has "$(cat "$T/out")" "still processing" || why="$why; no 'still processing'"
-	# the 20 s wait for the CA is never a silent pause (issue 11)
-	has "$(cat "$T/out")" "still waiting for the CA (1" ||
-		why="$why; no progress line while waiting for the CA"
-	ca_cfg '{"processing_time":0.3}'
-	sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
-		--spool-timeout 20
-	[ "$rc" = 0 ] || why="$why; rerun: rc $rc"
-	[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
-	[ -s "$(certdir "$T/c10" slow@example.test)/cert.pem" ] || why="$why; no certificate"
-	verdict requester-slow-ca-resumes
-	# Retry-After 60 with 20 s left: poll once more at the deadline, by
-	# which time the order is valid (the defect: gave up at the first poll)
-	ca_cfg '{"order_retry_after":60,"processing_time":5}'
-	sa cert "${COMMON[@]}" -c "$T/c11" -e patient@example.test \
-		--no-passphrase --spool-timeout 20
-	[ "$rc" = 0 ] || why="rc $rc"
-	[ -s "$(certdir "$T/c11" patient@example.test)/cert.pem" ] || why="$why; no certificate"
-	ca_cfg '{"order_retry_after":1,"processing_time":0.3}'
-	verdict requester-long-retry-after
+# -------------------------------------------------- slow CA
+# The order stays processing past --spool-timeout: a slow server, 75,
+# the order kept; once the CA issues, the rerun resumes it (the
+# defect: 69 and the order state deleted, so the rerun ordered again).
+ca_cfg '{"processing_time":3600}'
+sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
+	--spool-timeout 20
+n1=$(ca_orders)
+[ "$rc" = 75 ] || why="rc $rc"
+[ -n "$(ls -A "$T/c10/orders" 2>/dev/null)" ] ||
+	why="$why; the order state was deleted"
+has "$(cat "$T/out")" "still processing" || why="$why; no 'still processing'"
+# the 20 s wait for the CA is never a silent pause (issue 11)
+has "$(cat "$T/out")" "still waiting for the CA (1" ||
+	why="$why; no progress line while waiting for the CA"
+ca_cfg '{"processing_time":0.3}'
+sa cert "${COMMON[@]}" -c "$T/c10" -e slow@example.test --no-passphrase \
+	--spool-timeout 20
+[ "$rc" = 0 ] || why="$why; rerun: rc $rc"
+[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
+[ -s "$(certdir "$T/c10" slow@example.test)/cert.pem" ] || why="$why; no certificate"
+verdict requester-slow-ca-resumes
+# Retry-After 60 with 20 s left: poll once more at the deadline, by
+# which time the order is valid (the defect: gave up at the first poll)
+ca_cfg '{"order_retry_after":60,"processing_time":5}'
+sa cert "${COMMON[@]}" -c "$T/c11" -e patient@example.test \
+	--no-passphrase --spool-timeout 20
+[ "$rc" = 0 ] || why="rc $rc"
+[ -s "$(certdir "$T/c11" patient@example.test)/cert.pem" ] || why="$why; no certificate"
+ca_cfg '{"order_retry_after":1,"processing_time":0.3}'
+verdict requester-long-retry-after
 
-	# -------------------------------------------------- renew and revoke
-	sa cert "${COMMON[@]}" -c "$C1" -e ivan@example.test --no-passphrase
-	[ "$rc" = 0 ] || why="ivan: rc $rc"
-	a_old=$(openssl x509 -in "$(certdir "$C1" alice@example.test)/cert.pem" -noout -serial)
-	i_old=$(openssl x509 -in "$(certdir "$C1" ivan@example.test)/cert.pem" -noout -serial)
-	a_key=$(openssl pkey -in "$(certdir "$C1" alice@example.test)/privkey.pem" -pubout | sha256sum)
-	sa revoke -n --conf "$CONF" -c "$C1" --reason superseded \
-		--cert-path "$(certdir "$C1" alice@example.test)/cert.pem"
-	[ "$rc" = 0 ] || why="$why; revoke by account key: rc $rc"
-	verdict requester-revoke-account-key
-	sa revoke -n --conf "$CONF" -c "$C1" \
-		--cert-path "$(certdir "$C1" alice@example.test)/cert.pem"
-	[ "$rc" = 69 ] || why="again: rc $rc"
-	has "$(cat "$T/out")" "alreadyRevoked" || why="$why; problem type not shown"
-	verdict requester-revoke-twice-problem
-	# revoke recorded the revocation with alice's set, and renew never
-	# renews a set revoked by us (test_lifecycle.sh).  The renewal window
-	# below needs a revocation by the CA alone (RFC 9773: renew now), so
-	# drop the record.
-	grep -q '^revoked: [0-9]* superseded$' "$(certdir "$C1" alice@example.test)/lineage.info" ||
-		why="the revocation was not recorded"
-	sed -i '/^revoked:/d' "$(certdir "$C1" alice@example.test)/lineage.info"
-	verdict requester-revoke-recorded
+# -------------------------------------------------- renew and revoke
+sa cert "${COMMON[@]}" -c "$C1" -e ivan@example.test --no-passphrase
+[ "$rc" = 0 ] || why="ivan: rc $rc"
+a_old=$(openssl x509 -in "$(certdir "$C1" alice@example.test)/cert.pem" -noout -serial)
+i_old=$(openssl x509 -in "$(certdir "$C1" ivan@example.test)/cert.pem" -noout -serial)
+a_key=$(openssl pkey -in "$(certdir "$C1" alice@example.test)/privkey.pem" -pubout | sha256sum)
+sa revoke -n --conf "$CONF" -c "$C1" --reason superseded \
+	--cert-path "$(certdir "$C1" alice@example.test)/cert.pem"
+[ "$rc" = 0 ] || why="$why; revoke by account key: rc $rc"
+verdict requester-revoke-account-key
+sa revoke -n --conf "$CONF" -c "$C1" \
+	--cert-path "$(certdir "$C1" alice@example.test)/cert.pem"
+[ "$rc" = 69 ] || why="again: rc $rc"
+has "$(cat "$T/out")" "alreadyRevoked" || why="$why; problem type not shown"
+verdict requester-revoke-twice-problem
+# revoke recorded the revocation with alice's set, and renew never
+# renews a set revoked by us (test_lifecycle.sh).  The renewal window
+# below needs a revocation by the CA alone (RFC 9773: renew now), so
+# drop the record.
+grep -q '^revoked: [0-9]* superseded$' "$(certdir "$C1" alice@example.test)/lineage.info" ||
+	why="the revocation was not recorded"
+sed -i '/^revoked:/d' "$(certdir "$C1" alice@example.test)/lineage.info"
+verdict requester-revoke-recorded
 
-	sa renew "${COMMON[@]}" -c "$C1" --no-passphrase
-	[ "$rc" = 0 ] || why="rc $rc"
-	a_new=$(openssl x509 -in "$(certdir "$C1" alice@example.test)/cert.pem" -noout -serial)
-	i_new=$(openssl x509 -in "$(certdir "$C1" ivan@example.test)/cert.pem" -noout -serial)
-	a_key2=$(openssl pkey -in "$(certdir "$C1" alice@example.test)/privkey.pem" -pubout | sha256sum)
-	[ "$a_old" != "$a_new" ] || why="$why; alice (window open) not renewed"
-	[ "$i_old" = "$i_new" ] || why="$why; ivan (outside the window) renewed"
-	[ "$a_key" = "$a_key2" ] || why="$why; key not kept"
-	has "$(cat "$T/out")" "ivan@example.test: not due" || why="$why; no 'not due' for ivan"
-	verdict requester-renew-window
-	sa renew "${COMMON[@]}" -c "$C1" --no-passphrase --renew-within 365 -e ivan@example.test
-	i_new=$(openssl x509 -in "$(certdir "$C1" ivan@example.test)/cert.pem" -noout -serial)
-	[ "$rc" = 0 ] && [ "$i_old" != "$i_new" ] || why="rc $rc; ivan not renewed within 365 days"
-	verdict requester-renew-days
+sa renew "${COMMON[@]}" -c "$C1" --no-passphrase
+[ "$rc" = 0 ] || why="rc $rc"
+a_new=$(openssl x509 -in "$(certdir "$C1" alice@example.test)/cert.pem" -noout -serial)
+i_new=$(openssl x509 -in "$(certdir "$C1" ivan@example.test)/cert.pem" -noout -serial)
+a_key2=$(openssl pkey -in "$(certdir "$C1" alice@example.test)/privkey.pem" -pubout | sha256sum)
+[ "$a_old" != "$a_new" ] || why="$why; alice (window open) not renewed"
+[ "$i_old" = "$i_new" ] || why="$why; ivan (outside the window) renewed"
+[ "$a_key" = "$a_key2" ] || why="$why; key not kept"
+has "$(cat "$T/out")" "ivan@example.test: not due" || why="$why; no 'not due' for ivan"
+verdict requester-renew-window
+sa renew "${COMMON[@]}" -c "$C1" --no-passphrase --renew-within 365 -e ivan@example.test
+i_new=$(openssl x509 -in "$(certdir "$C1" ivan@example.test)/cert.pem" -noout -serial)
+[ "$rc" = 0 ] && [ "$i_old" != "$i_new" ] || why="rc $rc; ivan not renewed within 365 days"
+verdict requester-renew-days
 
-	# revoke by the certificate key inside the PKCS#12, no account at hand
-	sa revoke -n --conf "$CONF" -c "$T/noacct" --cert-path "$p12" --passphrase pass-wrong
-	[ "$rc" = 65 ] || why="wrong passphrase: rc $rc"
-	sa revoke -n --conf "$CONF" -c "$T/noacct" --cert-path "$p12" \
-		--passphrase-file "$T/pp" --reason keycompromise
-	[ "$rc" = 0 ] || why="$why; revoke with the PKCS#12 key: rc $rc"
-	has "$(cat "$T/out")" "certificate key" || why="$why; not signed with the certificate key"
-	verdict requester-revoke-p12-key
-else
-	skip requester-spool "smime-acme-milter not built or not listening"
-fi
+# revoke by the certificate key inside the PKCS#12, no account at hand
+sa revoke -n --conf "$CONF" -c "$T/noacct" --cert-path "$p12" --passphrase pass-wrong
+[ "$rc" = 65 ] || why="wrong passphrase: rc $rc"
+sa revoke -n --conf "$CONF" -c "$T/noacct" --cert-path "$p12" \
+	--passphrase-file "$T/pp" --reason keycompromise
+[ "$rc" = 0 ] || why="$why; revoke with the PKCS#12 key: rc $rc"
+has "$(cat "$T/out")" "certificate key" || why="$why; not signed with the certificate key"
+verdict requester-revoke-p12-key
 
 # ------------------------------------------------------------ account and spool commands
-if [ "$HAVE_MILTER" = 1 ]; then
-	sa account -n --conf "$CONF" -c "$C1" --json
-	[ "$rc" = 0 ] || why="show: rc $rc"
-	grep -q '"status":"valid"' "$T/out" || why="$why; not valid"
-	old=$(sha256sum "$C1"/accounts/*/account.key)
-	sa account -n --conf "$CONF" -c "$C1" --rollover
-	[ "$rc" = 0 ] || why="$why; rollover: rc $rc"
-	[ "$old" != "$(sha256sum "$C1"/accounts/*/account.key)" ] || why="$why; key file unchanged"
-	[ "$(mode_of "$(ls "$C1"/accounts/*/account.key)")" = 600 ] || why="$why; new key not 0600"
-	sa account -n --conf "$CONF" -c "$C1"
-	[ "$rc" = 0 ] || why="$why; show with the new key: rc $rc"
-	grep -q '^status: *valid' "$T/out" || why="$why; not valid with the new key"
-	verdict requester-account-rollover
+sa account -n --conf "$CONF" -c "$C1" --json
+[ "$rc" = 0 ] || why="show: rc $rc"
+grep -q '"status":"valid"' "$T/out" || why="$why; not valid"
+old=$(sha256sum "$C1"/accounts/*/account.key)
+sa account -n --conf "$CONF" -c "$C1" --rollover
+[ "$rc" = 0 ] || why="$why; rollover: rc $rc"
+[ "$old" != "$(sha256sum "$C1"/accounts/*/account.key)" ] || why="$why; key file unchanged"
+[ "$(mode_of "$(ls "$C1"/accounts/*/account.key)")" = 600 ] || why="$why; new key not 0600"
+sa account -n --conf "$CONF" -c "$C1"
+[ "$rc" = 0 ] || why="$why; show with the new key: rc $rc"
+grep -q '^status: *valid' "$T/out" || why="$why; not valid with the new key"
+verdict requester-account-rollover
 
-	# the spool listing while a cert waits (CA mails only on POST)
-	ca_cfg '{"send_on":"post"}'
-	"$SA" --allow-root cert "${COMMON[@]}" -c "$T/l1" -e lisa@example.test \
-		--no-passphrase --spool-post-after 4 >"$T/out.bg" 2>&1 &
-	bg=$!
-	listed=""
-	for _ in $(seq 40); do
-		"$SA" --allow-root spool --conf "$CONF" >"$T/list" 2>&1
-		grep -q '^lisa@example.test *awaiting' "$T/list" && { listed=1; break; }
-		sleep 0.1
-	done
-	tok=$(sed -n 's/^token2: //p' "$SPOOL"/entries/* 2>/dev/null | head -1)
-	wait $bg
-	bgrc=$?
-	[ -n "$listed" ] || why="entry not listed as awaiting: $(head -3 "$T/list")"
-	[ -n "$tok" ] && grep -qF "$tok" "$T/list" && why="$why; token2 shown"
-	[ "$bgrc" = 0 ] || why="$why; cert rc $bgrc"
-	verdict requester-spool-list
-	ca_cfg '{"send_on":"authz"}'
-fi
+# the spool listing while a cert waits (CA mails only on POST)
+ca_cfg '{"send_on":"post"}'
+"$SA" --allow-root cert "${COMMON[@]}" -c "$T/l1" -e lisa@example.test \
+	--no-passphrase --spool-post-after 4 >"$T/out.bg" 2>&1 &
+bg=$!
+listed=""
+for _ in $(seq 40); do
+	"$SA" --allow-root spool --conf "$CONF" >"$T/list" 2>&1
+	grep -q '^lisa@example.test *awaiting' "$T/list" && { listed=1; break; }
+	sleep 0.1
+done
+tok=$(sed -n 's/^token2: //p' "$SPOOL"/entries/* 2>/dev/null | head -1)
+wait $bg
+bgrc=$?
+[ -n "$listed" ] || why="entry not listed as awaiting: $(head -3 "$T/list")"
+[ -n "$tok" ] && grep -qF "$tok" "$T/list" && why="$why; token2 shown"
+[ "$bgrc" = 0 ] || why="$why; cert rc $bgrc"
+verdict requester-spool-list
+ca_cfg '{"send_on":"authz"}'
 
 # ------------------------------------------------------------ file responder
 W=$T/work
@@ -627,36 +606,34 @@ sys.exit(r.get("status") != "issued")' "$T/$name.json" 2>/dev/null ||
 		why="$why; --json output: $(head -c 200 "$T/$name.json" | tr '\n' '|')"
 	verdict "requester-$name"
 }
-if "$SA" --help | grep -q -- '--imap'; then
-	imap_case imap-plain ira@example.test --port "$IMAP_PORT" \
-		--smtp-method plain --smtp-port "$SUBMIT_PORT"
-	imap_case imap-tls iris@example.test --port "$IMAPS_PORT" --ssl \
-		--smtp-method plain --smtp-port "$SUBMIT_PORT" --mail-ca-bundle "$IMAP_TLS_CA"
-	# --no-verify-ssl covers IMAP (and SMTP) as in the seed: no
-	# --mail-ca-bundle, the server's certificate is not trusted
-	imap_case imap-tls-noverify iona@example.test --port "$IMAPS_PORT" --ssl \
-		--smtp-method plain --smtp-port "$SUBMIT_PORT" --no-verify-ssl
-	# the reply cannot be sent (nothing listens on port 1): ours, not the
-	# CA's refusal: 75 with the order kept, and the rerun resumes it (the
-	# defect: 69 and the order state deleted, so the rerun ordered again)
-	a=isla@example.test
-	imap_run() { # SMTP-PORT
-		sa cert "${COMMON[@]}" -c "$T/imap-smtp" -e "$a" --no-passphrase \
-			--imap --login "$a" --password-file "$T/mailpw" \
-			--host 127.0.0.1 --port "$IMAP_PORT" --smtp-host 127.0.0.1 \
-			--smtp-method plain --smtp-port "$1" --dkim-keys "$DKIM_KEYS" \
-			--spool-timeout 60
-	}
-	imap_run 1
-	n1=$(ca_orders)
-	[ "$rc" = 75 ] || why="SMTP down: rc $rc"
-	[ -n "$(ls -A "$T/imap-smtp/orders" 2>/dev/null)" ] ||
-		why="$why; the order state was deleted"
-	imap_run "$SUBMIT_PORT"
-	[ "$rc" = 0 ] || why="$why; rerun: rc $rc"
-	[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
-	[ -s "$(certdir "$T/imap-smtp" "$a")/cert.pem" ] || why="$why; no certificate"
-	verdict requester-imap-smtp-down-resumes
-fi
+imap_case imap-plain ira@example.test --port "$IMAP_PORT" \
+	--smtp-method plain --smtp-port "$SUBMIT_PORT"
+imap_case imap-tls iris@example.test --port "$IMAPS_PORT" --ssl \
+	--smtp-method plain --smtp-port "$SUBMIT_PORT" --mail-ca-bundle "$IMAP_TLS_CA"
+# --no-verify-ssl covers IMAP (and SMTP) as in the seed: no
+# --mail-ca-bundle, the server's certificate is not trusted
+imap_case imap-tls-noverify iona@example.test --port "$IMAPS_PORT" --ssl \
+	--smtp-method plain --smtp-port "$SUBMIT_PORT" --no-verify-ssl
+# the reply cannot be sent (nothing listens on port 1): ours, not the
+# CA's refusal: 75 with the order kept, and the rerun resumes it (the
+# defect: 69 and the order state deleted, so the rerun ordered again)
+a=isla@example.test
+imap_run() { # SMTP-PORT
+	sa cert "${COMMON[@]}" -c "$T/imap-smtp" -e "$a" --no-passphrase \
+		--imap --login "$a" --password-file "$T/mailpw" \
+		--host 127.0.0.1 --port "$IMAP_PORT" --smtp-host 127.0.0.1 \
+		--smtp-method plain --smtp-port "$1" --dkim-keys "$DKIM_KEYS" \
+		--spool-timeout 60
+}
+imap_run 1
+n1=$(ca_orders)
+[ "$rc" = 75 ] || why="SMTP down: rc $rc"
+[ -n "$(ls -A "$T/imap-smtp/orders" 2>/dev/null)" ] ||
+	why="$why; the order state was deleted"
+imap_run "$SUBMIT_PORT"
+[ "$rc" = 0 ] || why="$why; rerun: rc $rc"
+[ "$(ca_orders)" = "$n1" ] || why="$why; the rerun ordered again"
+[ -s "$(certdir "$T/imap-smtp" "$a")/cert.pem" ] || why="$why; no certificate"
+verdict requester-imap-smtp-down-resumes
 
 e2e_finish

@@ -26,18 +26,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_need_root seed
 
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-MILTER=$B/smime-acme-milter
-if [ ! -x "$SA" ] || [ ! -x "$MILTER" ]; then
-	skip seed "$SA or $MILTER not built"
-	exit 0
-fi
-if [ ! -f "$E2E_TOP/tests/ca/smime-test-ca.py" ]; then
-	skip seed "tests/ca/smime-test-ca.py missing"
-	exit 0
-fi
+e2e_built seed
 
 requester_world seed sd || e2e_finish
 

@@ -29,17 +29,9 @@ e2e_need_root sendmail
 # shellcheck disable=SC2034 # read by world_up and world_down (lib.sh)
 WORLD_SH=$E2E_DIR/world/sendmail.sh
 
-MILTER_BIN=$E2E_TOP/${B:-build}/smime-acme-milter
+e2e_built sendmail
 RUNAS=nobody
 RUNGRP=nogroup
-if [ ! -x "$MILTER_BIN" ]; then
-	fail sendmail-build "$MILTER_BIN not built"
-	e2e_finish
-fi
-if [ ! -f "$E2E_TOP/tests/ca/acmeclient.py" ]; then
-	skip sendmail "tests/ca/acmeclient.py missing"
-	exit 0
-fi
 for t in m4 unshare; do
 	if ! command -v "$t" >/dev/null; then
 		skip sendmail "$t missing (contrib/deps.sh)"
@@ -77,7 +69,7 @@ start_milter() {
 		echo "PidFile $M/run/pid"
 		printf '%s\n' "$@"
 	} >"$M/conf"
-	${MILTER_WRAP:+"$MILTER_WRAP"} "$MILTER_BIN" -f -v -c "$M/conf" 2>>"$M/log" &
+	${MILTER_WRAP:+"$MILTER_WRAP"} "$MILTER" -f -v -c "$M/conf" 2>>"$M/log" &
 	MPID=$!
 	for ((i = 0; i < 100; i++)); do
 		case $sock in
