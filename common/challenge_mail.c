@@ -85,18 +85,11 @@ challenge_mail_is_own_reply(const struct mailhdrs *hs)
 	return yes;
 }
 
-/* RFC 5322 VCHAR: printable ASCII, no white space */
-static bool
-vchar(char c)
-{
-	return c >= 0x21 && c <= 0x7e;
-}
-
 /* A Message-ID as "<...>" of printable ASCII without white space, or "" */
 static void
 copy_msgid(char *out, size_t outlen, const char *v)
 {
-	size_t i, n;
+	size_t n = 0;
 
 	out[0] = '\0';
 	if (v == NULL) {
@@ -105,18 +98,17 @@ copy_msgid(char *out, size_t outlen, const char *v)
 	while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
 		v++;
 	}
-	n = strcspn(v, " \t\r\n");
+	/* up to the first octet that is not VCHAR: only white space may
+	 * follow (checked below) */
+	while (mailhdr_vchar(v[n])) {
+		n++;
+	}
 	if (n < 3 || n >= outlen || v[0] != '<' || v[n - 1] != '>' ||
 	    memchr(v + 1, '<', n - 2) != NULL) {
 		return;
 	}
 	if (v[n + strspn(v + n, " \t\r\n")] != '\0') {
 		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (!vchar(v[i])) {
-			return;
-		}
 	}
 	memcpy(out, v, n);
 	out[n] = '\0';
@@ -138,7 +130,7 @@ copy_refs(char *out, size_t outlen, const char *v)
 			sp = n > 0;
 			continue;
 		}
-		if (!vchar(*v) || n + 3 >= outlen) {
+		if (!mailhdr_vchar(*v) || n + 3 >= outlen) {
 			out[0] = '\0';
 			return;
 		}

@@ -67,7 +67,7 @@ name_ok(const char *s, size_t n)
 		return false;
 	}
 	for (i = 0; i < n; i++) {
-		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == ':') {
+		if (!mailhdr_vchar(s[i]) || s[i] == ':') {
 			return false;
 		}
 	}

@@ -18,6 +18,13 @@
 #define MAILHDR_FIELD_MAX 8192  /* bytes of one field: MaxHeaderSize */
 #define MAILHDR_TOTAL_MAX 65536 /* bytes of all fields (responders) */
 
+/* RFC 5322 VCHAR: printable ASCII, no white space. */
+static inline bool
+mailhdr_vchar(char c)
+{
+	return c >= 0x21 && c <= 0x7e;
+}
+
 /* One header field: name and value as received, NUL-terminated. */
 struct mailhdr {
 	char *name;

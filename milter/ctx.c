@@ -66,7 +66,7 @@ ctx_set_qid(struct mctx *c, const char *qid)
 	snprintf(c->qid, sizeof(c->qid), "%s", qid);
 	/* the value ends up in log lines: keep it printable */
 	for (i = 0; c->qid[i] != '\0'; i++) {
-		if (c->qid[i] < 0x21 || c->qid[i] > 0x7e) {
+		if (!mailhdr_vchar(c->qid[i])) {
 			c->qid[i] = '?';
 		}
 	}
