@@ -17,10 +17,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../e2e/lib.sh"
-B=${B:-build}
-case $B in /*) ;; *) B=$E2E_TOP/$B ;; esac
-SA=$B/smime-acme
-MILTER=$B/smime-acme-milter
+e2e_built batch-bench
 N=${N:-1000}
 KEYS=${KEYS:-rsa ec}
 CONC=${CONC:-32}

@@ -26,6 +26,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$top/$B ;; esac
 if [ "${QUICK:-0}" = 1 ]; then
 	N=${N:-300}
 	ROUNDS=${ROUNDS:-1}
@@ -38,8 +40,8 @@ WARMUP_N=${WARMUP_N:-100}
 MSGSIZE=${MSGSIZE:-4096}
 OUT=${OUT:-/tmp}
 WORLD=$top/tests/e2e/world/sendmail.sh
-MILTER_BIN=$top/${B:-build}/smime-acme-milter
-REF_BIN=$top/${B:-build}/tests/bench/refmilter
+MILTER_BIN=$B/smime-acme-milter
+REF_BIN=$B/tests/bench/refmilter
 SUMMARY=$OUT/sendmail-overhead-summary.txt
 CSV=$OUT/sendmail-overhead-runs.csv
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -63,7 +65,7 @@ fi
 mkdir -p "$WORK" "$OUT"
 chmod 755 "$WORK"
 # Sendmail refuses a unix socket below a world-writable directory (/tmp)
-SOCKD=$(mktemp -d "$top/${B:-build}/smbench-sock.XXXXXX")
+SOCKD=$(mktemp -d "$B/smbench-sock.XXXXXX") || exit 2
 chown nobody:nogroup "$SOCKD"
 MPID=()
 WORLDS=(inet unix)

@@ -13,11 +13,13 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$top/$B ;; esac
 N=${N:-200}
-MILTER_BIN=${MILTER_BIN:-$top/${B:-build}/smime-acme-milter}
+MILTER_BIN=${MILTER_BIN:-$B/smime-acme-milter}
 [ -x "$MILTER_BIN" ] || { echo "sendmail-txn: $MILTER_BIN not built" >&2; exit 2; }
 W=$(mktemp -d /tmp/smime-acme-smtxn.XXXXXX)
-SOCKD=$(mktemp -d "$top/${B:-build}/smtxn-sock.XXXXXX")
+SOCKD=$(mktemp -d "$B/smtxn-sock.XXXXXX") || exit 2
 chown nobody:nogroup "$SOCKD"
 MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 pids=()

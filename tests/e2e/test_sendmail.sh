@@ -188,7 +188,11 @@ fi
 # -------------------------------------------------------------- unix world
 W=unix
 # Sendmail refuses a socket below a world-writable directory such as /tmp
-SOCK_DIR=$(mktemp -d "$E2E_TOP/${B:-build}/e2e-sock.XXXXXX")
+# (below the build directory, never / if mktemp fails)
+if ! SOCK_DIR=$(mktemp -d "$B/e2e-sock.XXXXXX"); then
+	fail "$W-socket-dir" "cannot make a socket directory in $B"
+	e2e_finish
+fi
 chown "$RUNAS:$RUNGRP" "$SOCK_DIR"
 SOCK=$SOCK_DIR/milter.sock
 if world_up --milter "local:$SOCK"; then
