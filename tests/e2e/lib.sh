@@ -11,6 +11,7 @@
 #   e2e_built NAME           $B, $SA, $MILTER; not built: FAIL and exit
 #   milter_start CONF PORT LOG || ...; milter_stop     ($MILTER, $MILTER_PID)
 #   ca_cfg JSON; ca_state; ca_orders                   the test CA's /_test/
+#   wait_grep FILE RE [TRIES] a log line that comes after the awaited event
 #   e2e_finish               exit status: 1 if any fail was printed
 #
 # world_up makes a temporary directory (or uses WORLD_DIR_WANTED), starts the
@@ -591,6 +592,19 @@ EOF
 # find_mail ADDR TAG: the delivered mail of ADDR with X-Test-Tag TAG
 find_mail() {
 	grep -lF "X-Test-Tag: $2" "$(maildir_of "$1")"/new/* "$(maildir_of "$1")"/cur/* 2>/dev/null | head -1
+}
+
+# wait_grep FILE PATTERN [TRIES]: grep -q PATTERN FILE (a basic regular
+# expression), retried every 0.1 s up to TRIES times (default 100).  For a
+# log line that another process writes after the event the test waited on
+# (Postfix's postlogd, the world's syslog sink, the milter's own threads).
+wait_grep() {
+	local i
+	for ((i = 0; i < ${3:-100}; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # wait_mail_tagged ADDR TAG [TRIES]: find_mail ADDR TAG, retried every 0.1 s

@@ -279,8 +279,9 @@ want_not_answered() { # want_not_answered ADDR WHAT [REASON-TEXT]
 }
 want_alive() { milter_alive || why="$why; $1: the milter is gone"; }
 want_deferred() { # want_deferred ADDR WHAT: Postfix logged the milter's 451
-	grep -F 'milter-reject: END-OF-MESSAGE' "$POSTFIX_LOG" | grep -F "to=<$1>" |
-		grep -qF ' 4.7.1 ' || why="$why; $2: no 4.7.1 milter-reject in Postfix's log"
+	# (postlogd writes the line after the client has its 451)
+	wait_grep "$POSTFIX_LOG" "milter-reject: END-OF-MESSAGE.* 4\.7\.1 .*to=<$1>" 50 ||
+		why="$why; $2: no 4.7.1 milter-reject in Postfix's log"
 }
 res() {
 	if [ -z "$why" ]; then

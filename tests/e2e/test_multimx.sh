@@ -97,7 +97,9 @@ cases() {
 		why="$why; MX B's milter did not answer once"
 	[ "$(answered "$T/milter-a.log" "$a")" = 0 ] ||
 		why="$why; MX A's milter answered"
-	grep -q "$a" "$POSTFIX_B_LOG" || why="$why; MX B never saw the challenge"
+	# (MX B delivers and logs its copy while the CA issues: wait for it)
+	wait_grep "$POSTFIX_B_LOG" "to=<$a>.*status=sent" ||
+		why="$why; MX B never delivered the challenge"
 	verdict "multimx-$S-answered-by-b"
 
 	# ------------------------------------------------ both at once
@@ -230,6 +232,8 @@ loaded_a=$(loaded a) loaded_b=$(loaded b)
 pg_stop
 ordinary db-down
 for x in a b; do
+	# (logged by the milter's pending-set thread, not by the deliveries)
+	wait_grep "$T/milter-$x.log" 'spool: PostgreSQL unreachable.*ordinary mail flows' 50
 	n=$(grep -c 'spool: PostgreSQL unreachable.*ordinary mail flows' "$T/milter-$x.log")
 	[ "$n" = 1 ] || why="$why; milter $x logged the outage $n times, want once"
 done

@@ -171,7 +171,7 @@ if world_up --milter "inet:$MPORT@127.0.0.1" --no-dkim-signer; then
 		ordinary "$WORLD_DIR/t/dead.eml" milter-dead
 		if send_mail "$MX_PORT" bob@elsewhere.test zoe@example.test "$WORLD_DIR/t/dead.eml" 2>"$WORLD_DIR/t/dead.err"; then
 			f=$(wait_mail_tagged zoe@example.test milter-dead)
-			if [ -n "$f" ] && grep -q 'Milter (smime-acme): .*to error state' "$SM_LOG"; then
+			if [ -n "$f" ] && wait_grep "$SM_LOG" 'Milter (smime-acme): .*to error state' 30; then
 				pass "$W-milter-killed-mail-still-delivered"
 			else
 				fail "$W-milter-killed-mail-still-delivered" "delivered '${f:-no}'; $(grep -F 'Milter (smime-acme)' "$SM_LOG" | tail -1)"
@@ -327,7 +327,7 @@ EOF
 		kill -CONT "$MPID"
 		f=$(wait_mail_tagged zoe@example.test milter-hung)
 		if [ "$rc" = 0 ] && [ -n "$f" ] && [ $((t1 - t0)) -ge 55 ] &&
-			grep -q 'Milter (smime-acme): timeout' "$SM_LOG"; then
+			wait_grep "$SM_LOG" 'Milter (smime-acme): timeout' 30; then
 			pass "$W-milter-stopped-mail-flows-after-R"
 		else
 			fail "$W-milter-stopped-mail-flows-after-R" \

@@ -131,12 +131,14 @@ if ! world_up --no-ca; then
 fi
 pass world-up-again
 
-sink_wait() { # N: wait for N dumped messages, print the newest
+# smtp-sink -d writes a dump while the transaction runs: the newest is
+# complete once it holds msg()'s last line ("body of ...")
+sink_wait() { # N: wait for N dumped messages, the newest complete; print it
+	local f
 	for _ in $(seq 1 100); do
 		if [ "$(find "$CA_SINK_DIR" -type f | wc -l)" -ge "$1" ]; then
-			sleep 0.1
-			ls -t "$CA_SINK_DIR"/* | head -1
-			return 0
+			f=$(ls -t "$CA_SINK_DIR"/* | head -1)
+			grep -q '^body of ' "$f" && { echo "$f"; return 0; }
 		fi
 		sleep 0.1
 	done
@@ -184,7 +186,7 @@ if world_up --no-ca --no-dkim-signer --milter "$dead_milter"; then
 	msg "$T/in2.eml" bob@elsewhere.test erin@example.test "failopen $RANDOM"
 	if send_mail "$MX_PORT" bob@elsewhere.test erin@example.test "$T/in2.eml" &&
 		wait_for_mail erin@example.test 15 >/dev/null; then
-		if grep -q "Milter service $dead_milter" "$POSTFIX_LOG"; then
+		if wait_grep "$POSTFIX_LOG" "Milter service $dead_milter" 30; then
 			pass world-milter-failopen
 		else
 			fail world-milter-failopen "Postfix did not try $dead_milter"

@@ -592,6 +592,11 @@ expect "next eom-action: add-header X-ACME-Challenge: answered by smime-acme-mil
 expect_replies 1
 check_reply octet
 expect_log "not answered yet: verification worker died without a verdict"
+_i=0 # (the server logs the kill when it reaps the worker, on its own time)
+while ! grep -qF "killed by its seccomp filter" "$C/log" && [ "$_i" -lt 50 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
 expect_log "killed by its seccomp filter"
 result worker-forbidden-syscall-killed-tempfail-next-answered
 
@@ -981,7 +986,11 @@ for line in f:
 c.close()
 EOF
 stub=$!
-sleep 0.3
+_i=0 # the stub opens smtp.log once it listens
+while [ ! -e "$C/smtp.log" ] && [ "$_i" -lt 100 ]; do
+	sleep 0.1
+	_i=$((_i + 1))
+done
 write_entry "$C" "$ADDR" awaiting "$EXP"
 mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
 run "$ADDR" "$C/mail"
