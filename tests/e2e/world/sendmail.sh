@@ -285,18 +285,9 @@ EOF
 
 sm_up() {
 	local ports s
-	[ "$(id -u)" = 0 ] || die "must run as root"
 	command -v m4 >/dev/null || die "m4 missing (contrib/deps.sh)"
 	command -v unshare >/dev/null || die "unshare missing (util-linux)"
-	if [ -f "$DIR/pids" ]; then
-		log "a world seems to run in $DIR; stopping it first"
-		do_down
-	fi
-	mkdir -p "$DIR" || die "cannot create $DIR"
-	DIR=$(cd "$DIR" && pwd)
-	chmod 755 "$DIR"
-	rm -rf "$DIR/sendmail" "$DIR/dkim" "$DIR/ca" "$DIR/ca-sink" "$DIR/world.env" \
-		"$DIR/seen" "$DIR"/*.log
+	world_begin sendmail
 	sm_root
 	s=$DIR/sendmail
 	mkdir -p "$s/mqueue" "$s/msp-queue" "$DIR/mail/$MAIL_DOMAIN" "$DIR/bin"
@@ -311,29 +302,12 @@ sm_up() {
 	mapfile -t ports < <(free_ports 5)
 	[ "${#ports[@]}" = 5 ] || die "cannot pick free ports"
 	MX_PORT=${ports[0]} SUBMIT_PORT=${ports[1]} PLAIN_PORT=${ports[2]}
+	# shellcheck disable=SC2034 # (SINK_PORT: world.sh's start_ca_or_sink)
 	OPENDKIM_PORT=${ports[3]} SINK_PORT=${ports[4]}
 
 	gen_dkim
-	CA_SMTP_PORT=
-	if [ "$USE_CA" = 1 ]; then
-		[ -f "$CA_PROG" ] || die "test CA $CA_PROG missing (use --no-ca)"
-		start_ca
-	else
-		mkdir -p "$DIR/ca-sink"
-		chown postfix "$DIR/ca-sink"
-		# SINK_DISCARD=1 (benchmarks): the sink keeps nothing
-		local dump=(-d "$DIR/ca-sink/%Y%m%d%H%M%S.")
-		[ "${SINK_DISCARD:-0}" = 1 ] && dump=()
-		start_bg ca-sink "$DIR/ca-sink.log" smtp-sink -u postfix -4 -h "$CA_DOMAIN" \
-			"${dump[@]}" "$HOST:$SINK_PORT" 256
-		CA_SMTP_PORT=$SINK_PORT
-		wait_port "$SINK_PORT" "ca.test smtp-sink" "$LAST_PID"
-	fi
-	if [ "$DKIM_SIGNER" = 1 ]; then
-		write_opendkim_conf
-		start_bg opendkim "$DIR/opendkim.log" opendkim -f -x "$DIR/opendkim.conf"
-		wait_port "$OPENDKIM_PORT" opendkim "$LAST_PID"
-	fi
+	start_ca_or_sink
+	start_signer
 
 	write_sendmail_mc
 	write_submit_mc
@@ -362,13 +336,7 @@ EOF
 	write_in_world
 	sm_start
 
-	: >"$DIR/dkim/all.keys"
-	if [ "$USE_CA" = 1 ] && [ -n "${CA_DKIM_KEYS:-}" ] && [ -f "$CA_DKIM_KEYS" ]; then
-		cat "$CA_DKIM_KEYS" >>"$DIR/dkim/all.keys"
-		[ -z "$(tail -c1 "$CA_DKIM_KEYS")" ] || echo >>"$DIR/dkim/all.keys"
-	fi
-	cat "$DIR/dkim/$MAIL_DOMAIN.keys" >>"$DIR/dkim/all.keys"
-	chmod 644 "$DIR/dkim/all.keys"
+	write_all_keys
 
 	{
 		echo "# Sendmail test world in $DIR (sendmail.sh up); source me"
@@ -387,21 +355,7 @@ EOF
 		envline SENDMAIL "$DIR/bin/sendmail"
 		envline MILTER_SOCKET "$MILTER"
 		envline OPENDKIM_PORT "$([ "$DKIM_SIGNER" = 1 ] && echo "$OPENDKIM_PORT")"
-		envline DKIM_SIGNER "$DKIM_SIGNER"
-		envline DKIM_SIGN_KEY "$DIR/dkim/$MAIL_DOMAIN.sign.pem"
-		envline DKIM_SELECTOR "$SELECTOR"
-		envline DKIM_DOMAIN "$MAIL_DOMAIN"
-		envline DKIM_PUBLIC_KEYS "$DIR/dkim/$MAIL_DOMAIN.keys"
-		envline DKIM_KEYS "$DIR/dkim/all.keys"
-		envline CA_DOMAIN "$CA_DOMAIN"
-		envline WITH_CA "$USE_CA"
-		if [ "$USE_CA" = 1 ]; then
-			grep -E '^CA_[A-Za-z0-9_]*=' "$DIR/ca/ca.env"
-		else
-			envline CA_SMTP_PORT "$CA_SMTP_PORT"
-			envline CA_SINK_DIR "$DIR/ca-sink"
-			envline CA_FROM "acme-challenge@$CA_DOMAIN"
-		fi
+		env_dkim_ca
 	} >"$DIR/world.env"
 	cat <<EOF
 sendmail world up in $DIR (source $DIR/world.env)
@@ -421,60 +375,11 @@ sm_status() {
 	}
 	# shellcheck disable=SC1091
 	. "$DIR/world.env"
-	local rc=0 name pid p pnum
-	while read -r name pid; do
-		if alive "$pid"; then
-			echo "running  $name pid $pid"
-		else
-			echo "DEAD     $name pid $pid"
-			rc=1
-		fi
-	done <"$DIR/pids"
-	for p in MX_PORT SUBMIT_PORT PLAIN_PORT OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT; do
-		pnum=${!p:-}
-		[ -n "$pnum" ] || continue
-		if listening "$pnum"; then echo "listen   $p=$pnum"; else
-			echo "CLOSED   $p=$pnum"
-			rc=1
-		fi
-	done
+	local rc=0
+	status_pids || rc=1
+	status_ports MX_PORT SUBMIT_PORT PLAIN_PORT OPENDKIM_PORT CA_HTTPS_PORT \
+		CA_SMTP_PORT || rc=1
 	return $rc
 }
 
-[ $# -ge 2 ] || susage
-CMD=$1 DIR=$2
-shift 2
-MILTER='' DKIM_SIGNER=1 USE_CA=1 CA_ARGS=''
-while [ $# -gt 0 ]; do
-	case $1 in
-	--milter)
-		[ $# -ge 2 ] || susage
-		MILTER=$2
-		shift 2
-		;;
-	--no-dkim-signer)
-		DKIM_SIGNER=0
-		shift
-		;;
-	--ca)
-		[ $# -ge 2 ] || susage
-		CA_ARGS="$CA_ARGS $2"
-		shift 2
-		;;
-	--no-ca)
-		USE_CA=0
-		shift
-		;;
-	*) susage ;;
-	esac
-done
-
-case $CMD in
-up)
-	trap 'rc=$?; if [ $rc -ne 0 ]; then do_down; fi; exit $rc' EXIT
-	sm_up
-	;;
-down) do_down ;;
-status) sm_status ;;
-*) susage ;;
-esac
+world_main susage sm_up sm_status 0 "$@"

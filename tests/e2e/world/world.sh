@@ -31,6 +31,8 @@
 #             CA_SINK_DIR instead.
 #
 # Must run as root (Postfix instance, Dovecot, delivery as user mail).
+# Environment: WORLD_WAIT (seconds each part may take to answer, 20),
+# SINK_DISCARD=1 (with --no-ca: the ca.test sink keeps no mail), CA_PROG.
 # Logs: DIR/postfix/maillog, DIR/opendkim.log, DIR/dovecot.log, DIR/ca/ca.log.
 set -u
 
@@ -188,20 +190,8 @@ do_status() {
 	}
 	# shellcheck disable=SC1091
 	. "$DIR/world.env"
-	local rc=0 name pid p
-	if [ -f "$DIR/pids" ]; then
-		while read -r name pid; do
-			if alive "$pid"; then
-				echo "running  $name pid $pid"
-			else
-				echo "DEAD     $name pid $pid"
-				rc=1
-			fi
-		done <"$DIR/pids"
-	else
-		echo "not running (no $DIR/pids)"
-		rc=1
-	fi
+	local rc=0
+	status_pids || rc=1
 	if postfix -c "$POSTFIX_CONF" status >/dev/null 2>&1; then
 		echo "running  postfix ($POSTFIX_CONF)"
 	else
@@ -216,17 +206,8 @@ do_status() {
 			rc=1
 		fi
 	fi
-	for p in MX_PORT MX_B_PORT SUBMIT_PORT IMAP_PORT IMAPS_PORT OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT; do
-		eval "pnum=\${$p:-}"
-		# shellcheck disable=SC2154
-		[ -n "$pnum" ] || continue
-		if listening "$pnum"; then
-			echo "listen   $p=$pnum"
-		else
-			echo "CLOSED   $p=$pnum"
-			rc=1
-		fi
-	done
+	status_ports MX_PORT MX_B_PORT SUBMIT_PORT IMAP_PORT IMAPS_PORT \
+		OPENDKIM_PORT CA_HTTPS_PORT CA_SMTP_PORT || rc=1
 	return $rc
 }
 
@@ -477,8 +458,14 @@ start_ca() {
 	[ -n "${CA_HTTPS_PORT:-}" ] && wait_port "$CA_HTTPS_PORT" "test CA HTTPS" "$CA_STARTED_PID"
 }
 
-do_up() {
-	local ports i
+# ------------------------------------------------- shared with sendmail.sh
+
+# world_begin PATH...: as root, stop a world that runs in DIR, make DIR
+# (absolute, 0755: the daemons and the users' mail reach into it) and
+# remove what an earlier `up` left there: PATH... below DIR, the DKIM keys,
+# the CA, its sink, world.env, seen/ and the logs.
+world_begin() {
+	local p
 	[ "$(id -u)" = 0 ] || die "must run as root"
 	if [ -f "$DIR/pids" ]; then
 		log "a world seems to run in $DIR; stopping it first"
@@ -486,10 +473,159 @@ do_up() {
 	fi
 	mkdir -p "$DIR" || die "cannot create $DIR"
 	DIR=$(cd "$DIR" && pwd)
-	# Postfix, Dovecot and user mail must reach into DIR.
 	chmod 755 "$DIR"
-	rm -rf "$DIR/postfix" "$DIR/postfix-b" "$DIR/dovecot" "$DIR/dkim" "$DIR/tls" "$DIR/ca" "$DIR/ca-sink" \
-		"$DIR/world.env" "$DIR/seen" "$DIR"/*.log
+	for p in "$@" dkim ca ca-sink world.env seen; do
+		rm -rf "${DIR:?}/$p"
+	done
+	rm -f "$DIR"/*.log
+}
+
+# start_ca_or_sink: the test CA, or with --no-ca an smtp-sink for ca.test
+# on SINK_PORT dumping every message into DIR/ca-sink/ (SINK_DISCARD=1, for
+# the benchmarks: it keeps nothing).  Sets CA_SMTP_PORT.
+start_ca_or_sink() {
+	CA_SMTP_PORT=
+	if [ "$USE_CA" = 1 ]; then
+		[ -f "$CA_PROG" ] || die "test CA $CA_PROG missing (use --no-ca)"
+		start_ca
+		return
+	fi
+	local dump=(-d "$DIR/ca-sink/%Y%m%d%H%M%S.")
+	[ "${SINK_DISCARD:-0}" = 1 ] && dump=()
+	mkdir -p "$DIR/ca-sink"
+	chown postfix "$DIR/ca-sink"
+	start_bg ca-sink "$DIR/ca-sink.log" smtp-sink -u postfix -4 -h "$CA_DOMAIN" \
+		"${dump[@]}" "$HOST:$SINK_PORT" 256
+	CA_SMTP_PORT=$SINK_PORT
+	wait_port "$SINK_PORT" "ca.test smtp-sink" "$LAST_PID"
+}
+
+# start_signer: OpenDKIM on OPENDKIM_PORT, unless --no-dkim-signer
+start_signer() {
+	[ "$DKIM_SIGNER" = 1 ] || return 0
+	write_opendkim_conf
+	start_bg opendkim "$DIR/opendkim.log" opendkim -f -x "$DIR/opendkim.conf"
+	wait_port "$OPENDKIM_PORT" opendkim "$LAST_PID"
+}
+
+# write_all_keys: DIR/dkim/all.keys, the public keys of everybody who signs
+# in this world (the CA's, then the domain's)
+write_all_keys() {
+	: >"$DIR/dkim/all.keys"
+	if [ "$USE_CA" = 1 ] && [ -n "${CA_DKIM_KEYS:-}" ] && [ -f "$CA_DKIM_KEYS" ]; then
+		cat "$CA_DKIM_KEYS" >>"$DIR/dkim/all.keys"
+		[ -z "$(tail -c1 "$CA_DKIM_KEYS")" ] || echo >>"$DIR/dkim/all.keys"
+	fi
+	cat "$DIR/dkim/$MAIL_DOMAIN.keys" >>"$DIR/dkim/all.keys"
+	chmod 644 "$DIR/dkim/all.keys"
+}
+
+# env_dkim_ca: the world.env lines both worlds write about DKIM and the CA
+env_dkim_ca() {
+	envline DKIM_SIGNER "$DKIM_SIGNER"
+	envline DKIM_SIGN_KEY "$DIR/dkim/$MAIL_DOMAIN.sign.pem"
+	envline DKIM_SELECTOR "$SELECTOR"
+	envline DKIM_DOMAIN "$MAIL_DOMAIN"
+	envline DKIM_PUBLIC_KEYS "$DIR/dkim/$MAIL_DOMAIN.keys"
+	envline DKIM_KEYS "$DIR/dkim/all.keys"
+	envline CA_DOMAIN "$CA_DOMAIN"
+	envline WITH_CA "$USE_CA"
+	if [ "$USE_CA" = 1 ]; then
+		grep -E '^CA_[A-Za-z0-9_]*=' "$DIR/ca/ca.env"
+	else
+		envline CA_SMTP_PORT "$CA_SMTP_PORT"
+		envline CA_SINK_DIR "$DIR/ca-sink"
+		envline CA_FROM "acme-challenge@$CA_DOMAIN"
+	fi
+}
+
+# status_pids: a line for each process in DIR/pids; non-zero if one is dead
+status_pids() {
+	local rc=0 name pid
+	if [ ! -f "$DIR/pids" ]; then
+		echo "not running (no $DIR/pids)"
+		return 1
+	fi
+	while read -r name pid; do
+		if alive "$pid"; then
+			echo "running  $name pid $pid"
+		else
+			echo "DEAD     $name pid $pid"
+			rc=1
+		fi
+	done <"$DIR/pids"
+	return $rc
+}
+
+# status_ports VAR...: a line for each port named by VAR (unset ones are
+# skipped); non-zero if one does not listen
+status_ports() {
+	local rc=0 p pnum
+	for p in "$@"; do
+		pnum=${!p:-}
+		[ -n "$pnum" ] || continue
+		if listening "$pnum"; then
+			echo "listen   $p=$pnum"
+		else
+			echo "CLOSED   $p=$pnum"
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# world_main USAGE UP STATUS MX_B CMD DIR [OPTION...]: the command line of
+# world.sh and of sendmail.sh (MX_B 1: --mx-b is one of its options)
+world_main() {
+	local usage=$1 up=$2 status=$3 mxb=$4
+	shift 4
+	[ $# -ge 2 ] || "$usage"
+	CMD=$1 DIR=$2
+	shift 2
+	MILTER='' MX_B_MILTER='' DKIM_SIGNER=1 USE_CA=1 CA_ARGS=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--milter)
+			[ $# -ge 2 ] || "$usage"
+			MILTER=$2
+			shift 2
+			;;
+		--mx-b)
+			if [ "$mxb" != 1 ] || [ $# -lt 2 ]; then "$usage"; fi
+			MX_B_MILTER=$2
+			shift 2
+			;;
+		--no-dkim-signer)
+			DKIM_SIGNER=0
+			shift
+			;;
+		--ca)
+			[ $# -ge 2 ] || "$usage"
+			CA_ARGS="$CA_ARGS $2"
+			shift 2
+			;;
+		--no-ca)
+			USE_CA=0
+			shift
+			;;
+		*) "$usage" ;;
+		esac
+	done
+	case $CMD in
+	up)
+		# a failed `up` leaves nothing running
+		trap 'rc=$?; if [ $rc -ne 0 ]; then do_down; fi; exit $rc' EXIT
+		"$up"
+		;;
+	down) do_down ;;
+	status) "$status" ;;
+	*) "$usage" ;;
+	esac
+}
+
+do_up() {
+	local ports i
+	world_begin postfix postfix-b dovecot tls
 	MAIL_UID=$(id -u mail) MAIL_GID=$(id -g mail)
 	mkdir -p "$DIR/mail/$MAIL_DOMAIN"
 	chown mail:mail "$DIR/mail" "$DIR/mail/$MAIL_DOMAIN"
@@ -506,24 +642,8 @@ do_up() {
 	gen_tls
 
 	# The CA first: Postfix's transport map needs its SMTP port.
-	CA_SMTP_PORT=
-	if [ "$USE_CA" = 1 ]; then
-		[ -f "$CA_PROG" ] || die "test CA $CA_PROG missing (use --no-ca)"
-		start_ca
-	else
-		mkdir -p "$DIR/ca-sink"
-		chown postfix "$DIR/ca-sink"
-		start_bg ca-sink "$DIR/ca-sink.log" smtp-sink -u postfix -4 -h "$CA_DOMAIN" \
-			-d "$DIR/ca-sink/%Y%m%d%H%M%S." "$HOST:$SINK_PORT" 64
-		CA_SMTP_PORT=$SINK_PORT
-		wait_port "$SINK_PORT" "ca.test smtp-sink" "$LAST_PID"
-	fi
-
-	if [ "$DKIM_SIGNER" = 1 ]; then
-		write_opendkim_conf
-		start_bg opendkim "$DIR/opendkim.log" opendkim -f -x "$DIR/opendkim.conf"
-		wait_port "$OPENDKIM_PORT" opendkim "$LAST_PID"
-	fi
+	start_ca_or_sink
+	start_signer
 
 	write_dovecot_conf
 	start_bg dovecot "$DIR/dovecot.start.log" dovecot -F -c "$DIR/dovecot/dovecot.conf"
@@ -538,14 +658,7 @@ do_up() {
 		start_postfix postfix-b "$MX_B_PORT"
 	fi
 
-	# public keys of everybody who signs in this world
-	: >"$DIR/dkim/all.keys"
-	if [ "$USE_CA" = 1 ] && [ -n "${CA_DKIM_KEYS:-}" ] && [ -f "$CA_DKIM_KEYS" ]; then
-		cat "$CA_DKIM_KEYS" >>"$DIR/dkim/all.keys"
-		[ -z "$(tail -c1 "$CA_DKIM_KEYS")" ] || echo >>"$DIR/dkim/all.keys"
-	fi
-	cat "$DIR/dkim/$MAIL_DOMAIN.keys" >>"$DIR/dkim/all.keys"
-	chmod 644 "$DIR/dkim/all.keys"
+	write_all_keys
 
 	{
 		echo "# test world in $DIR (world.sh up); source me"
@@ -570,28 +683,14 @@ do_up() {
 		fi
 		if [ "$DKIM_SIGNER" = 1 ]; then
 			envline OPENDKIM_SOCKET "inet:$OPENDKIM_PORT@$HOST"
-		envline OPENDKIM_MILTER "inet:$HOST:$OPENDKIM_PORT"
+			envline OPENDKIM_MILTER "inet:$HOST:$OPENDKIM_PORT"
 			envline OPENDKIM_PORT "$OPENDKIM_PORT"
 		else
 			envline OPENDKIM_SOCKET ""
-		envline OPENDKIM_MILTER ""
+			envline OPENDKIM_MILTER ""
 			envline OPENDKIM_PORT ""
 		fi
-		envline DKIM_SIGNER "$DKIM_SIGNER"
-		envline DKIM_SIGN_KEY "$DIR/dkim/$MAIL_DOMAIN.sign.pem"
-		envline DKIM_SELECTOR "$SELECTOR"
-		envline DKIM_DOMAIN "$MAIL_DOMAIN"
-		envline DKIM_PUBLIC_KEYS "$DIR/dkim/$MAIL_DOMAIN.keys"
-		envline DKIM_KEYS "$DIR/dkim/all.keys"
-		envline CA_DOMAIN "$CA_DOMAIN"
-		envline WITH_CA "$USE_CA"
-		if [ "$USE_CA" = 1 ]; then
-			grep -E '^CA_[A-Za-z0-9_]*=' "$DIR/ca/ca.env"
-		else
-			envline CA_SMTP_PORT "$CA_SMTP_PORT"
-			envline CA_SINK_DIR "$DIR/ca-sink"
-			envline CA_FROM "acme-challenge@$CA_DOMAIN"
-		fi
+		env_dkim_ca
 	} >"$DIR/world.env"
 
 	cat <<EOF
@@ -620,47 +719,4 @@ EOF
 # Sourced (by sendmail.sh, for the helpers and the CA/DKIM parts): stop here.
 (return 0 2>/dev/null) && return 0
 
-
-[ $# -ge 2 ] || usage
-CMD=$1 DIR=$2
-shift 2
-MILTER='' MX_B_MILTER='' DKIM_SIGNER=1 USE_CA=1 CA_ARGS=''
-while [ $# -gt 0 ]; do
-	case $1 in
-	--milter)
-		[ $# -ge 2 ] || usage
-		MILTER=$2
-		shift 2
-		;;
-	--mx-b)
-		[ $# -ge 2 ] || usage
-		MX_B_MILTER=$2
-		shift 2
-		;;
-	--no-dkim-signer)
-		DKIM_SIGNER=0
-		shift
-		;;
-	--ca)
-		[ $# -ge 2 ] || usage
-		CA_ARGS="$CA_ARGS $2"
-		shift 2
-		;;
-	--no-ca)
-		USE_CA=0
-		shift
-		;;
-	*) usage ;;
-	esac
-done
-
-case $CMD in
-up)
-	# a failed `up` leaves nothing running
-	trap 'rc=$?; if [ $rc -ne 0 ]; then do_down; fi; exit $rc' EXIT
-	do_up
-	;;
-down) do_down ;;
-status) do_status ;;
-*) usage ;;
-esac
+world_main usage do_up do_status 1 "$@"
