@@ -10,6 +10,7 @@
 #   spool_setup DIR; conf_write FILE PORT SPOOL [LINE...]
 #   e2e_built NAME           $B, $SA, $MILTER; not built: FAIL and exit
 #   milter_start CONF PORT LOG || ...; milter_stop     ($MILTER, $MILTER_PID)
+#   pid_stop PID             SIGTERM, 8 s, SIGKILL; reaped
 #   ca_cfg JSON; ca_state; ca_orders                   the test CA's /_test/
 #   wait_grep FILE RE [TRIES] a log line that comes after the awaited event
 #   e2e_finish               exit status: 1 if any fail was printed
@@ -106,14 +107,25 @@ milter_start() {
 	wait_port "$2"
 }
 
+# pid_stop PID: SIGTERM, up to 8 s to go, then SIGKILL; reaped (a child of
+# this shell).  Never fails, also under set -e.
+pid_stop() {
+	local i
+	kill "$1" 2>/dev/null || true
+	for ((i = 0; i < 80; i++)); do
+		pid_alive "$1" || break
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	return 0
+}
+
 # milter_stop: stop the milter of milter_start (idempotent; never fails,
 # also under set -e)
 milter_stop() {
-	if [ -n "${MILTER_PID:-}" ]; then
-		kill "$MILTER_PID" 2>/dev/null || true
-		wait "$MILTER_PID" 2>/dev/null || true
-		MILTER_PID=
-	fi
+	[ -z "${MILTER_PID:-}" ] || pid_stop "$MILTER_PID"
+	MILTER_PID=
 	return 0
 }
 
@@ -276,11 +288,8 @@ mx_milter_start() {
 # mx_milter_stop A|B: stop that milter (idempotent; never fails)
 mx_milter_stop() {
 	local v=MILTER_${1}_PID
-	if [ -n "${!v:-}" ]; then
-		kill "${!v}" 2>/dev/null || true
-		wait "${!v}" 2>/dev/null || true
-		printf -v "$v" '%s' ''
-	fi
+	[ -z "${!v:-}" ] || pid_stop "${!v}"
+	printf -v "$v" '%s' ''
 	return 0
 }
 

@@ -60,33 +60,21 @@ EOF
 	} >"$M/conf"
 	: >"$M/log"
 	"$MILTER" -f -v -c "$M/conf" 2>>"$M/log" &
-	MPID=$!
+	MILTER_PID=$!
 	if ! wait_port "$MPORT" 100; then
 		fail "$W-milter-start" "$(tail -3 "$M/log" | tr '\n' ' ')"
 		return 1
 	fi
-	_u=$(ps -o user= -p "$MPID" 2>/dev/null | tr -d ' ')
+	_u=$(ps -o user= -p "$MILTER_PID" 2>/dev/null | tr -d ' ')
 	[ "$_u" = "$RUNAS" ] && pass "$W-milter-runs-as-$RUNAS" ||
 		fail "$W-milter-runs-as-$RUNAS" "runs as '$_u'"
 	return 0
 }
 
-stop_milter() {
-	[ -n "${MPID:-}" ] || return 0
-	kill "$MPID" 2>/dev/null
-	for _i in $(seq 80); do
-		pid_alive "$MPID" || break
-		sleep 0.1
-	done
-	kill -9 "$MPID" 2>/dev/null
-	wait "$MPID" 2>/dev/null
-	MPID=
-}
-
 # world_end: stop the milter, keep its directory when a case failed and
 # KEEP=1, stop the world
 world_end() {
-	stop_milter
+	milter_stop
 	[ "$E2E_FAILED" = 0 ] || { [ "${KEEP:-}" = 1 ] && cp -r "$M" "/tmp/test_milter.$W.$$" && echo "kept /tmp/test_milter.$W.$$" >&2; }
 	world_down
 }
@@ -198,9 +186,9 @@ EOF
 		fi
 
 		# --- the milter dies: Postfix keeps delivering (default_action=accept)
-		kill -9 "$MPID"
-		wait "$MPID" 2>/dev/null
-		MPID=
+		kill -9 "$MILTER_PID"
+		wait "$MILTER_PID" 2>/dev/null
+		MILTER_PID=
 		printf 'From: <bob@elsewhere.test>\r\nTo: <alice@example.test>\r\nSubject: after the milter died\r\nX-Test-Tag: milter-dead\r\n\r\nstill here\r\n' >"$WORLD_DIR/t/dead.eml"
 		if send_mail "$MX_PORT" bob@elsewhere.test alice@example.test "$WORLD_DIR/t/dead.eml" 2>"$WORLD_DIR/t/dead.err"; then
 			f=$(wait_mail_tagged alice@example.test milter-dead)

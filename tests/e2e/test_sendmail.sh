@@ -70,36 +70,24 @@ start_milter() {
 		printf '%s\n' "$@"
 	} >"$M/conf"
 	${MILTER_WRAP:+"$MILTER_WRAP"} "$MILTER" -f -v -c "$M/conf" 2>>"$M/log" &
-	MPID=$!
+	MILTER_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		case $sock in
 		inet:*) port_listening "${sock#inet:}" && break ;;
 		*) [ -S "${sock#*:}" ] && break ;;
 		esac
-		pid_alive "$MPID" || break
+		pid_alive "$MILTER_PID" || break
 		sleep 0.1
 	done
-	if ! pid_alive "$MPID"; then
+	if ! pid_alive "$MILTER_PID"; then
 		fail "$W-milter-start" "$(tail -3 "$M/log" | tr '\n' ' ')"
 		return 1
 	fi
 	return 0
 }
 
-stop_milter() {
-	[ -n "${MPID:-}" ] || return 0
-	kill "$MPID" 2>/dev/null
-	for _i in $(seq 80); do
-		pid_alive "$MPID" || break
-		sleep 0.1
-	done
-	kill -9 "$MPID" 2>/dev/null
-	wait "$MPID" 2>/dev/null
-	MPID=
-}
-
 world_end() {
-	stop_milter
+	milter_stop
 	if [ "$E2E_FAILED" != 0 ] && [ "${KEEP:-}" = 1 ]; then
 		cp -r "$WORLD_DIR" "/tmp/test_sendmail.$W.$$" 2>/dev/null &&
 			echo "kept /tmp/test_sendmail.$W.$$" >&2
@@ -165,9 +153,9 @@ if world_up --milter "inet:$MPORT@127.0.0.1" --no-dkim-signer; then
 		fi
 
 		# the milter dies; F= (empty): Sendmail carries on without it
-		kill -9 "$MPID"
-		wait "$MPID" 2>/dev/null
-		MPID=
+		kill -9 "$MILTER_PID"
+		wait "$MILTER_PID" 2>/dev/null
+		MILTER_PID=
 		ordinary "$WORLD_DIR/t/dead.eml" milter-dead
 		if send_mail "$MX_PORT" bob@elsewhere.test zoe@example.test "$WORLD_DIR/t/dead.eml" 2>"$WORLD_DIR/t/dead.err"; then
 			f=$(wait_mail_tagged zoe@example.test milter-dead)
@@ -313,7 +301,7 @@ EOF
 		# A hung milter (SIGSTOP), F= empty: each connection waits for
 		# the negotiation reply for T=R (1m in the snippet), then Sendmail
 		# carries on without the filter and the mail flows.
-		kill -STOP "$MPID"
+		kill -STOP "$MILTER_PID"
 		ordinary "$WORLD_DIR/t/hung.eml" milter-hung
 		t0=$(date +%s)
 		PORT=$MX_PORT MAIL=$WORLD_DIR/t/hung.eml "$E2E_PY" - <<'EOF' 2>"$WORLD_DIR/t/hung.err"
@@ -324,7 +312,7 @@ with smtplib.SMTP("127.0.0.1", int(os.environ["PORT"]), timeout=150) as s:
 EOF
 		rc=$?
 		t1=$(date +%s)
-		kill -CONT "$MPID"
+		kill -CONT "$MILTER_PID"
 		f=$(wait_mail_tagged zoe@example.test milter-hung)
 		if [ "$rc" = 0 ] && [ -n "$f" ] && [ $((t1 - t0)) -ge 55 ] &&
 			wait_grep "$SM_LOG" 'Milter (smime-acme): timeout' 30; then
