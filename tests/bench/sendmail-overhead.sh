@@ -84,7 +84,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MPORT=$(python3 "$top/tests/lib/free-ports.py")
 mkdir -p "$WORK/spool/entries" "$WORK/spool/work" "$WORK/spool/tmp"
 chown -R root:nogroup "$WORK/spool"
 chmod 770 "$WORK/spool" "$WORK/spool"/*
@@ -95,7 +95,7 @@ for s in "inet:$MPORT@127.0.0.1" "unix:$SOCKD/milter.sock"; do
 	MPID+=($!)
 done
 if [ -x "$REF_BIN" ]; then
-	FPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	FPORT=$(python3 "$top/tests/lib/free-ports.py")
 	for s in "inet:$FPORT@127.0.0.1" "local:$SOCKD/floor.sock"; do
 		"$REF_BIN" -c -p "$s" -u nobody 2>"$WORK/floor-${s%%:*}.log" &
 		MPID+=($!)

@@ -21,7 +21,7 @@ MILTER_BIN=${MILTER_BIN:-$B/smime-acme-milter}
 W=$(mktemp -d /tmp/smime-acme-smtxn.XXXXXX)
 SOCKD=$(mktemp -d "$B/smtxn-sock.XXXXXX") || exit 2
 chown nobody:nogroup "$SOCKD"
-MPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MPORT=$(python3 "$top/tests/lib/free-ports.py")
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
@@ -48,7 +48,7 @@ UNIX=$(. "$W/unix/world.env" && echo "$MX_PORT")
 ports=(none="$PLAIN" acme-inet="$INET" acme-unix="$UNIX")
 if [ -n "${BASE_BIN:-}" ]; then
 	[ -x "$BASE_BIN" ] || { echo "sendmail-txn: $BASE_BIN not executable" >&2; exit 2; }
-	BPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	BPORT=$(python3 "$top/tests/lib/free-ports.py")
 	printf 'Socket inet:%s@127.0.0.1\nUserID nobody:nogroup\nSyslog no\nSpoolDirectory %s\n' "$BPORT" "$W/spool" >"$W/base.conf"
 	"$BASE_BIN" -f -c "$W/base.conf" 2>"$W/base.log" &
 	pids+=($!)

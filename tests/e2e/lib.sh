@@ -50,7 +50,7 @@ e2e_finish() { exit "$E2E_FAILED"; }
 
 # free_port: print one free TCP port on 127.0.0.1
 free_port() {
-	"$E2E_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	"$E2E_PY" "$E2E_TOP/tests/lib/free-ports.py" 1
 }
 
 # port_listening PORT: something listens on TCP PORT

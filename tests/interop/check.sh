@@ -37,13 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Free TCP ports on 127.0.0.1, chosen by the kernel.
-ports=$(/usr/bin/python3 -c '
-import socket
-s = []
-for _ in range(6):
-    x = socket.socket(); x.bind(("127.0.0.1", 0)); s.append(x)
-print(" ".join(str(x.getsockname()[1]) for x in s))')
+# Free TCP ports on 127.0.0.1
+ports=$(/usr/bin/python3 "$top/tests/lib/free-ports.py" 6)
 set -- $ports
 p_acme=$1 p_http=$2 p_tls=$3 p_eab=$4 p_http2=$5 p_tls2=$6
 

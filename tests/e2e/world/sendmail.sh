@@ -42,31 +42,6 @@ SM_WORLD_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$SM_WORLD_HERE/world.sh"
 SM_DEBS=${SM_DEBS:-$TOP/build/cache/sendmail}
 
-# free_ports N (replaces world.sh's): N free ports below the ephemeral
-# range.  A port picked there can be taken by any outgoing connection
-# before Sendmail binds it, and Sendmail then retries for minutes.
-free_ports() {
-	"$PY" - "$1" <<'EOF'
-import random, socket, sys
-lo, hi = 10000, 30000
-try:
-    lo_eph = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-    hi = min(hi, lo_eph - 1)
-except (OSError, ValueError, IndexError):
-    pass
-socks = []
-while len(socks) < int(sys.argv[1]):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", random.randint(lo, hi)))
-    except OSError:
-        s.close()
-        continue
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-EOF
-}
 SM_PKGS="sendmail-bin sendmail-base sendmail-cf"
 
 susage() {

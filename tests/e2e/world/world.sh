@@ -67,18 +67,7 @@ EOF
 
 # free_ports N: print N distinct free TCP ports on 127.0.0.1, one per line.
 # All sockets are held open together, so the ports differ from each other.
-free_ports() {
-	"$PY" - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-EOF
-}
+free_ports() { "$PY" "$TOP/tests/lib/free-ports.py" "$1"; }
 
 # alive PID: the process exists and is not a zombie (our daemons are
 # reparented when `up` exits; their reaper may be slow)
