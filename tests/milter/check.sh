@@ -47,6 +47,16 @@ reap_filters() {
 		done
 	done
 }
+poll() {             # poll N CMD...: CMD succeeds within N tenths of a second
+	_n=$1
+	shift
+	_i=0
+	until "$@"; do
+		[ "$_i" -lt "$_n" ] || return 1
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
 wait_filter() {      # the current case's filter has exited
 	_pid=$(cat "$C/pid" 2>/dev/null)
 	_i=0
@@ -592,11 +602,8 @@ expect "next eom-action: add-header X-ACME-Challenge: answered by smime-acme-mil
 expect_replies 1
 check_reply octet
 expect_log "not answered yet: verification worker died without a verdict"
-_i=0 # (the server logs the kill when it reaps the worker, on its own time)
-while ! grep -qF "killed by its seccomp filter" "$C/log" && [ "$_i" -lt 50 ]; do
-	sleep 0.1
-	_i=$((_i + 1))
-done
+# (the server logs the kill when it reaps the worker, on its own time)
+poll 50 grep -qF "killed by its seccomp filter" "$C/log"
 expect_log "killed by its seccomp filter"
 result worker-forbidden-syscall-killed-tempfail-next-answered
 
@@ -986,11 +993,7 @@ for line in f:
 c.close()
 EOF
 stub=$!
-_i=0 # the stub opens smtp.log once it listens
-while [ ! -e "$C/smtp.log" ] && [ "$_i" -lt 100 ]; do
-	sleep 0.1
-	_i=$((_i + 1))
-done
+poll 100 test -e "$C/smtp.log" # the stub opens it once it listens
 write_entry "$C" "$ADDR" awaiting "$EXP"
 mkmail "$C/raw"; tool sign "$KEY" ca.example "$C/raw" "$C/mail"
 run "$ADDR" "$C/mail"
